@@ -1,0 +1,34 @@
+"""paperchat: cited answers over research-paper abstracts.
+
+    >>> from rag import ask
+    >>> answer = ask("Which paper introduced pointer networks?")
+    >>> print(answer.text)
+
+Heavy modules load on first use, so `import rag` stays instant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rag.models import Answer, Chunk, Citation, Paper, Source
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+
+__all__ = ["Answer", "Chunk", "Citation", "Paper", "Pipeline", "Source", "ask"]
+
+
+def ask(question: str, k: int = 5) -> Answer:
+    """Answer a question over the ingested papers, citing them as [n]."""
+    from rag.pipeline import ask as _ask
+
+    return _ask(question, k=k)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Pipeline":
+        from rag.pipeline import Pipeline
+
+        return Pipeline
+    raise AttributeError(name)

@@ -1,0 +1,209 @@
+"""Answer writers and the citation checker every answer passes through.
+
+The extractive answerer (the default: offline, no key) quotes the sentences of
+the retrieved abstracts that best match the question, each followed by the `[n]`
+of its paper, so every claim is a verbatim quote of its source. Whatever wrote
+an answer, `check_citations` keeps only `[n]` that name a retrieved source and
+resolves each to the paper's title and the sentence it supports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rag.models import Citation, Source
+
+NOT_IN_CORPUS = "I could not find this in the listed papers, so I will not guess."
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
+TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[[\d,\s\-–and]+\])+)")
+CITATION = re.compile(r"\[(\s*\d+(?:\s*(?:[-–,]|and)\s*\d+)*\s*)\]")
+WORD = re.compile(r"(?u)\b\w\w+\b")
+NUMERIC_QUESTION = re.compile(r"\b(how (many|much|fast|big|large|long)|what (fraction|percentage|range|size))\b", re.I)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int
+    end: int
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences with character offsets into `text` (abstract debris stays verbatim)."""
+    out, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        piece = text[start : match.start()]
+        if piece.strip():
+            out.append(Sentence(piece, start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        out.append(Sentence(text[start:].rstrip(), start, len(text.rstrip())))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Citation checking
+
+
+def parse_citation_numbers(body: str) -> list[int]:
+    """`1`, `1, 3`, `2-4`, `1 and 2` -> [1], [1, 3], [2, 3, 4], [1, 2] (ranges capped at 50)."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|and)\s*", body.strip()):
+        if not part:
+            continue
+        bounds = re.split(r"\s*[-–]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
+            lo, hi = int(bounds[0]), int(bounds[1])
+            if lo <= hi and hi - lo <= 50:
+                numbers.extend(range(lo, hi + 1))
+        elif part.isdigit():
+            numbers.append(int(part))
+    return list(dict.fromkeys(numbers))
+
+
+@dataclass
+class CheckedText:
+    text: str
+    citations: list[Citation]
+    uncited_sentences: list[str] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+
+def best_quote(claim: str, source: Source) -> Sentence:
+    """The sentence of the cited abstract quoted in the claim, else the one sharing most words."""
+    sentences = split_sentences(source.paper.abstract) or [
+        Sentence(source.paper.abstract, 0, len(source.paper.abstract))
+    ]
+    verbatim = [s for s in sentences if s.text.strip().rstrip(".!?") in claim]
+    if verbatim:
+        return max(verbatim, key=lambda s: len(s.text))
+    claim_words = set(WORD.findall(claim.lower()))
+    return max(sentences, key=lambda s: (len(claim_words & set(WORD.findall(s.text.lower()))), -s.start))
+
+
+def check_citations(text: str, sources: list[Source]) -> CheckedText:
+    """Drop `[n]` that are not retrieved sources; resolve the rest to title + quote.
+
+    Citation forms `[n]`, `[n, m]`, `[n-m]` are read; what survives is rewritten
+    as `[n][m]` so every marker a reader sees is one clickable source.
+    """
+    text = TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), text)  # "claim. [1]" -> "claim [1]."
+    by_n = {s.n: s for s in sources}
+    citations: dict[tuple[int, int], Citation] = {}
+    removed: list[int] = []
+    uncited: list[str] = []
+    out_parts: list[str] = []
+    cursor = 0
+
+    for sentence in split_sentences(text) if text.strip() else []:
+        numbers: list[int] = []
+
+        def rewrite(match: re.Match[str], numbers: list[int] = numbers) -> str:
+            kept = []
+            for n in parse_citation_numbers(match.group(1)):
+                if n in by_n:
+                    kept.append(n)
+                    numbers.append(n)
+                else:
+                    removed.append(n)
+            return "".join(f"[{n}]" for n in kept)
+
+        cleaned = CITATION.sub(rewrite, sentence.text)
+        cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned))
+        claim = CITATION.sub("", cleaned).strip()
+        if numbers:
+            for n in dict.fromkeys(numbers):
+                quote = best_quote(claim, by_n[n])
+                key = (n, quote.start)
+                if key not in citations:
+                    citations[key] = Citation(
+                        n=n,
+                        paper_id=by_n[n].paper.id,
+                        title=by_n[n].paper.title,
+                        quote=quote.text,
+                        start=quote.start,
+                        end=quote.end,
+                    )
+        elif len(WORD.findall(claim)) >= 4 and not claim.endswith(":"):
+            uncited.append(claim)
+        out_parts.append(text[cursor : sentence.start])  # the original whitespace keeps paragraphs
+        out_parts.append(cleaned)
+        cursor = sentence.end
+    clean_text = "".join(out_parts).strip()
+    ordered = sorted(citations.values(), key=lambda c: (c.n, c.start))
+    return CheckedText(clean_text, ordered, uncited, list(dict.fromkeys(removed)))
+
+
+# ------------------------------------------------------------------------------------------
+# The extractive answerer
+
+
+@dataclass
+class ScoredSentence:
+    source: Source
+    sentence: Sentence
+    score: float
+
+
+class ExtractiveAnswerer:
+    """Quotes the best-matching sentences of the retrieved abstracts with `[n]` markers."""
+
+    mode = "extractive"
+
+    def __init__(self, document_frequency: dict[str, int], documents: int, max_sentences: int = 3) -> None:
+        self.df = document_frequency
+        self.documents = max(documents, 1)
+        self.max_sentences = max_sentences
+
+    def _idf(self, term: str) -> float:
+        df = self.df.get(term, 0)
+        return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
+
+    def score(self, question: str, sources: list[Source], tokenize) -> list[ScoredSentence]:
+        terms = set(tokenize(question))
+        wants_number = bool(NUMERIC_QUESTION.search(question))
+        scored = []
+        for source in sources:
+            rank_prior = 1.0 / (1.0 + 0.35 * (source.n - 1))
+            for sentence in split_sentences(source.paper.abstract):
+                words = tokenize(sentence.text)
+                overlap = sum(self._idf(t) for t in terms.intersection(words))
+                length_norm = 1.0 + 0.02 * len(words)
+                number_bonus = 1.25 if wants_number and re.search(r"\d", sentence.text) else 1.0
+                scored.append(ScoredSentence(source, sentence, rank_prior * number_bonus * overlap / length_norm))
+        return scored
+
+    def select(self, question: str, sources: list[Source], tokenize) -> list[ScoredSentence]:
+        """The best sentence of the top paper, then the strongest others (two per paper at most)."""
+        scored = self.score(question, sources, tokenize)
+        if not scored:
+            return []
+        first = [s for s in scored if s.source.n == sources[0].n]
+        picked = [max(first, key=lambda s: (s.score, -s.sentence.start))] if first else []
+        floor = 0.5 * max(s.score for s in scored)
+        for candidate in sorted(scored, key=lambda s: (-s.score, s.source.n, s.sentence.start)):
+            if len(picked) >= self.max_sentences:
+                break
+            if candidate in picked or candidate.score < floor or candidate.score <= 0:
+                continue
+            if sum(p.source.n == candidate.source.n for p in picked) >= 2:
+                continue
+            picked.append(candidate)
+        return sorted(picked, key=lambda s: (s.source.n, s.sentence.start))
+
+    def write(self, question: str, sources: list[Source], tokenize) -> Iterator[str]:
+        """Yield the answer text piece by piece (one quoted sentence per piece)."""
+        picked = self.select(question, sources, tokenize)
+        current = None
+        for item in picked:
+            if item.source.n != current:
+                current = item.source.n
+                lead = "" if item is picked[0] else "\n\n"
+                yield f"{lead}From “{item.source.paper.title}” [{current}]: "
+            else:
+                yield " "
+            yield f"{item.sentence.text.strip()} [{current}]"

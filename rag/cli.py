@@ -1,0 +1,162 @@
+"""`rag ingest | ask | eval | serve | papers`: the command line over the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _settings():
+    from rag.config import get_settings
+
+    return get_settings()
+
+
+def _arg_text(value: str) -> str:
+    """argv arrives as str with surrogate escapes for non-UTF-8 bytes: make them visible, not fatal."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag.index import ingest
+
+    settings = _settings()
+    seeds = Path(args.seeds) if args.seeds else settings.seeds_dir
+    bar = tqdm(total=0, unit="paper", desc="embedding", disable=args.quiet or None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    report = ingest(seeds_dir=seeds, rebuild=args.rebuild, settings=settings, progress=progress)
+    bar.close()
+    for error in report.errors:
+        print(f"warning: skipped seed file {error}", file=sys.stderr)
+    print(
+        f"{report.papers} papers from {report.records} records in {seeds}: "
+        f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
+        f"{report.unchanged} unchanged ({report.chunks_written} chunks embedded) in {report.seconds:.1f}s"
+    )
+    return 0
+
+
+def _print_answer(answer) -> None:
+    print(answer.text)
+    if answer.notice:
+        print(f"\nnote: {answer.notice}")
+    cited = {c.n for c in answer.citations}
+    if answer.sources:
+        print("\nSources:")
+        for source in answer.sources:
+            mark = "*" if source.n in cited else " "
+            print(f" {mark}[{source.n}] {source.paper.title}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.pipeline import InvalidQuestion, Pipeline
+
+    question = _arg_text(" ".join(args.question)) if args.question != ["-"] else sys.stdin.read()
+    try:
+        answer = Pipeline().ask(question, k=args.k, mode=args.mode)
+    except InvalidQuestion as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_papers(args: argparse.Namespace) -> int:
+    from rag.corpus import load_corpus
+
+    settings = _settings()
+    report = load_corpus(Path(args.seeds) if args.seeds else settings.seeds_dir)
+    for error in report.errors:
+        print(f"warning: skipped seed file {error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([p.model_dump() for p in report.papers], indent=2, ensure_ascii=False))
+        return 0
+    for paper in report.papers:
+        print(f"{paper.id}  {paper.title}  ({', '.join(paper.seed_files)})")
+    print(f"{len(report.papers)} papers ({report.records} records)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag import evaluate
+
+    return evaluate.main(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.ui import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited answers over research-paper abstracts.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="parse the seeds and (re-)embed new or changed papers")
+    p.add_argument("--seeds", help="seed directory (default: RAG_SEEDS_DIR or ./seeds)")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question (use - to read it from stdin)")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--k", type=int, default=None, help="papers to retrieve (1-20)")
+    p.add_argument("--mode", choices=["auto", "extractive", "llm"], default="auto")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("papers", help="list the papers the seeds contain")
+    p.add_argument("--seeds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_papers)
+
+    p = sub.add_parser("eval", help="evaluate over a question set (JSONL)")
+    p.add_argument("questions")
+    p.add_argument("--out", required=True)
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--retrieval-only", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="the web chat (Gradio)")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from rag.index import IndexError_
+
+    try:
+        return int(args.func(args) or 0)
+    except IndexError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""One Settings object: every knob, its default, and the environment variable behind it.
+
+Each field reads `RAG_<NAME>` from the environment (or a `.env` file); the OpenAI
+fields also honour the client's own `OPENAI_API_KEY` / `OPENAI_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_TOP_K, MAX_TOP_K = 1, 20
+
+
+class Settings(BaseSettings):
+    """paperchat's configuration (see README, "Configuration")."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Where things live.
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="Index (Chroma) and model cache.")
+    seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="Seed listings to ingest.")
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates, read at run time.")
+    collection: str = Field("papers", description="Chroma collection name.")
+
+    # Chroma server instead of the embedded store (both unset: embedded).
+    chroma_host: str | None = Field(None, description="Chroma server host; set to use chromadb.HttpClient.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+
+    # Chunking and embedding.
+    chunk_size: int = Field(160, description="SentenceSplitter chunk size in tokens.")
+    chunk_overlap: int = Field(32, description="SentenceSplitter overlap in tokens.")
+    embed_int8: bool = Field(False, description="Int8-quantised embedding model: faster, slightly worse ranking.")
+    embed_batch: int = Field(16, description="Texts per embedding batch during ingest.")
+
+    # Retrieval.
+    top_k: int = Field(5, description="Papers returned per question (1-20).")
+    candidates: int = Field(40, description="Chunks each retriever proposes before fusion.")
+    dense_temperature: float = Field(0.05, description="Softmax temperature over dense cosines in fusion.")
+    bm25_temperature: float = Field(1.0, description="Softmax temperature over BM25 scores in fusion.")
+    min_confidence: float = Field(0.34, description="Fused top score below which (retrievers disagreeing) we refuse.")
+    min_cosine: float = Field(0.30, description="Best dense cosine below which (retrievers disagreeing) we refuse.")
+    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
+
+    # Answering.
+    max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")
+    answer_sentences: int = Field(3, description="Most sentences the extractive answer quotes.")
+    llm_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint; with a key or a base URL, answers are generated.",
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("RAG_OPENAI_API_KEY", "OPENAI_API_KEY"), description="API key."
+    )
+    llm_timeout: float = Field(30.0, description="Seconds before an LLM call is abandoned.")
+    llm_max_retries: int = Field(1, description="Retries of a failed LLM call (the client's own).")
+    llm_max_tokens: int = Field(512, description="Most tokens an LLM answer may use.")
+
+    # Serving.
+    host: str = Field("127.0.0.1", description="Address the web app binds.")
+    port: int = Field(7860, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT"), description="Web port.")
+    auth: str | None = Field(None, description="`user:password` to require a login in the web app.")
+    concurrency: int = Field(8, description="Questions the web app answers at once.")
+
+    @field_validator("top_k")
+    @classmethod
+    def _top_k_in_range(cls, value: int) -> int:
+        if not MIN_TOP_K <= value <= MAX_TOP_K:
+            raise ValueError(f"top_k must be between {MIN_TOP_K} and {MAX_TOP_K}")
+        return value
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url or self.openai_api_key)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process; tests call `get_settings.cache_clear()`."""
+    return Settings()

@@ -1,0 +1,80 @@
+"""Every record that crosses a module boundary, in one place.
+
+Frozen pydantic models: they validate on the way in, serialise to JSON for
+`rag ask --json` and the eval reports, and cannot be mutated by a consumer
+(the UI, an eval script) behind the pipeline's back.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AnswerMode = Literal["extractive", "llm"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Paper(_Frozen):
+    """One unique paper of the corpus; `id` derives from the normalised title."""
+
+    id: str
+    title: str
+    abstract: str
+    seed_files: list[str] = Field(default_factory=list)
+
+
+class Chunk(_Frozen):
+    """A slice of an abstract; `start`/`end` are character offsets into it."""
+
+    id: str
+    paper_id: str
+    text: str
+    start: int
+    end: int
+
+
+class Source(_Frozen):
+    """One retrieved paper, numbered as the answer cites it (`[n]`)."""
+
+    n: int
+    paper: Paper
+    chunks: list[Chunk]
+    score: float
+
+
+class Citation(_Frozen):
+    """A checked `[n]`: it always resolves to a retrieved paper and a quote of it."""
+
+    n: int
+    paper_id: str
+    title: str
+    quote: str
+    start: int = -1
+    end: int = -1
+
+
+class Answer(_Frozen):
+    """What every entry point (Python, CLI, UI, eval) receives for a question."""
+
+    question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    refused: bool = False
+    mode: AnswerMode = "extractive"
+    timings: dict[str, float] = Field(default_factory=dict)
+    notice: str = ""
+    uncited_sentences: list[str] = Field(default_factory=list)
+
+
+class StreamEvent(_Frozen):
+    """One step of `Pipeline.stream`: `sources`, then `delta` text, maybe a `notice`, last `answer`."""
+
+    kind: Literal["sources", "delta", "notice", "answer"]
+    text: str = ""
+    sources: list[Source] = Field(default_factory=list)
+    answer: Answer | None = None

@@ -1,0 +1,192 @@
+"""Pipeline: question -> retrieval -> answer, as one `Answer` or a stream of events.
+
+Everything above this module (CLI, web UI, evaluation) talks to `Pipeline` only;
+nothing here imports gradio.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from rag.answer import NOT_IN_CORPUS, ExtractiveAnswerer, check_citations
+from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
+from rag.models import Answer, AnswerMode, Source, StreamEvent
+from rag.retrieve import Retriever
+
+ModeChoice = Literal["auto", "extractive", "llm"]
+
+
+class InvalidQuestion(ValueError):
+    """A question we cannot take (empty, too long, bad k); the message is for the user."""
+
+
+def clean_question(question: Any, max_chars: int) -> str:
+    """Normalise a question; raise `InvalidQuestion` with a message a user can act on."""
+    if isinstance(question, bytes):
+        question = question.decode("utf-8", errors="replace")
+    if not isinstance(question, str):
+        raise InvalidQuestion("the question must be text")
+    text = unicodedata.normalize("NFC", question)
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidQuestion("Please type a question about the listed papers.")
+    if len(text) > max_chars:
+        raise InvalidQuestion(
+            f"That question is {len(text):,} characters long; please keep it under {max_chars:,} characters."
+        )
+    return text
+
+
+def check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not MIN_TOP_K <= k <= MAX_TOP_K:
+        raise InvalidQuestion(f"k must be a whole number from {MIN_TOP_K} to {MAX_TOP_K} (got {k!r})")
+    return k
+
+
+class Pipeline:
+    """Retrieve + answer. Thread-safe: one instance serves every user of a process."""
+
+    def __init__(self, settings: Settings | None = None, retriever: Retriever | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.retriever = retriever or Retriever(self.settings)
+        self.extractive = ExtractiveAnswerer(
+            self.retriever.bm25.vocab_df, len(self.retriever.chunks), self.settings.answer_sentences
+        )
+        self._llm: Any = None
+        self._llm_lock = threading.Lock()
+
+    # -- info for front ends ---------------------------------------------------------------
+    @property
+    def paper_count(self) -> int:
+        return self.retriever.paper_count
+
+    def papers(self) -> list[Any]:
+        seen: dict[str, Any] = {}
+        for stored in self.retriever.chunks:
+            seen.setdefault(stored.paper.id, stored.paper)
+        return sorted(seen.values(), key=lambda p: p.title.lower())
+
+    def llm(self) -> Any:
+        """The LLM answerer when an endpoint is configured, else None (built once)."""
+        if not self.settings.llm_enabled:
+            return None
+        with self._llm_lock:
+            if self._llm is None:
+                from rag.answer import LLMAnswerer  # type: ignore[attr-defined]
+
+                self._llm = LLMAnswerer(self.settings)
+            return self._llm
+
+    def _mode(self, mode: ModeChoice) -> AnswerMode:
+        if mode == "extractive":
+            return "extractive"
+        if mode == "llm" and not self.settings.llm_enabled:
+            raise InvalidQuestion("no LLM endpoint is configured (set RAG_LLM_BASE_URL or OPENAI_API_KEY)")
+        return "llm" if self.settings.llm_enabled and _has_llm_answerer() else "extractive"
+
+    # -- answering ---------------------------------------------------------------------------
+    def stream(self, question: Any, k: int | None = None, mode: ModeChoice = "auto") -> Iterator[StreamEvent]:
+        """Events: `sources` first, then `delta` text pieces, maybe a `notice`, last the `answer`."""
+        started = time.perf_counter()
+        text = clean_question(question, self.settings.max_question_chars)
+        k = check_k(self.settings.top_k if k is None else k)
+        chosen = self._mode(mode)
+        retrieval = self.retriever.retrieve(text, k)
+        timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
+        sources = retrieval.sources if retrieval.answerable else []
+        yield StreamEvent(kind="sources", sources=sources)
+
+        if not retrieval.answerable:
+            yield StreamEvent(kind="delta", text=NOT_IN_CORPUS)
+            answer = Answer(question=text, text=NOT_IN_CORPUS, refused=True, mode=chosen, sources=[], timings=timings)
+            yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+            return
+
+        answer_started = time.perf_counter()
+        notice = ""
+        pieces: list[str] = []
+        if chosen == "llm":
+            outcome = yield from self._stream_llm(text, sources, pieces)
+            if outcome is not None:  # the LLM failed: fall back, and say so
+                notice, chosen, pieces = outcome, "extractive", []
+                yield StreamEvent(kind="notice", text=notice)
+        if chosen == "extractive":
+            for piece in self.extractive.write(text, sources, self.retriever.tokenize):
+                pieces.append(piece)
+                yield StreamEvent(kind="delta", text=piece)
+        timings["answer_ms"] = (time.perf_counter() - answer_started) * 1e3
+        checked = check_citations("".join(pieces), sources)
+        refused = not checked.citations
+        answer = Answer(
+            question=text,
+            text=checked.text if not refused else NOT_IN_CORPUS,
+            citations=checked.citations,
+            sources=sources if not refused else [],
+            refused=refused,
+            mode=chosen,
+            timings=timings,
+            notice=notice,
+            uncited_sentences=checked.uncited_sentences,
+        )
+        yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+
+    def _stream_llm(self, question: str, sources: list[Source], pieces: list[str]) -> Iterator[StreamEvent]:
+        """Stream LLM deltas into `pieces`; return a notice string if it failed, else None."""
+        llm = self.llm()
+        try:
+            for delta in llm.stream(question, sources):
+                pieces.append(delta)
+                yield StreamEvent(kind="delta", text=delta)
+        except Exception as exc:  # any LLM failure falls back; the reason is shown, never the key
+            return llm.describe_failure(exc)
+        if not "".join(pieces).strip():
+            return "The language model returned an empty answer; showing quotes from the papers instead."
+        return None
+
+    @staticmethod
+    def _finish(answer: Answer, started: float) -> Answer:
+        timings = {**answer.timings, "total_ms": (time.perf_counter() - started) * 1e3}
+        return answer.model_copy(update={"timings": {k: round(v, 3) for k, v in timings.items()}})
+
+    def ask(self, question: Any, k: int | None = None, mode: ModeChoice = "auto") -> Answer:
+        """The whole Answer at once."""
+        for event in self.stream(question, k=k, mode=mode):
+            if event.kind == "answer" and event.answer is not None:
+                return event.answer
+        raise RuntimeError("the pipeline ended without an answer")  # pragma: no cover
+
+
+def _has_llm_answerer() -> bool:
+    import rag.answer
+
+    return hasattr(rag.answer, "LLMAnswerer")
+
+
+_default: Pipeline | None = None
+_default_lock = threading.Lock()
+
+
+def get_pipeline() -> Pipeline:
+    """The process-wide pipeline for `rag.ask` (index loaded once)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Pipeline()
+        return _default
+
+
+def reset_pipeline() -> None:
+    """Forget the process-wide pipeline (after a re-ingest, or in tests)."""
+    global _default
+    with _default_lock:
+        _default = None
+
+
+def ask(question: str, k: int = 5) -> Answer:
+    """Answer a question over the ingested papers, citing them as [n]."""
+    return get_pipeline().ask(question, k=k)

@@ -1,0 +1,73 @@
+"""Shared fixtures: one real Chroma index of the seeds per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DEV_QUESTIONS = ROOT / "eval" / "dev_questions.jsonl"
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ["HF_HUB_OFFLINE"] = "1"
+for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RAG_LLM_BASE_URL", "RAG_CHROMA_HOST"):
+    os.environ.pop(key, None)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ONNX model is built once per session and shared by every data dir."""
+    return tmp_path_factory.mktemp("models")
+
+
+def make_settings(data_dir: Path, model_cache: Path | None = None, **overrides):
+    from rag.config import Settings
+
+    settings = Settings(data_dir=data_dir, seeds_dir=SEEDS, **overrides)
+    if model_cache is not None:
+        target = settings.model_cache_dir
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(model_cache, target_is_directory=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):
+    """Settings of a data dir holding a full ingest of the seeds (read-only for tests)."""
+    from rag.index import ingest
+
+    data_dir = tmp_path_factory.mktemp("data")
+    settings = make_settings(data_dir, model_cache)
+    report = ingest(settings=settings)
+    assert report.papers == 505
+    os.environ["RAG_DATA_DIR"] = str(data_dir)  # for rag.ask() and subprocesses
+    from rag.config import get_settings
+
+    get_settings.cache_clear()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def pipeline(seeds_index):
+    from rag.pipeline import Pipeline
+
+    return Pipeline(seeds_index)
+
+
+@pytest.fixture(scope="session")
+def dev_questions() -> list[dict]:
+    return [json.loads(line) for line in DEV_QUESTIONS.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target

@@ -1,0 +1,55 @@
+"""Citation checking and the extractive answerer."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import check_citations, parse_citation_numbers, split_sentences
+from rag.models import Paper, Source
+
+
+def _source(n: int, abstract: str) -> Source:
+    paper = Paper(id=f"p{n}", title=f"Paper {n}", abstract=abstract, seed_files=["x.txt"])
+    return Source(n=n, paper=paper, chunks=[], score=1.0)
+
+
+SOURCES = [
+    _source(1, "Cats purr when content. Cats also sleep a lot."),
+    _source(2, "Dogs bark at strangers. Dogs wag their tails."),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "numbers"),
+    [("1", [1]), ("1, 2", [1, 2]), ("2-4", [2, 3, 4]), ("1 and 3", [1, 3]), ("3–1", []), ("1-999", [])],
+)
+def test_citation_forms(body, numbers):
+    assert parse_citation_numbers(body) == numbers
+
+
+def test_unknown_numbers_are_removed_and_known_ones_resolve_to_title_and_quote():
+    checked = check_citations("Cats purr when content [1, 7]. Dogs bark at strangers [2-3].", SOURCES)
+    assert "[7]" not in checked.text and "[3]" not in checked.text
+    assert checked.text == "Cats purr when content [1]. Dogs bark at strangers [2]."
+    assert checked.removed == [7, 3]
+    assert [(c.n, c.title, c.quote) for c in checked.citations] == [
+        (1, "Paper 1", "Cats purr when content."),
+        (2, "Paper 2", "Dogs bark at strangers."),
+    ]
+
+
+def test_uncited_sentences_are_flagged():
+    checked = check_citations("Cats purr when content [1]. The moon is made of green cheese.", SOURCES)
+    assert checked.uncited_sentences == ["The moon is made of green cheese."]
+
+
+def test_marker_after_the_full_stop_counts_for_that_sentence():
+    checked = check_citations("Dogs wag their tails. [2] Cats sleep a lot. [1]", SOURCES)
+    assert checked.text == "Dogs wag their tails [2]. Cats sleep a lot [1]."
+    assert checked.uncited_sentences == []
+
+
+def test_split_sentences_keeps_offsets():
+    text = "One sentence here. Another one (with 2 parts). Last"
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [s.text for s in split_sentences(text)]
+    assert len(split_sentences(text)) == 3

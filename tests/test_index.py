@@ -1,0 +1,73 @@
+"""Ingest against a real Chroma store: idempotent, incremental, deletions, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.corpus import load_papers
+from rag.index import IndexMissing, ingest, load_index, open_collection
+from tests.conftest import SEEDS, make_settings
+
+
+@pytest.fixture
+def small(tmp_path, model_cache):
+    """A data dir and 12 real papers: enough to see every ingest path, quick to embed."""
+    return make_settings(tmp_path / "data", model_cache), load_papers(SEEDS)[:12]
+
+
+def test_reingest_is_a_no_op_and_creates_no_duplicates(small):
+    settings, papers = small
+    first = ingest(settings=settings, papers=papers)
+    count = open_collection(settings).count()
+    second = ingest(settings=settings, papers=papers)
+    assert first.added == 12 and first.chunks_written == count
+    assert second.added == second.updated == second.deleted == 0 and second.unchanged == 12
+    assert open_collection(settings).count() == count
+    ids = [c.chunk.id for c in load_index(settings)]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_changed_paper_is_re_embedded_and_only_it(small):
+    settings, papers = small
+    ingest(settings=settings, papers=papers)
+    changed = papers[3].model_copy(update={"abstract": papers[3].abstract + " We also release a zebra dataset."})
+    report = ingest(settings=settings, papers=[*papers[:3], changed, *papers[4:]])
+    assert report.updated == 1 and report.unchanged == 11 and report.added == 0
+    stored = [c for c in load_index(settings) if c.paper.id == changed.id]
+    assert stored and stored[0].paper.abstract.endswith("zebra dataset.")
+    assert any("zebra" in c.text for c in stored)
+
+
+def test_removed_papers_are_deleted(small):
+    settings, papers = small
+    ingest(settings=settings, papers=papers)
+    report = ingest(settings=settings, papers=papers[:10])
+    assert report.deleted == 2
+    assert {c.paper.id for c in load_index(settings)} == {p.id for p in papers[:10]}
+
+
+def test_chunks_keep_offsets_into_the_abstract_and_carry_the_title(small):
+    settings, papers = small
+    ingest(settings=settings, papers=papers)
+    for stored in load_index(settings):
+        abstract = stored.paper.abstract
+        assert abstract[stored.chunk.start : stored.chunk.end] == stored.chunk.text
+        assert stored.text.startswith(stored.paper.title)
+
+
+def test_collection_uses_cosine_space(small):
+    settings, papers = small
+    ingest(settings=settings, papers=papers[:2])
+    assert open_collection(settings).configuration_json["hnsw"]["space"] == "cosine"
+
+
+def test_missing_index_says_to_run_ingest(tmp_path):
+    with pytest.raises(IndexMissing, match="rag ingest"):
+        load_index(make_settings(tmp_path / "empty"))
+
+
+def test_rebuild_starts_over(small):
+    settings, papers = small
+    ingest(settings=settings, papers=papers)
+    report = ingest(settings=settings, papers=papers[:5], rebuild=True)
+    assert report.added == 5 and open_collection(settings).count() == report.chunks_written

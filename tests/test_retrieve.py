@@ -1,0 +1,76 @@
+"""Retrieval quality on the dev set and refusals, against the real seeds index."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.retrieve import named_terms
+
+
+def _ranks(retriever, questions, k=10):
+    out = []
+    for q in questions:
+        titles = [s.paper.title for s in retriever.retrieve(q["question"], k).sources]
+        gold = set(q["gold_titles"])
+        out.append(next((i for i, t in enumerate(titles) if t in gold), None))
+    return out
+
+
+def test_dev_set_hit_at_5_and_mrr_meet_the_targets(pipeline, dev_questions):
+    answerable = [q for q in dev_questions if q["gold_titles"]]
+    ranks = _ranks(pipeline.retriever, answerable)
+    hit5 = sum(r is not None and r < 5 for r in ranks) / len(ranks)
+    mrr = sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks)
+    assert hit5 >= 0.95, hit5
+    assert mrr >= 0.85, mrr
+
+
+def test_fusion_beats_bm25_alone(pipeline, dev_questions):
+    retriever = pipeline.retriever
+    answerable = [q for q in dev_questions if q["gold_titles"]]
+    bm25_hits = 0
+    for q in answerable:
+        titles = []
+        for pos, _ in retriever.lexical(q["question"], 60):
+            title = retriever.chunks[pos].paper.title
+            if title not in titles:
+                titles.append(title)
+        bm25_hits += any(t in q["gold_titles"] for t in titles[:5])
+    fused = _ranks(retriever, answerable, 5)
+    assert sum(r is not None for r in fused) > bm25_hits
+
+
+def test_refusals_on_the_dev_set(pipeline, dev_questions):
+    verdicts = [
+        (q["type"] == "unanswerable", pipeline.retriever.retrieve(q["question"]).answerable) for q in dev_questions
+    ]
+    refused_unanswerable = sum(u and not a for u, a in verdicts)
+    refused_answerable = sum(not u and not a for u, a in verdicts)
+    assert refused_unanswerable >= 5
+    assert refused_answerable <= 2
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the boiling point of water at the summit of Everest?",
+        "How does MusicLM generate music from text descriptions?",
+        "Who won the 1998 FIFA World Cup final?",
+    ],
+)
+def test_off_corpus_questions_are_refused(pipeline, question):
+    assert not pipeline.retriever.retrieve(question).answerable
+
+
+def test_sources_are_numbered_distinct_papers(pipeline):
+    sources = pipeline.retriever.retrieve("pointer networks attention over input positions", 7).sources
+    assert [s.n for s in sources] == list(range(1, 8))
+    assert len({s.paper.id for s in sources}) == 7
+    assert sources[0].paper.title == "Pointer Networks"
+    assert all(s.chunks for s in sources)
+
+
+def test_named_terms_finds_names_and_quotes_not_sentence_starts():
+    assert named_terms("How does MusicLM work with LLaMA-2?") == ["MusicLM", "LLaMA-2"]
+    assert named_terms("what did the 'dark knowledge' paper say?") == ["dark knowledge"]
+    assert named_terms("Which paper's idea is this?") == []
