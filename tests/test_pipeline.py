@@ -75,7 +75,10 @@ def test_rag_ask_and_cli_work_with_no_network_and_no_key(seeds_index, tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
     env.update(PYTHONPATH=f"{tmp_path}:{ROOT}", RAG_DATA_DIR=str(seeds_index.data_dir), HF_HUB_OFFLINE="1")
-    code = "from rag import ask; a = ask('Which sequence model points at positions of its input?'); print(a.mode, a.citations[0].n)"
+    code = (
+        "from rag import ask; a = ask('Which sequence model points at positions of its input?'); "
+        "print(a.mode, a.citations[0].n)"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "extractive 1"
