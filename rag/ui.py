@@ -41,6 +41,7 @@ CSS = """
 .src-abstract mark { background: #fde68a; color: inherit; padding: 0 1px; }
 .src-turn > summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
 .src-empty { opacity: 0.75; }
+.src-more > summary { cursor: pointer; font-size: 0.85em; opacity: 0.8; }
 a.cite { text-decoration: none; }
 .paper-row { padding: 6px 0; border-bottom: 1px solid var(--border-color-primary); }
 .paper-seeds { font-size: 0.85em; opacity: 0.75; }
@@ -110,12 +111,15 @@ def source_card(source: Source, citations: Sequence[Citation], turn: int) -> str
     cited = [c for c in citations if c.n == source.n]
     seeds = ", ".join(html.escape(f) for f in paper.seed_files) or "—"
     flag = " cited" if cited else ""
+    abstract = f'<p class="src-abstract">{highlight(paper.abstract, quote_spans(paper.abstract, cited))}</p>'
+    if not cited:  # retrieved but not quoted: keep the panel short, the abstract one click away
+        abstract = f'<details class="src-more"><summary>abstract</summary>{abstract}</details>'
     return (
         f'<div class="src-card{flag}" id="{anchor(turn, source.n)}" data-n="{source.n}">'
         f'<div class="src-head"><span class="src-n">[{source.n}]</span>{html.escape(paper.title)}</div>'
         f'<div class="src-meta">score {source.score:.3f} · seed listing: {seeds}'
         f"{' · cited' if cited else ''}</div>"
-        f'<p class="src-abstract">{highlight(paper.abstract, quote_spans(paper.abstract, cited))}</p></div>'
+        f"{abstract}</div>"
     )
 
 
@@ -390,7 +394,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         for trigger in (question.submit, send.click):
             trigger(respond, inputs, outputs, api_visibility="private")
         clear_btn.click(clear, None, [chatbot, sources, status, turns_state], api_visibility="private")
-        search.input(search_papers, search, papers, api_visibility="private", trigger_mode="always_last")
+        search.change(search_papers, search, papers, api_visibility="private", trigger_mode="always_last")
         search.submit(search_papers, search, papers, api_visibility="private")
         gr.api(ask, api_name="ask")
     return app
