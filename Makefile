@@ -8,7 +8,7 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup ingest run serve test test-quick lint eval bench clean
+.PHONY: setup setup-browser ingest run serve test test-quick lint eval bench clean
 
 setup: $(STAMP)
 
@@ -33,12 +33,21 @@ serve: setup
 lint: setup
 	$(BIN)/ruff check rag tests bench app.py
 
-test: setup
+test: setup setup-browser
 	$(BIN)/ruff check rag tests bench app.py
 	$(BIN)/pytest -q
 
 test-quick: setup
 	$(BIN)/pytest -q -m "not slow and not llm and not browser and not server"
+
+# Browser tests (tests/test_ui.py) drive Debian's chromium through Playwright's Python API;
+# the chromium comes from apt, never from `playwright install` (no downloads at run time).
+BROWSER_STAMP := $(VENV)/.browser
+setup-browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): | $(STAMP)
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	touch $@
 
 eval: ingest
 	$(BIN)/rag eval eval/dev_questions.jsonl --out reports/dev

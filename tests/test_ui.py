@@ -1,0 +1,200 @@
+"""The web chat: rendering rules (fast), then the real app in a real browser and through gradio_client.
+
+One app server per session (the Blocks launched in a thread over the session's seeds index),
+one headless Debian chromium (`make setup-browser`), driven by Playwright; the page may only
+reach the app on 127.0.0.1 (every other request is aborted).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.models import Citation, Paper, Source
+from rag.ui import escape_text, highlight, link_citations, paper_matches, parse_auth, source_card
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+# -- rendering (no server) ------------------------------------------------------------------
+def test_highlight_escapes_and_marks_merged_spans() -> None:
+    text = "a <script>x</script> b & c"
+    out = highlight(text, [(2, 10), (5, 12), (-1, 0)])
+    assert "<script>" not in out
+    assert out.count("<mark>") == 1
+    assert out.startswith("a <mark>&lt;script&gt;x")
+
+
+def test_link_citations_links_known_numbers_only() -> None:
+    out = link_citations("Claim <b>*x*</b> [1][2] and [9], $y$.", turn=3, known=[1, 2])
+    assert '<a class="cite" href="#src-3-1"><sup>[1]</sup></a>' in out
+    assert 'href="#src-3-2"' in out
+    assert "src-3-9" not in out and "\\[9\\]" in out
+    assert "<b>" not in out and "\\*x\\*" in out and "\\$y\\$" in out
+
+
+def test_source_card_escapes_untrusted_paper_text() -> None:
+    abstract = "We show <img src=x onerror=alert(1)> that \\textbf{memory} helps a lot."
+    paper = Paper(id="p1", title="T <i>1</i>", abstract=abstract, seed_files=["000.txt", "002.txt"])
+    start = abstract.index("\\textbf")
+    cite = Citation(n=2, paper_id="p1", title=paper.title, quote="", start=start, end=start + len("\\textbf{memory}"))
+    card = source_card(Source(n=2, paper=paper, chunks=[], score=0.5), [cite], turn=1)
+    assert 'id="src-1-2"' in card and "000.txt, 002.txt" in card
+    assert "<img" not in card and "<i>" not in card
+    assert "<mark>\\textbf{memory}</mark>" in card
+
+
+def test_small_helpers() -> None:
+    assert parse_auth("ann:pa:ss") == ("ann", "pa:ss")
+    assert parse_auth(None) is None
+    with pytest.raises(ValueError):
+        parse_auth("nocolon")
+    paper = Paper(id="p", title="Pointer Networks", abstract="We introduce a new neural architecture.")
+    assert paper_matches(paper, "pointer ARCHITECTURE") and not paper_matches(paper, "pointer graph")
+    assert escape_text("a_b") == "a\\_b"
+
+
+def test_app_starts_without_an_index(tmp_path: Path, model_cache: Path) -> None:
+    from rag.ui import Backend, build_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "empty", model_cache)
+    backend = Backend(settings)
+    assert backend.try_get() is None and "rag ingest" in backend.error
+    app = build_app(settings=settings)  # builds (and would serve) with a message instead of crashing
+    texts = [str(c.get("props", {}).get("value", "")) for c in app.config["components"]]
+    assert any("rag ingest" in t for t in texts)
+
+
+# -- the live app ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def good_question(pipeline, dev_questions) -> dict:
+    """A dev question whose top source is its gold paper (the UI is under test here, not ranking)."""
+    for q in dev_questions:
+        if q["type"] in ("single", "detail"):
+            answer = pipeline.ask(q["question"])
+            if not answer.refused and answer.sources[0].paper.title in q["gold_titles"] and answer.citations:
+                return q
+    pytest.fail("no dev question is answered from its gold paper")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(pipeline) -> Iterator[str]:
+    from rag.ui import build_app, launch
+
+    app = build_app(pipeline)
+    port = free_port()
+    launch(app, pipeline.settings, host="127.0.0.1", port=port, block=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("chromium missing: run `make setup-browser`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(app_url) else route.abort())
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.wait_for_selector("#question textarea")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def ask_in_browser(page, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.click("#ask-button")
+
+
+@pytest.mark.browser
+def test_answer_streams_and_citation_scrolls_to_its_card(page, good_question) -> None:
+    question = good_question
+    ask_in_browser(page, question["question"])
+    link = page.locator('#chatbot a.cite[href="#src-1-1"]').first
+    link.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('sources cited')")
+    ARTIFACTS.mkdir(exist_ok=True)
+    link.click()
+    card = page.locator("#src-1-1")
+    card.wait_for(state="visible")
+    assert question["gold_titles"][0] in card.inner_text()
+    mark = card.locator("mark").first
+    assert mark.is_visible() and mark.inner_text().strip()
+    page.wait_for_function(
+        "() => { const r = document.querySelector('#src-1-1').getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; }"
+    )
+    assert page.evaluate("location.hash") == "#src-1-1"
+    page.screenshot(path=str(ARTIFACTS / "chat_answer.png"))
+
+
+@pytest.mark.browser
+def test_empty_question_shows_message_and_adds_nothing(page) -> None:
+    ask_in_browser(page, "   ")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Please type a question')")
+    assert page.locator("#chatbot .message").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "empty_question.png"))
+
+
+@pytest.mark.browser
+def test_papers_tab_finds_a_paper_by_a_title_word(page) -> None:
+    page.get_by_role("tab", name="Papers").click()
+    page.fill("#paper-search textarea, #paper-search input", "Successor")
+    page.wait_for_function("() => document.querySelectorAll('#paper-list .paper-row').length < 505")
+    assert "Successor Heads: Recurring" in page.inner_text("#paper-list")
+    rows = page.locator("#paper-list .paper-row")
+    assert 1 <= rows.count() < 505
+    page.screenshot(path=str(ARTIFACTS / "papers_tab.png"))
+
+
+@pytest.mark.browser
+def test_api_answers_with_citations_through_gradio_client(app_url: str, good_question) -> None:
+    from gradio_client import Client
+
+    question = good_question
+    client = Client(app_url, verbose=False)
+    result = client.predict(question["question"], 5, "auto", api_name="/ask")
+    assert result["refused"] is False and result["citations"]
+    assert result["sources"][0]["title"] in question["gold_titles"]
+    cited = {c["n"] for c in result["citations"]}
+    assert cited <= {s["n"] for s in result["sources"]}
+    assert all(f"[{n}]" in result["text"] for n in cited)
+    with pytest.raises(Exception, match="Please type a question"):
+        client.predict("  ", 5, "auto", api_name="/ask")
