@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 NOT_IN_CORPUS = "I could not find this in the listed papers, so I will not guess."
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
-TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[[\d,\s\-–and]+\])+)")
-CITATION = re.compile(r"\[(\s*\d+(?:\s*(?:[-–,]|and)\s*\d+)*\s*)\]")
+# `[1]`, `[1, 2]`, `[1;2]`, `[2-4]`, `[1, 2, and 3]`, `[Source 1]`: the forms LLMs write.
+_CITE_BODY = r"\s*\d+(?:\s*(?:,\s*and|[-–,;]|and)\s*\d+)*\s*"
+CITATION = re.compile(rf"\[(?:sources?\s*)?({_CITE_BODY})\]", re.IGNORECASE)
+TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
 WORD = re.compile(r"(?u)\b\w\w+\b")
 NUMERIC_QUESTION = re.compile(r"\b(how (many|much|fast|big|large|long)|what (fraction|percentage|range|size))\b", re.I)
 
@@ -64,9 +66,9 @@ def split_sentences(text: str) -> list[Sentence]:
 
 
 def parse_citation_numbers(body: str) -> list[int]:
-    """`1`, `1, 3`, `2-4`, `1 and 2` -> [1], [1, 3], [2, 3, 4], [1, 2] (ranges capped at 50)."""
+    """`1`, `1, 3`, `2-4`, `1 and 2`, `1; 2, and 3` -> [1], [1, 3], [2, 3, 4], [1, 2], [1, 2, 3] (ranges: 50 max)."""
     numbers: list[int] = []
-    for part in re.split(r"\s*(?:,|and)\s*", body.strip()):
+    for part in re.split(r"\s*(?:,|;|\band\b)\s*", body.strip()):
         if not part:
             continue
         bounds = re.split(r"\s*[-–]\s*", part)
