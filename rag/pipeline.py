@@ -6,6 +6,7 @@ nothing here imports gradio.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -16,6 +17,8 @@ from rag.answer import FALLBACK, NOT_IN_CORPUS, CheckedText, ExtractiveAnswerer,
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
 from rag.models import Answer, AnswerMode, Source, StreamEvent
 from rag.retrieve import Retriever
+
+log = logging.getLogger(__name__)
 
 ModeChoice = Literal["auto", "extractive", "llm"]
 
@@ -152,16 +155,19 @@ class Pipeline:
         except Exception as exc:  # any LLM failure falls back; the reason is shown, never the key
             return None, llm.describe_failure(exc)
         reply = "".join(pieces)
-        if not reply.strip():
-            return None, f"The language model returned an empty answer; {FALLBACK}"
-        if llm.echoes_prompt(reply):
-            return None, f"The language model repeated its instructions instead of answering; {FALLBACK}"
-        if llm.is_refusal(reply):
+        if llm.is_refusal(reply) and not llm.echoes_prompt(reply):
             return CheckedText(NOT_IN_CORPUS, []), ""
         checked = check_citations(reply, sources)
-        if not checked.citations:
-            return None, f"The language model's answer cited none of the retrieved papers; {FALLBACK}"
-        return checked, ""
+        if not reply.strip():
+            problem = "returned an empty answer"
+        elif llm.echoes_prompt(reply):
+            problem = "repeated its instructions instead of answering"
+        elif not checked.citations:
+            problem = "gave an answer that cited none of the retrieved papers"
+        else:
+            return checked, ""
+        log.warning("LLM reply not used (%s): %.400r", problem, reply)
+        return None, f"The language model {problem}; {FALLBACK}"
 
     @staticmethod
     def _finish(answer: Answer, started: float) -> Answer:
