@@ -145,7 +145,11 @@ class Pipeline:
         Returns (checked answer, "") when it is usable (a refusal is usable: it cites
         nothing and says so), else (None, notice) so the caller falls back to extractive.
         """
-        llm = self.llm()
+        try:
+            llm = self.llm()
+        except Exception as exc:  # e.g. a missing prompt file: the message names it
+            log.error("LLM answerer could not be built: %s", exc)
+            return None, f"The language model is not set up ({exc}); {FALLBACK}"
         assert llm is not None  # _mode() only picks "llm" when an endpoint is configured
         pieces: list[str] = []
         try:

@@ -137,3 +137,14 @@ def test_failure_notice_never_contains_the_key():
         assert notice.startswith("The language model could not be reached (")
         assert "showing quotes from the papers instead" in notice
         assert KEY not in notice and "SECRET" not in notice and "sk-other" not in notice
+
+
+def test_a_missing_prompt_file_falls_back_with_a_notice_naming_it(pipeline, tmp_path: Path):
+    from rag.pipeline import Pipeline
+
+    settings = pipeline.settings.model_copy(
+        update={"llm_base_url": "http://127.0.0.1:9/v1", "prompts_dir": tmp_path / "nowhere"}
+    )
+    answer = Pipeline(settings, retriever=pipeline.retriever).ask("How do pointer networks work?", mode="llm")
+    assert answer.mode == "extractive" and answer.citations
+    assert "language model is not set up" in answer.notice and "system.txt" in answer.notice
