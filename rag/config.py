@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(30.0, description="Seconds before an LLM call is abandoned.")
     llm_max_retries: int = Field(1, description="Retries of a failed LLM call (the client's own).")
     llm_max_tokens: int = Field(512, description="Most tokens an LLM answer may use.")
+    llm_temperature: float = Field(0.2, description="Sampling temperature of LLM answers.")
+    llm_abstract_chars: int = Field(
+        800,
+        description="Abstracts are cut (at a sentence end) to this many characters in the LLM prompt, so five "
+        "sources fit a 2048-token context; 0 sends them whole.",
+    )
+    llm_system_in_user: bool = Field(
+        False,
+        description="Send the system prompt inside the user turn, for chat templates without a system role "
+        "(llama.cpp's `gemma` format drops system messages).",
+    )
 
     # Serving.
     host: str = Field("127.0.0.1", description="Address the web app binds.")

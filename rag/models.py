@@ -72,7 +72,11 @@ class Answer(_Frozen):
 
 
 class StreamEvent(_Frozen):
-    """One step of `Pipeline.stream`: `sources`, then `delta` text, maybe a `notice`, last `answer`."""
+    """One step of `Pipeline.stream`: `sources`, then `delta` text, maybe a `notice`, last `answer`.
+
+    A `notice` means the generated text so far was dropped (the LLM failed or its reply was
+    unusable): a front end clears what it showed; the extractive deltas that follow replace it.
+    """
 
     kind: Literal["sources", "delta", "notice", "answer"]
     text: str = ""

@@ -6,16 +6,19 @@ nothing here imports gradio.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, Literal
 
-from rag.answer import NOT_IN_CORPUS, ExtractiveAnswerer, check_citations
+from rag.answer import FALLBACK, NOT_IN_CORPUS, CheckedText, ExtractiveAnswerer, LLMAnswerer, check_citations
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
 from rag.models import Answer, AnswerMode, Source, StreamEvent
 from rag.retrieve import Retriever
+
+log = logging.getLogger(__name__)
 
 ModeChoice = Literal["auto", "extractive", "llm"]
 
@@ -57,7 +60,7 @@ class Pipeline:
         self.extractive = ExtractiveAnswerer(
             self.retriever.bm25.vocab_df, len(self.retriever.chunks), self.settings.answer_sentences
         )
-        self._llm: Any = None
+        self._llm: LLMAnswerer | None = None
         self._llm_lock = threading.Lock()
 
     # -- info for front ends ---------------------------------------------------------------
@@ -71,14 +74,12 @@ class Pipeline:
             seen.setdefault(stored.paper.id, stored.paper)
         return sorted(seen.values(), key=lambda p: p.title.lower())
 
-    def llm(self) -> Any:
+    def llm(self) -> LLMAnswerer | None:
         """The LLM answerer when an endpoint is configured, else None (built once)."""
         if not self.settings.llm_enabled:
             return None
         with self._llm_lock:
             if self._llm is None:
-                from rag.answer import LLMAnswerer  # type: ignore[attr-defined]
-
                 self._llm = LLMAnswerer(self.settings)
             return self._llm
 
@@ -87,7 +88,7 @@ class Pipeline:
             return "extractive"
         if mode == "llm" and not self.settings.llm_enabled:
             raise InvalidQuestion("no LLM endpoint is configured (set RAG_LLM_BASE_URL or OPENAI_API_KEY)")
-        return "llm" if self.settings.llm_enabled and _has_llm_answerer() else "extractive"
+        return "llm" if self.settings.llm_enabled else "extractive"
 
     # -- answering ---------------------------------------------------------------------------
     def stream(self, question: Any, k: int | None = None, mode: ModeChoice = "auto") -> Iterator[StreamEvent]:
@@ -109,18 +110,19 @@ class Pipeline:
 
         answer_started = time.perf_counter()
         notice = ""
-        pieces: list[str] = []
+        checked: CheckedText | None = None
         if chosen == "llm":
-            outcome = yield from self._stream_llm(text, sources, pieces)
-            if outcome is not None:  # the LLM failed: fall back, and say so
-                notice, chosen, pieces = outcome, "extractive", []
+            checked, notice = yield from self._answer_llm(text, sources)
+            if checked is None:  # the LLM failed or cited nothing valid: fall back, and say so
+                chosen = "extractive"
                 yield StreamEvent(kind="notice", text=notice)
-        if chosen == "extractive":
+        if checked is None:
+            pieces: list[str] = []
             for piece in self.extractive.write(text, sources, self.retriever.tokenize):
                 pieces.append(piece)
                 yield StreamEvent(kind="delta", text=piece)
+            checked = check_citations("".join(pieces), sources)
         timings["answer_ms"] = (time.perf_counter() - answer_started) * 1e3
-        checked = check_citations("".join(pieces), sources)
         refused = not checked.citations
         answer = Answer(
             question=text,
@@ -135,18 +137,41 @@ class Pipeline:
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 
-    def _stream_llm(self, question: str, sources: list[Source], pieces: list[str]) -> Iterator[StreamEvent]:
-        """Stream LLM deltas into `pieces`; return a notice string if it failed, else None."""
-        llm = self.llm()
+    def _answer_llm(
+        self, question: str, sources: list[Source]
+    ) -> Generator[StreamEvent, None, tuple[CheckedText | None, str]]:
+        """Stream the LLM's deltas, then check its answer.
+
+        Returns (checked answer, "") when it is usable (a refusal is usable: it cites
+        nothing and says so), else (None, notice) so the caller falls back to extractive.
+        """
+        try:
+            llm = self.llm()
+        except Exception as exc:  # e.g. a missing prompt file: the message names it
+            log.error("LLM answerer could not be built: %s", exc)
+            return None, f"The language model is not set up ({exc}); {FALLBACK}"
+        assert llm is not None  # _mode() only picks "llm" when an endpoint is configured
+        pieces: list[str] = []
         try:
             for delta in llm.stream(question, sources):
                 pieces.append(delta)
                 yield StreamEvent(kind="delta", text=delta)
         except Exception as exc:  # any LLM failure falls back; the reason is shown, never the key
-            return llm.describe_failure(exc)
-        if not "".join(pieces).strip():
-            return "The language model returned an empty answer; showing quotes from the papers instead."
-        return None
+            return None, llm.describe_failure(exc)
+        reply = "".join(pieces)
+        if llm.is_refusal(reply) and not llm.echoes_prompt(reply):
+            return CheckedText(NOT_IN_CORPUS, []), ""
+        checked = check_citations(reply, sources)
+        if not reply.strip():
+            problem = "returned an empty answer"
+        elif llm.echoes_prompt(reply):
+            problem = "repeated its instructions instead of answering"
+        elif not checked.citations:
+            problem = "gave an answer that cited none of the retrieved papers"
+        else:
+            return checked, ""
+        log.warning("LLM reply not used (%s): %.400r", problem, reply)
+        return None, f"The language model {problem}; {FALLBACK}"
 
     @staticmethod
     def _finish(answer: Answer, started: float) -> Answer:
@@ -159,12 +184,6 @@ class Pipeline:
             if event.kind == "answer" and event.answer is not None:
                 return event.answer
         raise RuntimeError("the pipeline ended without an answer")  # pragma: no cover
-
-
-def _has_llm_answerer() -> bool:
-    import rag.answer
-
-    return hasattr(rag.answer, "LLMAnswerer")
 
 
 _default: Pipeline | None = None

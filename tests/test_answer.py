@@ -53,3 +53,26 @@ def test_split_sentences_keeps_offsets():
     text = "One sentence here. Another one (with 2 parts). Last"
     assert [text[s.start : s.end] for s in split_sentences(text)] == [s.text for s in split_sentences(text)]
     assert len(split_sentences(text)) == 3
+
+
+@pytest.mark.parametrize(
+    ("llm_text", "shown", "cited", "removed"),
+    [
+        ("Cats purr when content [1,2].", "Cats purr when content [1][2].", [1, 2], []),
+        ("Cats purr [ 2 ]. Dogs bark at strangers [1-2].", "Cats purr [2]. Dogs bark at strangers [1][2].", [1, 2], []),
+        ("Cats purr [1, 2, and 3].", "Cats purr [1][2].", [1, 2], [3]),
+        (
+            "Cats purr [1; 2]. Dogs bark at strangers. [Source 2]",
+            "Cats purr [1][2]. Dogs bark at strangers [2].",
+            [1, 2],
+            [],
+        ),
+        ("Cats purr [source 7]. Dogs bark [1 and 2].", "Cats purr. Dogs bark [1][2].", [1, 2], [7]),
+        ("Cats purr [9]. Dogs bark [0].", "Cats purr. Dogs bark.", [], [9, 0]),
+    ],
+)
+def test_llm_citation_forms_are_normalised_and_invalid_numbers_never_shown(llm_text, shown, cited, removed):
+    checked = check_citations(llm_text, SOURCES)
+    assert checked.text == shown
+    assert sorted({c.n for c in checked.citations}) == cited
+    assert checked.removed == removed
