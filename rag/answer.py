@@ -275,19 +275,24 @@ class LLMAnswerer:
     def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
         """Yield the answer's text deltas as the endpoint streams them."""
         deadline = time.monotonic() + self.settings.llm_timeout
-        response = self.client.chat.completions.create(
-            model=self.settings.llm_model,
-            messages=self.messages(question, sources),  # type: ignore[arg-type]
-            max_tokens=self.settings.llm_max_tokens,
-            temperature=self.settings.llm_temperature,
-            stream=True,
-        )
+        common = {
+            "model": self.settings.llm_model,
+            "max_tokens": self.settings.llm_max_tokens,
+            "temperature": self.settings.llm_temperature,
+            "stream": True,
+        }
+        if self.settings.llm_api == "completions":
+            prompt = self.prompts.render_completion(question, sources, self.settings.llm_abstract_chars)
+            # A base model runs on past its answer into another example: stop at the next one.
+            response = self.client.completions.create(prompt=prompt, stop=COMPLETION_STOPS, **common)
+        else:
+            response = self.client.chat.completions.create(messages=self.messages(question, sources), **common)
         try:
             for chunk in response:
                 if time.monotonic() > deadline:
                     raise LLMDeadlineExceeded(f"no complete answer within {self.settings.llm_timeout:g} s")
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+                if text := _delta_text(chunk):
+                    yield text
         finally:
             response.close()
 
@@ -304,7 +309,11 @@ class LLMAnswerer:
         or a source fence tag appears verbatim. Such text can carry the `[1]` of the rules."""
         if re.search(r"<\s*/?\s*source\b", reply, re.IGNORECASE):
             return True
-        lines = self.prompts.render_system().splitlines() + self.prompts.question_answer.splitlines()
+        lines = (
+            self.prompts.render_system().splitlines()
+            + self.prompts.question_answer.splitlines()
+            + self.prompts.completion.splitlines()
+        )
         return any(len(line.strip()) >= 30 and line.strip() in reply for line in lines if "{" not in line)
 
     def scrub(self, text: str) -> str:
@@ -336,6 +345,20 @@ class LLMAnswerer:
         if isinstance(exc, openai.APIError | ValueError):  # ValueError: a stream chunk that is not JSON
             return f"{host} sent an unreadable reply: {_short(str(exc))}"
         return f"{type(exc).__name__}: {_short(str(exc))}"
+
+
+COMPLETION_STOPS = ["\nQuestion:", "\nSources:", "<source", "\n\n\n"]
+
+
+def _delta_text(chunk: Any) -> str:
+    """The new text of a streamed chunk, chat (`delta.content`) or completions (`text`)."""
+    if not chunk.choices:
+        return ""
+    choice = chunk.choices[0]
+    delta = getattr(choice, "delta", None)
+    if delta is not None:
+        return delta.content or ""
+    return getattr(choice, "text", None) or ""
 
 
 def _error_message(exc: Any) -> str:

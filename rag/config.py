@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
         800,
         description="Abstracts are cut (at a sentence end) to this many characters in the LLM prompt, so five "
         "sources fit a 2048-token context; 0 sends them whole.",
+    )
+    llm_api: Literal["chat", "completions"] = Field(
+        "chat",
+        description="`chat` (instruction-tuned models) or `completions` (base models with no chat template: "
+        "one prompt from prompts/completion.txt, with a worked example).",
     )
     llm_system_in_user: bool = Field(
         False,

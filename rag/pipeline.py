@@ -13,12 +13,22 @@ import unicodedata
 from collections.abc import Generator, Iterator
 from typing import Any, Literal
 
-from rag.answer import FALLBACK, NOT_IN_CORPUS, CheckedText, ExtractiveAnswerer, LLMAnswerer, check_citations
+from rag.answer import (
+    CITATION,
+    FALLBACK,
+    NOT_IN_CORPUS,
+    CheckedText,
+    ExtractiveAnswerer,
+    LLMAnswerer,
+    check_citations,
+)
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
 from rag.models import Answer, AnswerMode, Source, StreamEvent
 from rag.retrieve import Retriever
 
 log = logging.getLogger(__name__)
+
+MIN_ANSWER_WORDS = 3  # an LLM reply that is little more than "[2]" is not an answer
 
 ModeChoice = Literal["auto", "extractive", "llm"]
 
@@ -168,6 +178,8 @@ class Pipeline:
             problem = "repeated its instructions instead of answering"
         elif not checked.citations:
             problem = "gave an answer that cited none of the retrieved papers"
+        elif len(CITATION.sub(" ", checked.text).split()) < MIN_ANSWER_WORDS:
+            problem = "gave citations with no answer text"
         else:
             return checked, ""
         log.warning("LLM reply not used (%s): %.400r", problem, reply)

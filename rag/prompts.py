@@ -16,6 +16,7 @@ from rag.models import Source
 SYSTEM_FILE = "system.txt"
 QUESTION_FILE = "question_answer.txt"
 REFUSAL_FILE = "not_in_corpus.txt"
+COMPLETION_FILE = "completion.txt"
 PLACEHOLDER = re.compile(r"\{(question|sources|refusal)\}")
 FENCE_TAG = re.compile(r"<(\s*/?\s*source)", re.IGNORECASE)
 SENTENCE_STOP = re.compile(r"[.!?](?=\s)")
@@ -32,6 +33,7 @@ class Prompts:
     system: str
     question_answer: str
     refusal: str
+    completion: str = ""
 
     @classmethod
     def load(cls, directory: Path) -> Prompts:
@@ -49,7 +51,9 @@ class Prompts:
         refusal = " ".join(texts[REFUSAL_FILE].split())
         if not refusal:
             raise PromptError(f"{Path(directory) / REFUSAL_FILE} is empty")
-        return cls(texts[SYSTEM_FILE], texts[QUESTION_FILE], refusal)
+        completion_path = Path(directory) / COMPLETION_FILE
+        completion = completion_path.read_text(encoding="utf-8").strip() if completion_path.exists() else ""
+        return cls(texts[SYSTEM_FILE], texts[QUESTION_FILE], refusal, completion)
 
     def render_system(self) -> str:
         return fill(self.system, refusal=self.refusal)
@@ -57,6 +61,18 @@ class Prompts:
     def render_question(self, question: str, sources: list[Source], abstract_chars: int = 0) -> str:
         return fill(
             self.question_answer,
+            question=defuse(question),
+            sources=format_sources(sources, abstract_chars),
+            refusal=self.refusal,
+        )
+
+
+    def render_completion(self, question: str, sources: list[Source], abstract_chars: int = 0) -> str:
+        """One prompt for a base model: the rules, a worked example, the fenced sources, the question."""
+        if not self.completion:
+            raise PromptError(f"{COMPLETION_FILE} is missing from the prompts directory (RAG_LLM_API=completions)")
+        return fill(
+            self.completion,
             question=defuse(question),
             sources=format_sources(sources, abstract_chars),
             refusal=self.refusal,

@@ -9,6 +9,7 @@ decides whether the question is answerable from the corpus at all.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -70,6 +71,7 @@ class BM25Index:
     def __init__(self, texts: list[str], tokenizer: Tokenizer) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
         self.tokenize = tokenizer
         self.docs = [tokenizer(t) for t in texts]
         self.vocab_df: dict[str, int] = {}

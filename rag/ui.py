@@ -305,8 +305,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
             for event in events:
                 if event.kind == "delta":
                     text += event.text
-                elif event.kind == "notice":
-                    notice = event.text
+                elif event.kind == "notice":  # the LLM failed: its partial text is dropped
+                    text, notice = "", event.text
                     gr.Warning(notice)
                 elif event.kind == "answer" and event.answer is not None:
                     answer = event.answer
