@@ -64,13 +64,16 @@ def _print_answer(answer) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.pipeline import InvalidQuestion, Pipeline
+    from rag.pipeline import InvalidQuestion, Pipeline, check_k, clean_question
 
     if args.question == ["-"]:
         question = sys.stdin.buffer.read().decode("utf-8", "replace")  # bad bytes become U+FFFD, not a crash
     else:
         question = _arg_text(" ".join(args.question))
     try:
+        clean_question(question, _settings().max_question_chars)  # bad input fails before the index loads
+        if args.k is not None:
+            check_k(args.k)
         answer = Pipeline().ask(question, k=args.k, mode=args.mode)
     except InvalidQuestion as exc:
         print(f"error: {exc}", file=sys.stderr)
