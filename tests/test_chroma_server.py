@@ -94,5 +94,5 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     from rag.index import IndexMissing, load_index
 
     settings = make_settings(tmp_path / "data", chroma_host="127.0.0.1", chroma_port=free_port())
-    with pytest.raises(IndexMissing, match="cannot reach Chroma server 127.0.0.1"):
+    with pytest.raises(IndexMissing, match=r"cannot reach Chroma server 127\.0\.0\.1"):
         load_index(settings)

@@ -131,7 +131,7 @@ def test_ctrl_c_and_sigterm_exit_cleanly_with_a_message(tmp_path, model_cache, s
     try:
         wait_for_chunks(proc, settings.data_dir, at_least=1)
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
