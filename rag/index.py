@@ -92,9 +92,11 @@ def forget_client(settings: Settings) -> None:
         return
     from chromadb.api.client import SharedSystemClient
 
+    systems = getattr(SharedSystemClient, "_identifier_to_system", {})  # private API, chromadb 1.5.x
+    refcounts = getattr(SharedSystemClient, "_identifier_to_refcount", {})
     for key in (str(settings.chroma_path), str(settings.chroma_path.resolve())):
-        system = SharedSystemClient._identifier_to_system.pop(key, None)
-        SharedSystemClient._identifier_to_refcount.pop(key, None)
+        system = systems.pop(key, None)
+        refcounts.pop(key, None)
         if system is not None:
             try:
                 system.stop()
