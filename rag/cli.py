@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -63,10 +64,16 @@ def _print_answer(answer) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.pipeline import InvalidQuestion, Pipeline
+    from rag.pipeline import InvalidQuestion, Pipeline, check_k, clean_question
 
-    question = _arg_text(" ".join(args.question)) if args.question != ["-"] else sys.stdin.read()
+    if args.question == ["-"]:
+        question = sys.stdin.buffer.read().decode("utf-8", "replace")  # bad bytes become U+FFFD, not a crash
+    else:
+        question = _arg_text(" ".join(args.question))
     try:
+        clean_question(question, _settings().max_question_chars)  # bad input fails before the index loads
+        if args.k is not None:
+            check_k(args.k)
         answer = Pipeline().ask(question, k=args.k, mode=args.mode)
     except InvalidQuestion as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -144,9 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: the current Chroma write finishes, the rest waits for the next run."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
     from rag.index import IndexError_
 
     try:
@@ -155,7 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
+        again = " (papers stored so far are kept; run `rag ingest` again to finish)" if args.command == "ingest" else ""
+        print(f"\ninterrupted{again}", file=sys.stderr)
         return 130
+    except (OSError, ValueError) as exc:  # missing files, unreadable input: a message, not a traceback
+        if args.verbose:
+            logging.exception("failed")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ class IndexCorrupt(IndexError_):
     """The store exists but cannot be read."""
 
 
+class NoPapers(IndexError_):
+    """The seeds gave no papers at all: ingest refuses to empty the index."""
+
+
 @dataclass
 class IngestReport:
     """What one ingest did, for the CLI and the benchmarks."""
@@ -69,7 +73,35 @@ def make_client(settings: Settings) -> ClientAPI:
     if settings.chroma_host:
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    try:
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception:
+        forget_client(settings)
+        raise
+
+
+def forget_client(settings: Settings) -> None:
+    """Drop chromadb's per-path client cache for our store.
+
+    chromadb caches one System per path *before* starting it; if opening the store fails
+    (a corrupt file), the broken System stays cached and every later client in this
+    process fails too, even after `drop_index` removed the files. Forgetting it lets
+    `rag ingest --rebuild` (and a long-running app after a rebuild) open a fresh store.
+    """
+    if settings.chroma_host:
+        return
+    from chromadb.api.client import SharedSystemClient
+
+    systems = getattr(SharedSystemClient, "_identifier_to_system", {})  # private API, chromadb 1.5.x
+    refcounts = getattr(SharedSystemClient, "_identifier_to_refcount", {})
+    for key in (str(settings.chroma_path), str(settings.chroma_path.resolve())):
+        system = systems.pop(key, None)
+        refcounts.pop(key, None)
+        if system is not None:
+            try:
+                system.stop()
+            except Exception as exc:  # a half-started system may not stop cleanly
+                log.debug("stopping the cached chroma system failed: %s", exc)
 
 
 def describe_store(settings: Settings) -> str:
@@ -80,6 +112,9 @@ def describe_store(settings: Settings) -> str:
 
 def open_collection(settings: Settings, create: bool = False) -> Collection:
     """The papers collection (cosine space, our own embeddings); clear errors if absent or broken."""
+    if not create and not settings.chroma_host and not (settings.chroma_path / "chroma.sqlite3").exists():
+        # Reading must not create an empty store as a side effect.
+        raise IndexMissing(f"no paper index in {describe_store(settings)}: run `rag ingest` (or `make run`)")
     try:
         client = make_client(settings)
         if create:
@@ -171,6 +206,7 @@ class StoredPaper:
     hash: str
     chunk_ids: list[str]
     n_chunks: int
+    seed_files: frozenset[str] = frozenset()
 
     @property
     def complete(self) -> bool:
@@ -186,7 +222,13 @@ def stored_state(collection: Collection, page: int = 5000) -> dict[str, StoredPa
         for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
             pid = str(meta.get("paper_id", cid.rsplit(":", 1)[0]))
             entry = state.setdefault(
-                pid, StoredPaper(str(meta.get("content_hash", "")), [], int(meta.get("n_chunks", 0)))
+                pid,
+                StoredPaper(
+                    str(meta.get("content_hash", "")),
+                    [],
+                    int(meta.get("n_chunks", 0)),
+                    frozenset(s for s in str(meta.get("seed_files", "")).split(SEED_FILES_SEPARATOR) if s),
+                ),
             )
             if entry.hash != meta.get("content_hash"):
                 entry.hash = "mixed"  # half-old, half-new chunks: re-embed
@@ -216,10 +258,16 @@ def ingest(
     settings = settings or get_settings()
     started = time.perf_counter()
     report = IngestReport()
+    unreadable: set[str] = set()  # seed files that failed to parse: keep their papers as stored
     if papers is None:
-        loaded = load_corpus(seeds_dir or settings.seeds_dir)
+        source = Path(seeds_dir or settings.seeds_dir)
+        loaded = load_corpus(source)
         papers, report.records = loaded.papers, loaded.records
         report.errors = [str(e) for e in loaded.errors]
+        unreadable = {e.path.name for e in loaded.errors}
+        if not papers:
+            problems = "".join(f"\n  {e}" for e in report.errors)
+            raise NoPapers(f"no papers found in {source}; the index was left as it is{problems}")
     report.papers = len(papers)
     if rebuild:
         drop_index(settings)
@@ -229,7 +277,7 @@ def ingest(
     state = stored_state(collection)
 
     wanted = {p.id for p in papers}
-    stale = [pid for pid in state if pid not in wanted]
+    stale = [pid for pid in state if pid not in wanted and not state[pid].seed_files & unreadable]
     for pid in stale:
         collection.delete(ids=state[pid].chunk_ids)
     report.deleted = len(stale)
@@ -275,6 +323,7 @@ def drop_index(settings: Settings) -> None:
                 raise
         elif settings.chroma_path.exists():
             log.warning("removing unreadable store %s (%s)", settings.chroma_path, exc)
+            forget_client(settings)
             shutil.rmtree(settings.chroma_path)
 
 
@@ -331,6 +380,7 @@ __all__ = [
     "IndexError_",
     "IndexMissing",
     "IngestReport",
+    "NoPapers",
     "SeedParseError",
     "StoredChunk",
     "chunk_paper",
