@@ -66,7 +66,6 @@ class Prompts:
             refusal=self.refusal,
         )
 
-
     def render_completion(self, question: str, sources: list[Source], abstract_chars: int = 0) -> str:
         """One prompt for a base model: the rules, a worked example, the fenced sources, the question."""
         if not self.completion:
