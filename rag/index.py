@@ -59,6 +59,7 @@ class IngestReport:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    relabelled: int = 0  # unchanged papers whose list of seed files changed (no re-embedding)
     chunks_written: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -289,6 +290,10 @@ def ingest(
         held = state.get(paper.id)
         if held and held.hash == digest and held.complete:
             report.unchanged += 1
+            if held.seed_files != frozenset(paper.seed_files):  # listed in other files now: relabel only
+                joined = SEED_FILES_SEPARATOR.join(paper.seed_files)
+                collection.update(ids=held.chunk_ids, metadatas=[{"seed_files": joined}] * len(held.chunk_ids))
+                report.relabelled += 1
         else:
             todo.append((paper, digest, held is not None))
 

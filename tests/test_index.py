@@ -71,3 +71,13 @@ def test_rebuild_starts_over(small):
     ingest(settings=settings, papers=papers)
     report = ingest(settings=settings, papers=papers[:5], rebuild=True)
     assert report.added == 5 and open_collection(settings).count() == report.chunks_written
+
+
+def test_a_paper_listed_in_another_file_is_relabelled_without_re_embedding(small):
+    settings, papers = small
+    ingest(settings=settings, papers=papers)
+    moved = papers[0].model_copy(update={"seed_files": [*papers[0].seed_files, "005_new_listing.txt"]})
+    report = ingest(settings=settings, papers=[moved, *papers[1:]])
+    assert report.relabelled == 1 and report.unchanged == 12 and report.chunks_written == 0
+    stored = next(c for c in load_index(settings) if c.paper.id == moved.id)
+    assert stored.paper.seed_files == moved.seed_files
