@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,28 @@ def seeds_copy(tmp_path: Path) -> Path:
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_app(pipeline, settings=None) -> tuple[object, str]:
+    """The real Gradio app over `pipeline`, served on a free loopback port in this process."""
+    from rag.ui import build_app, launch
+
+    app = build_app(pipeline)
+    port = free_port()
+    launch(app, settings or pipeline.settings, host="127.0.0.1", port=port, block=False, quiet=True)
+    return app, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="session")
+def app_url(pipeline) -> Iterator[str]:
+    app, url = launch_app(pipeline)
+    try:
+        yield url
+    finally:
+        app.close()

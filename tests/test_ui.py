@@ -7,7 +7,6 @@ reach the app on 127.0.0.1 (every other request is aborted).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,25 +88,6 @@ def good_question(pipeline, dev_questions) -> dict:
             if not answer.refused and answer.sources[0].paper.title in q["gold_titles"] and answer.citations:
                 return q
     pytest.fail("no dev question is answered from its gold paper")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def app_url(pipeline) -> Iterator[str]:
-    from rag.ui import build_app, launch
-
-    app = build_app(pipeline)
-    port = free_port()
-    launch(app, pipeline.settings, host="127.0.0.1", port=port, block=False, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
 
 
 @pytest.fixture(scope="session")
