@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Timer, dev_questions, make_settings, peak_rss_mb, save, stats_ms, table, use_model_cache
+from common import Timer, dev_questions, make_settings, peak_rss_mb, percentile, save, stats_ms, table, use_model_cache
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
@@ -76,11 +76,14 @@ def main() -> int:
             for q in questions:
                 pipeline.retriever.retrieve(q["question"], 10)  # warm-up
             latencies, hits = [], []
+            parts: dict[str, list[float]] = {"dense_ms": [], "bm25_ms": [], "fuse_ms": []}
             for _ in range(3):
                 for q in questions:
                     t0 = time.perf_counter()
                     got = pipeline.retriever.retrieve(q["question"], 10)
                     latencies.append((time.perf_counter() - t0) * 1e3)
+                    for key, values in parts.items():
+                        values.append(got.timings[key])
                     if ev.is_answerable(q):
                         hits.append(ev.hit_at([s.paper.title for s in got.sources], q["gold_titles"], 5))
             s = stats_ms(latencies)
@@ -93,21 +96,24 @@ def main() -> int:
                 "papers_per_s": round(len(papers) / t_ingest.seconds, 1),
                 "index_load_s": round(t_load.seconds, 2),
                 "retrieval_ms": s,
+                "parts_p50_ms": {key: round(percentile(values, 50), 2) for key, values in parts.items()},
                 "dev_hit@5": round(hit5, 3),
                 "peak_rss_mb": peak_rss_mb(),
                 "int8": args.int8,
             }
             rows.append(
                 [f"{factor}x", len(papers), chunks, f"{t_ingest.seconds:.1f}", f"{len(papers) / t_ingest.seconds:.1f}",
-                 f"{t_load.seconds:.1f}", s["p50"], s["p95"], f"{hit5:.3f}", peak_rss_mb()]
+                 f"{t_load.seconds:.1f}", s["p50"], s["p95"],
+                 round(percentile(parts["dense_ms"], 50), 1), round(percentile(parts["bm25_ms"], 50), 1),
+                 f"{hit5:.3f}", peak_rss_mb()]
             )  # fmt: skip
             print(table(["corpus", "papers", "chunks", "ingest s", "papers/s", "load s", "p50 ms", "p95 ms",
-                         "dev hit@5", "peak RSS MB"], rows[-1:]))  # fmt: skip
+                         "dense p50", "bm25 p50", "dev hit@5", "peak RSS MB"], rows[-1:]))  # fmt: skip
             del pipeline
     print()
     header = ["corpus", "papers", "chunks", "ingest s", "papers/s", "load s", "retrieval p50 ms", "retrieval p95 ms"]
-    print(table([*header, "dev hit@5", "peak RSS MB"], rows))
-    save("scale", {"int8": args.int8, "corpora": results})
+    print(table([*header, "dense p50 ms", "bm25 p50 ms", "dev hit@5", "peak RSS MB"], rows))
+    save("scale-int8" if args.int8 else "scale", {"int8": args.int8, "corpora": results})
     return 0
 
 
