@@ -385,8 +385,11 @@ def run(
     The first system is the report's primary one (summary/by_type/questions); with more
     than one, `systems` holds each one's summary, by_type and questions too.
     """
+    from rag.config import MAX_TOP_K, MIN_TOP_K
     from rag.pipeline import Pipeline
 
+    if isinstance(k, bool) or not isinstance(k, int) or not MIN_TOP_K <= k <= MAX_TOP_K:
+        raise ValueError(f"k must be a whole number from {MIN_TOP_K} to {MAX_TOP_K} (got {k!r})")
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown or not systems:
         raise ValueError(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
@@ -608,6 +611,11 @@ def main(args: argparse.Namespace) -> int:
     else:
         systems = (getattr(args, "baseline", None) or "ours",)
     stream = getattr(args, "jsonl", False)
+    from rag.config import MAX_TOP_K, MIN_TOP_K
+
+    if not MIN_TOP_K <= args.k <= MAX_TOP_K:
+        print(f"error: --k must be from {MIN_TOP_K} to {MAX_TOP_K} (got {args.k})", file=sys.stderr)
+        return 2
 
     def on_row(row: dict[str, Any]) -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)

@@ -236,3 +236,13 @@ def test_judge_scores_faithfulness_with_a_live_llm(seeds_index, tmp_path: Path) 
     assert report["summary"]["n"] == 2
     values = [r.get("faithfulness") for r in report["questions"]]
     assert all(v is None or 0.0 <= v <= 1.0 for v in values)
+
+
+def test_bad_k_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    from rag.cli import main
+
+    assert main(["eval", str(DEV_QUESTIONS), "--out", str(tmp_path / "o"), "--k", "0"]) == 2
+    assert "--k must be from 1 to 20" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="k must be"):
+        ev.run(DEV_QUESTIONS, tmp_path / "o", k=99)
+    assert not (tmp_path / "o").exists()
