@@ -72,5 +72,11 @@ $(BROWSER_STAMP): | $(STAMP)
 eval: ingest
 	$(BIN)/rag eval eval/dev_questions.jsonl --out reports/dev
 
+bench: ingest
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+	$(BIN)/python bench/side_by_side.py
+	$(BIN)/python bench/scale.py
+
 clean:
 	rm -rf $(VENV) data reports .pytest_cache

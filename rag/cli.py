@@ -141,7 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("questions")
     p.add_argument("--out", required=True)
     p.add_argument("--k", type=int, default=5)
-    p.add_argument("--retrieval-only", action="store_true")
+    p.add_argument("--retrieval-only", action="store_true", help="rank papers only; no answers")
+    p.add_argument(
+        "--baseline", choices=["ours", "bm25", "dense"], default="ours", help="system to evaluate (default: ours)"
+    )
+    p.add_argument("--compare", action="store_true", help="run ours, bm25 and dense; write a comparison table")
+    p.add_argument("--jsonl", action="store_true", help="stream per-question results to stdout as JSON lines")
+    p.add_argument("--judge", action="store_true", help="LLM-judged faithfulness (needs an LLM endpoint)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="the web chat (Gradio)")

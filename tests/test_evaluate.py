@@ -1,0 +1,248 @@
+"""Evaluation: metric functions on hand-made cases, and `rag eval --compare` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag import evaluate as ev
+from tests.conftest import DEV_QUESTIONS
+
+A, B, C, D = "Paper A", "Paper B", "Paper C", "Paper D"
+
+
+# -- ranked metrics --------------------------------------------------------------------------------
+def test_first_gold_rank_and_hits() -> None:
+    retrieved = [B, A, C]
+    assert ev.first_gold_rank(retrieved, [A]) == 2
+    assert ev.hit_at(retrieved, [A], 1) == 0.0
+    assert ev.hit_at(retrieved, [A], 2) == 1.0
+    assert ev.reciprocal_rank(retrieved, [A]) == 0.5
+    assert ev.reciprocal_rank(retrieved, [D]) == 0.0
+    assert ev.first_gold_rank(retrieved, [D]) is None
+
+
+def test_duplicate_retrieved_titles_count_once() -> None:
+    # the same paper twice (case/space variants) must not push the gold paper down a rank
+    retrieved = [B, "paper  b", A]
+    assert ev.distinct_titles(retrieved) == [B, A]
+    assert ev.first_gold_rank(retrieved, [A]) == 2
+    assert ev.hit_at(retrieved, [A], 2) == 1.0
+    assert ev.recall_at([B, B, B, B, B, A], [A], 5) == 1.0
+
+
+def test_two_gold_papers_tie_on_first_rank_and_partial_recall() -> None:
+    retrieved = [C, A, B, D]
+    assert ev.first_gold_rank(retrieved, [B, A]) == 2  # the first of the golds found decides
+    assert ev.recall_at(retrieved, [A, B], 2) == 0.5
+    assert ev.recall_at(retrieved, [A, B, "Paper Z"], 5) == pytest.approx(2 / 3)
+    assert ev.recall_at(retrieved, [A, A], 5) == 1.0  # duplicate gold counts once
+
+
+def test_mrr_cutoff_at_ten() -> None:
+    retrieved = [f"x{i}" for i in range(10)] + [A]
+    assert ev.first_gold_rank(retrieved, [A]) == 11
+    assert ev.reciprocal_rank(retrieved, [A], 10) == 0.0
+    assert ev.reciprocal_rank(retrieved[-10:], [A], 10) == 0.1
+
+
+def test_empty_inputs() -> None:
+    assert ev.first_gold_rank([], [A]) is None
+    assert ev.hit_at([], [A], 5) == 0.0
+    assert ev.recall_at([A], [], 5) is None
+    assert ev.citation_precision([], [A]) is None
+    assert ev.citation_recall([], [A]) == 0.0
+    assert ev.citation_recall([A], []) is None
+    assert ev.percentile([], 50) is None
+    assert ev.mean([None, None]) is None
+
+
+def test_citation_metrics() -> None:
+    assert ev.citation_precision([A, B], [A]) == 0.5
+    assert ev.citation_precision([A, "paper a"], [A]) == 1.0
+    assert ev.citation_recall([A], [A, B]) == 0.5
+
+
+def test_token_f1_squad_style() -> None:
+    assert ev.token_f1("The cat sat.", "a cat sat") == 1.0  # articles and punctuation ignored
+    # pred: [cat, sat, on, mat]; ref: [cat, sat]; common 2 -> P=0.5, R=1 -> F1=2/3
+    assert ev.token_f1("the cat sat on the mat", "cat sat") == pytest.approx(2 / 3)
+    assert ev.token_f1("dog", "cat") == 0.0
+    assert ev.token_f1("", "") == 1.0
+    assert ev.token_f1("", "cat") == 0.0
+    # multiplicity: pred [a1, a1], ref [a1] -> common 1, P=0.5, R=1
+    assert ev.token_f1("x x", "x") == pytest.approx(2 / 3)
+
+
+def test_percentile_interpolates() -> None:
+    assert ev.percentile([1, 2, 3, 4], 50) == 2.5
+    assert ev.percentile([10], 95) == 10
+    assert ev.percentile([0, 100], 95) == 95
+
+
+def _row(qtype: str, gold: list[str], retrieved: list[str], cited: list[str], refused: bool, answer: str) -> dict:
+    row = {
+        "id": qtype,
+        "type": qtype,
+        "question": "q",
+        "gold_titles": gold,
+        "reference_answer": "cat sat",
+        "retrieved": retrieved,
+        "cited": cited,
+        "refused": refused,
+        "answer": answer,
+        "latency_ms": 10.0,
+    }
+    row.update(ev.score_row(row))
+    return row
+
+
+def test_aggregate_covers_answerable_and_unanswerable_separately() -> None:
+    rows = [
+        _row("single", [A], [A, B], [A], False, "cat sat"),  # rank 1, perfect
+        _row("single", [B], [A, C, B], [], True, "not in corpus"),  # rank 3, falsely refused
+        _row("unanswerable", [], [C], [], True, "not in corpus"),  # correctly refused
+        _row("unanswerable", [], [D], [D], False, "dog"),  # answered though it should not
+    ]
+    rows[1]["latency_ms"], rows[2]["latency_ms"], rows[3]["latency_ms"] = 20.0, 30.0, 40.0
+    summary = ev.aggregate(rows)
+    assert set(ev.METRICS) <= set(summary)
+    assert summary["n"] == 4
+    assert summary["hit@1"] == 0.5
+    assert summary["hit@5"] == 1.0
+    assert summary["mrr@10"] == pytest.approx((1 + 1 / 3) / 2)
+    assert summary["recall@5"] == 1.0
+    assert summary["refusal_accuracy"] == 0.5
+    assert summary["false_refusal_rate"] == 0.5
+    assert summary["citation_precision"] == 1.0  # only the answer that cites something counts
+    assert summary["citation_recall"] == 0.5
+    assert summary["answer_f1"] == pytest.approx(0.5)  # 1.0 and 0.0 over the answerable two
+    assert summary["latency_ms_p50"] == 25.0
+    by_type = ev.by_type(rows)
+    assert list(by_type) == ["single", "unanswerable"]
+    assert by_type["unanswerable"]["hit@5"] is None
+    assert by_type["single"]["refusal_accuracy"] is None
+
+
+# -- question files --------------------------------------------------------------------------------
+def test_malformed_lines_warn_with_line_number_and_the_rest_loads(tmp_path: Path) -> None:
+    good = DEV_QUESTIONS.read_text().splitlines()[:2]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join([good[0], "{not json", "", '{"id": "x"}', good[1], "[1, 2]"]) + "\n")
+    loaded = ev.load_questions(path)
+    assert [q["id"] for q in loaded.questions] == [json.loads(g)["id"] for g in good]
+    assert len(loaded.warnings) == 3
+    assert ":2:" in loaded.warnings[0] and "JSON" in loaded.warnings[0]
+    assert ":4:" in loaded.warnings[1]
+    assert ":6:" in loaded.warnings[2]
+
+
+def test_malformed_line_in_a_run_still_evaluates_the_rest(pipeline, tmp_path: Path, capsys) -> None:
+    good = DEV_QUESTIONS.read_text().splitlines()[:3]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join([good[0], '{"id": "broken", "question": ', good[1], good[2]]))
+    report = ev.run(path, tmp_path / "out", retrieval_only=True, pipeline=pipeline, progress=False)
+    assert report["summary"]["n"] == 3
+    assert "line 2" in capsys.readouterr().err.replace(":2:", "line 2")
+    assert (tmp_path / "out" / "report.json").is_file()
+
+
+# -- end to end --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def compare_report(seeds_index, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`rag eval eval/dev_questions.jsonl --out DIR --compare` over the session index."""
+    from rag.cli import main
+
+    out = tmp_path_factory.mktemp("eval") / "dev"
+    assert main(["eval", str(DEV_QUESTIONS), "--out", str(out), "--compare"]) == 0
+    return out
+
+
+def test_compare_writes_reports_that_parse(compare_report: Path) -> None:
+    report = json.loads((compare_report / "report.json").read_text())
+    assert {"summary", "by_type", "questions", "systems"} <= set(report)
+    assert set(report["systems"]) == {"ours", "bm25", "dense"}
+    for result in report["systems"].values():
+        assert set(ev.METRICS) <= set(result["summary"])
+        for values in result["by_type"].values():
+            assert set(ev.METRICS) <= set(values)
+    assert report["summary"]["n"] == 40
+    row = report["questions"][0]
+    for key in ("id", "type", "question", "retrieved", "cited", "refused", "answer", "latency_ms", "first_gold_rank"):
+        assert key in row
+    # baselines never refuse and write no answer
+    assert report["systems"]["bm25"]["summary"]["false_refusal_rate"] == 0.0
+    assert report["systems"]["bm25"]["summary"]["answer_f1"] is None
+    md = (compare_report / "report.md").read_text()
+    assert "| system | n | hit@1 | hit@5 |" in md and "| bm25 |" in md and "| dense |" in md
+    page = (compare_report / "report.html").read_text()
+    assert page.count("<img") == 3 and "data:image/png;base64," in page
+
+
+def test_dev_set_hit_at_5_regression(compare_report: Path) -> None:
+    """Fails if retrieval quality of the pipeline drops on the dev set."""
+    summary = json.loads((compare_report / "report.json").read_text())["systems"]["ours"]["summary"]
+    assert summary["hit@5"] >= 0.9, summary
+    assert summary["refusal_accuracy"] is not None
+
+
+def test_jsonl_streams_one_line_per_question(seeds_index, tmp_path: Path, capsys) -> None:
+    from rag.cli import main
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:4]))
+    assert main(["eval", str(questions), "--out", str(tmp_path / "o"), "--baseline", "bm25", "--jsonl"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4
+    assert all(json.loads(line)["system"] == "bm25" for line in lines)
+
+
+def test_missing_question_file(tmp_path: Path, capsys) -> None:
+    from rag.cli import main
+
+    assert main(["eval", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")]) == 2
+    assert "no question file" in capsys.readouterr().err
+
+
+def test_judge_without_llm_endpoint_warns_and_runs(pipeline, tmp_path: Path, capsys) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
+    report = ev.run(questions, tmp_path / "o", pipeline=pipeline, judge=True, progress=False)
+    assert "--judge needs an LLM endpoint" in capsys.readouterr().err
+    assert report["summary"]["n"] == 2 and "faithfulness" not in report["summary"]
+
+
+@pytest.mark.llm
+def test_judge_scores_faithfulness_with_a_live_llm(seeds_index, tmp_path: Path) -> None:
+    """Needs an OpenAI-compatible server in RAG_LLM_BASE_URL; skipped when none answers."""
+    import os
+    import urllib.request
+
+    base = os.environ.get("RAG_TEST_LLM_BASE_URL")
+    if not base:
+        pytest.skip("no LLM server (set RAG_TEST_LLM_BASE_URL)")
+    try:
+        urllib.request.urlopen(base.rstrip("/") + "/models", timeout=3)
+    except OSError:
+        pytest.skip(f"no LLM server answering at {base}")
+    from rag.pipeline import Pipeline
+
+    settings = seeds_index.model_copy(update={"llm_base_url": base})
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
+    report = ev.run(questions, tmp_path / "o", pipeline=Pipeline(settings), judge=True, progress=False)
+    assert report["summary"]["n"] == 2
+    values = [r.get("faithfulness") for r in report["questions"]]
+    assert all(v is None or 0.0 <= v <= 1.0 for v in values)
+
+
+def test_bad_k_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    from rag.cli import main
+
+    assert main(["eval", str(DEV_QUESTIONS), "--out", str(tmp_path / "o"), "--k", "0"]) == 2
+    assert "--k must be from 1 to 20" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="k must be"):
+        ev.run(DEV_QUESTIONS, tmp_path / "o", k=99)
+    assert not (tmp_path / "o").exists()
