@@ -45,17 +45,6 @@ def main() -> int:
     parser.add_argument("--int8", action="store_true", help="int8-quantised embedding model (faster ingest)")
     args = parser.parse_args()
     use_model_cache()
-    if args.int8:
-        # rag.embeddings.get_embedder() builds the fp32 model; ingest and Retriever look it up at call time
-        from functools import lru_cache
-
-        from common import MODEL_CACHE
-
-        import rag.embeddings
-
-        rag.embeddings.get_embedder = lru_cache(maxsize=1)(
-            lambda: rag.embeddings.MiniLMEmbedder(cache_dir=MODEL_CACHE, quantize=True)
-        )
     from rag import evaluate as ev
     from rag.corpus import load_papers
     from rag.index import ingest
@@ -68,7 +57,7 @@ def main() -> int:
     for factor in args.factors:
         papers = real + synthetic_papers(real, len(real) * (factor - 1))
         with tempfile.TemporaryDirectory(prefix=f"bench-scale-{factor}x-") as tmp:
-            settings = make_settings(Path(tmp) / "data")
+            settings = make_settings(Path(tmp) / "data", embed_int8=args.int8)
             with Timer() as t_ingest:
                 ingest(papers=papers, settings=settings)
             with Timer() as t_load:

@@ -17,10 +17,13 @@ import json
 import logging
 import os
 import threading
-from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rag.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +220,7 @@ class MiniLMEmbedder:
 
             cache_dir = get_settings().model_cache_dir
         self.path = cached_model(weights, Path(cache_dir), quantize)
+        self.name = MODEL_NAME + ("+int8" if quantize else "")  # part of each paper's content hash
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
@@ -252,7 +256,18 @@ class MiniLMEmbedder:
         return self.embed([text])[0]
 
 
-@lru_cache(maxsize=1)
-def get_embedder() -> MiniLMEmbedder:
-    """The process-wide model (the ONNX session is thread-safe for `run`)."""
-    return MiniLMEmbedder()
+_embedders: dict[tuple[str, bool], MiniLMEmbedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def get_embedder(settings: Settings | None = None) -> MiniLMEmbedder:
+    """One model per (cache dir, int8) in a process; the ONNX session is thread-safe for `run`."""
+    if settings is None:
+        from rag.config import get_settings
+
+        settings = get_settings()
+    key = (str(settings.model_cache_dir.resolve()), settings.embed_int8)  # symlinked caches share a model
+    with _embedders_lock:
+        if key not in _embedders:
+            _embedders[key] = MiniLMEmbedder(cache_dir=settings.model_cache_dir, quantize=settings.embed_int8)
+        return _embedders[key]

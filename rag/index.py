@@ -274,7 +274,7 @@ def ingest(
         drop_index(settings)
     collection = open_collection(settings, create=True)
     store = ChromaVectorStore(chroma_collection=collection)
-    embedder = get_embedder()
+    embedder = get_embedder(settings)
     state = stored_state(collection)
 
     wanted = {p.id for p in papers}

@@ -123,7 +123,7 @@ class Retriever:
 
         self.settings = settings or get_settings()
         self.chunks: list[StoredChunk] = load_index(self.settings)  # first: a missing index fails fast
-        self.embedder = embedder or get_embedder()
+        self.embedder = embedder or get_embedder(self.settings)
         self.position = {c.chunk.id: i for i, c in enumerate(self.chunks)}
         self.vector_store = ChromaVectorStore(chroma_collection=open_collection(self.settings))
         self.tokenize = Tokenizer()

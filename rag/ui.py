@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,6 +20,9 @@ from typing import Any
 from rag.answer import CITATION, parse_citation_numbers
 from rag.config import MAX_TOP_K, MIN_TOP_K, PROJECT_ROOT, Settings, get_settings
 from rag.models import Answer, Citation, Paper, Source
+
+# Before gradio is imported anywhere: no usage analytics leave this machine.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 log = logging.getLogger(__name__)
 

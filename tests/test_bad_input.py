@@ -94,6 +94,8 @@ def test_python_prompt_injection_question_is_treated_as_a_question(pipeline):
     assert "system prompt" not in answer.text.lower() or answer.citations
     prompts = ROOT / "prompts"
     for template in prompts.glob("*") if prompts.is_dir() else []:
+        if template.name == "not_in_corpus.txt":  # the refusal sentence is meant to be shown
+            continue
         first_line = template.read_text(encoding="utf-8").strip().splitlines()[:1]
         assert not first_line or first_line[0] not in answer.text
 
