@@ -170,7 +170,10 @@ class ExtractiveAnswerer:
 
     mode = "extractive"
 
-    def __init__(self, document_frequency: dict[str, int], documents: int, max_sentences: int = 3) -> None:
+    def __init__(
+        self, document_frequency: dict[str, int], documents: int, max_sentences: int = 3, source_floor: float = 0.0
+    ) -> None:
+        self.source_floor = source_floor
         self.df = document_frequency
         self.documents = max(documents, 1)
         self.max_sentences = max_sentences
@@ -208,6 +211,8 @@ class ExtractiveAnswerer:
                 continue
             if sum(p.source.n == candidate.source.n for p in picked) >= 2:
                 continue
+            if candidate.source.score < self.source_floor * sources[0].score:
+                continue  # a paper retrieval ranks far below the top one is not quoted
             picked.append(candidate)
         return sorted(picked, key=lambda s: (s.source.n, s.sentence.start))
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # Answering.
     max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")
     answer_sentences: int = Field(3, description="Most sentences the extractive answer quotes.")
+    answer_source_floor: float = Field(
+        0.35,
+        description="The extractive answer quotes a paper only if its fused score is at least this share of the "
+        "top paper's (dev set: citation precision 0.76 -> 0.86, recall 0.77 -> 0.75).",
+    )
     llm_base_url: str | None = Field(
         None,
         validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"),

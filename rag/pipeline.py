@@ -68,7 +68,10 @@ class Pipeline:
         self.settings = settings or get_settings()
         self.retriever = retriever or Retriever(self.settings)
         self.extractive = ExtractiveAnswerer(
-            self.retriever.bm25.vocab_df, len(self.retriever.chunks), self.settings.answer_sentences
+            self.retriever.bm25.vocab_df,
+            len(self.retriever.chunks),
+            self.settings.answer_sentences,
+            self.settings.answer_source_floor,
         )
         self._llm: LLMAnswerer | None = None
         self._llm_lock = threading.Lock()
