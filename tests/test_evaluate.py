@@ -214,30 +214,6 @@ def test_judge_without_llm_endpoint_warns_and_runs(pipeline, tmp_path: Path, cap
     assert report["summary"]["n"] == 2 and "faithfulness" not in report["summary"]
 
 
-@pytest.mark.llm
-def test_judge_scores_faithfulness_with_a_live_llm(seeds_index, tmp_path: Path) -> None:
-    """Needs an OpenAI-compatible server in RAG_LLM_BASE_URL; skipped when none answers."""
-    import os
-    import urllib.request
-
-    base = os.environ.get("RAG_TEST_LLM_BASE_URL")
-    if not base:
-        pytest.skip("no LLM server (set RAG_TEST_LLM_BASE_URL)")
-    try:
-        urllib.request.urlopen(base.rstrip("/") + "/models", timeout=3)
-    except OSError:
-        pytest.skip(f"no LLM server answering at {base}")
-    from rag.pipeline import Pipeline
-
-    settings = seeds_index.model_copy(update={"llm_base_url": base})
-    questions = tmp_path / "q.jsonl"
-    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
-    report = ev.run(questions, tmp_path / "o", pipeline=Pipeline(settings), judge=True, progress=False)
-    assert report["summary"]["n"] == 2
-    values = [r.get("faithfulness") for r in report["questions"]]
-    assert all(v is None or 0.0 <= v <= 1.0 for v in values)
-
-
 def test_bad_k_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
     from rag.cli import main
 

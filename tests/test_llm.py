@@ -313,3 +313,17 @@ def test_faults_fall_back_with_a_notice_and_never_leak_the_key(pipeline, fault_s
     for text in (dumped, answer.notice, caplog.text):
         assert KEY not in text and "SECRET123" not in text
     assert elapsed < 2 * 1.5 + 5, elapsed  # two timed-out attempts at most, plus backoff
+
+
+def test_eval_judge_scores_faithfulness_with_the_real_server(pipeline, llm_server, tmp_path):
+    """`rag eval --judge`: the LLM grades each answer's faithfulness (0-1) against its sources."""
+    from rag import evaluate as ev
+    from tests.conftest import DEV_QUESTIONS
+
+    llm = llm_pipeline(pipeline, llm_server.base_url)
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
+    report = ev.run(questions, tmp_path / "o", pipeline=llm, judge=True, progress=False)
+    assert report["summary"]["n"] == 2
+    values = [r.get("faithfulness") for r in report["questions"]]
+    assert all(v is None or 0.0 <= v <= 1.0 for v in values)
