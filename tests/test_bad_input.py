@@ -1,6 +1,6 @@
 """Bad input, through Python and through the real CLI: a clear message or a sane answer, never a crash.
 
-Each case is a row of the table in docs/readme/reliability.md.
+Each case is a row of the table in README.md, section "Reliability".
 """
 
 from __future__ import annotations
