@@ -533,12 +533,7 @@ def plots(report: dict[str, Any]) -> list[tuple[str, str]]:
         values = [r["latency_ms"] for r in result["questions"] if r.get("latency_ms") is not None]
         if values:
             ax.hist(values, bins=20, alpha=0.6, label=name)
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("questions")
-    ax.set_title("Latency per question")
-    ax.legend(fontsize=8)
-    out.append(("Latency histogram", _png(fig)))
-    plt.close(fig)
+    out.append(_finish_plot(fig, ax, "latency (ms)", "Latency per question", "Latency histogram"))
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     labels = [str(i) for i in range(1, RANK_DEPTH + 1)] + ["none"]
@@ -549,13 +544,29 @@ def plots(report: dict[str, Any]) -> list[tuple[str, str]]:
         counts.append(sum(1 for x in ranks if x is None or x > RANK_DEPTH))
         ax.bar([x + i * width for x in range(len(labels))], counts, width, label=name)
     ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(labels))], labels)
-    ax.set_xlabel("rank of the first gold paper")
-    ax.set_ylabel("questions")
-    ax.set_title("Rank of first gold paper")
-    ax.legend(fontsize=8)
-    out.append(("Rank of the first gold paper (answerable questions)", _png(fig)))
-    plt.close(fig)
+    out.append(
+        _finish_plot(
+            fig,
+            ax,
+            "rank of the first gold paper",
+            "Rank of first gold paper",
+            "Rank of the first gold paper (answerable questions)",
+        )
+    )
     return out
+
+
+def _finish_plot(fig: Any, ax: Any, xlabel: str, title: str, caption: str) -> tuple[str, str]:
+    """Label a per-question count plot, render it to PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("questions")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    png = _png(fig)
+    plt.close(fig)
+    return caption, png
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
