@@ -290,7 +290,9 @@ def ingest(
         held = state.get(paper.id)
         if held and held.hash == digest and held.complete:
             report.unchanged += 1
-            if held.seed_files != frozenset(paper.seed_files):  # listed in other files now: relabel only
+            # Listed in other files now: relabel only (not while one of its old files fails to parse,
+            # so a broken listing never drops the names that keep the paper from being deleted).
+            if held.seed_files != frozenset(paper.seed_files) and not held.seed_files & unreadable:
                 joined = SEED_FILES_SEPARATOR.join(paper.seed_files)
                 collection.update(ids=held.chunk_ids, metadatas=[{"seed_files": joined}] * len(held.chunk_ids))
                 report.relabelled += 1

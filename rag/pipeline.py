@@ -172,12 +172,13 @@ class Pipeline:
         except Exception as exc:  # any LLM failure falls back; the reason is shown, never the key
             return None, llm.describe_failure(exc)
         reply = "".join(pieces)
-        if llm.is_refusal(reply) and not llm.echoes_prompt(reply):
+        echoed = llm.echoes_prompt(reply)
+        if llm.is_refusal(reply) and not echoed:
             return CheckedText(NOT_IN_CORPUS, []), ""
         checked = check_citations(reply, sources)
         if not reply.strip():
             problem = "returned an empty answer"
-        elif llm.echoes_prompt(reply):
+        elif echoed:
             problem = "repeated its instructions instead of answering"
         elif not checked.citations:
             problem = "gave an answer that cited none of the retrieved papers"
