@@ -51,10 +51,10 @@ serve: setup
 	$(BIN)/rag serve
 
 lint: setup
-	$(BIN)/ruff check rag tests bench app.py
+	$(BIN)/ruff check rag tests bench scripts app.py
 
 test: setup setup-browser setup-llm
-	$(BIN)/ruff check rag tests bench app.py
+	$(BIN)/ruff check rag tests bench scripts app.py
 	$(BIN)/pytest -q
 
 test-quick: setup

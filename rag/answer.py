@@ -38,6 +38,19 @@ _CITE_BODY = r"\s*\d+(?:\s*(?:,\s*and|[-–,;]|and)\s*\d+)*\s*"
 CITATION = re.compile(rf"\[(?:sources?\s*)?({_CITE_BODY})\]", re.IGNORECASE)
 TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
 WORD = re.compile(r"(?u)\b\w\w+\b")
+# "Tell me about X", "What is X?", "What does the X paper propose?": the answer is what the paper contributes.
+GENERAL_QUESTION = re.compile(
+    r"^\s*(?:(?:can you |please )?(?:tell me (?:more )?about|explain|describe|summari[sz]e|overview of)\b"
+    r"|(?:what|who) (?:is|are)\b(?!.*\b(?:how|which|why)\b)"
+    r"|what (?:does|did|do) .{1,80}\b(?:propose|do|introduce|present|contribute|solve|address|tackle)\b"
+    r"|what problem)",
+    re.IGNORECASE,
+)
+CONTRIBUTION = re.compile(
+    r"\b(?:we|this (?:paper|work|study)|our (?:paper|work))\s+(?:\w+\s+){0,2}?"
+    r"(?:propose|introduce|present|develop|describe|design|address|tackle)",
+    re.IGNORECASE,
+)
 NUMERIC_QUESTION = re.compile(r"\b(how (many|much|fast|big|large|long)|what (fraction|percentage|range|size))\b", re.I)
 
 
@@ -202,6 +215,10 @@ class ExtractiveAnswerer:
         if not scored:
             return []
         first = [s for s in scored if s.source.n == sources[0].n]
+        if GENERAL_QUESTION.search(question):
+            # a question about the paper as a whole: lead with what it contributes
+            contributions = [s for s in first if CONTRIBUTION.search(s.sentence.text)]
+            first = contributions or first
         picked = [max(first, key=lambda s: (s.score, -s.sentence.start))] if first else []
         floor = 0.5 * max(s.score for s in scored)
         for candidate in sorted(scored, key=lambda s: (-s.score, s.source.n, s.sentence.start)):
@@ -235,6 +252,7 @@ class ExtractiveAnswerer:
 
 KEY_LIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_\-]{6,}")
 FALLBACK = "showing quotes from the papers instead."
+LOW_CONFIDENCE = "The papers may not answer this directly: these are the closest matches I found."
 
 
 class LLMDeadlineExceeded(TimeoutError):
@@ -319,7 +337,12 @@ class LLMAnswerer:
             + self.prompts.question_answer.splitlines()
             + self.prompts.completion.splitlines()
         )
-        return any(len(line.strip()) >= 30 and line.strip() in reply for line in lines if "{" not in line)
+        refusal = self.prompts.refusal.strip()
+        return any(
+            len(line.strip()) >= 30 and line.strip() in reply
+            for line in lines
+            if "{" not in line and line.strip() != refusal  # saying the refusal sentence is not an echo
+        )
 
     def scrub(self, text: str) -> str:
         """`text` without the API key (or anything shaped like one)."""

@@ -52,7 +52,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer) -> None:
+    from rag.answer import LOW_CONFIDENCE
+
     print(answer.text)
+    if answer.low_confidence:
+        print(f"\nnote: {LOW_CONFIDENCE}")
     if answer.notice:
         print(f"\nnote: {answer.notice}")
     cited = {c.n for c in answer.citations}

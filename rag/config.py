@@ -38,15 +38,33 @@ class Settings(BaseSettings):
     embed_int8: bool = Field(False, description="Int8-quantised embedding model: faster, slightly worse ranking.")
     embed_batch: int = Field(16, description="Texts per embedding batch during ingest.")
 
-    # Retrieval.
+    # Retrieval. Weights, temperatures and the name bonus were set on eval/questions_tune.jsonl
+    # (scripts/tune.py); see README, "Retrieval quality".
     top_k: int = Field(5, description="Papers returned per question (1-20).")
-    candidates: int = Field(40, description="Chunks each retriever proposes before fusion.")
-    dense_temperature: float = Field(0.05, description="Softmax temperature over dense cosines in fusion.")
-    bm25_temperature: float = Field(1.0, description="Softmax temperature over BM25 scores in fusion.")
-    min_confidence: float = Field(0.34, description="Fused top score below which (retrievers disagreeing) we refuse.")
-    min_cosine: float = Field(0.30, description="Best dense cosine below which (retrievers disagreeing) we refuse.")
-    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
-    bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
+    candidates: int = Field(40, ge=1, le=1000, description="Chunks each retriever proposes before fusion.")
+    dense_temperature: float = Field(0.03, gt=0, description="Softmax temperature over dense cosines in fusion.")
+    bm25_temperature: float = Field(1.0, gt=0, description="Softmax temperature over BM25 scores in fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    paper_embedder: Literal["none", "mpnet"] = Field(
+        "none",
+        description="A second, paper-level embedder over whole title+abstract, fused as a third signal: "
+        "`mpnet` (all-mpnet-base-v2, better on paraphrases, slower to ingest) or `none`.",
+    )
+    paper_dense_temperature: float = Field(0.05, gt=0, description="Softmax temperature over paper-level cosines.")
+    paper_dense_weight: float = Field(1.0, ge=0, description="Weight of the paper-level dense ranking in fusion.")
+    name_bonus: float = Field(
+        0.3, ge=0, description="Added to the fused score of a paper whose coined title word the question names."
+    )
+    strip_boilerplate: bool = Field(
+        True, description='Search without question boilerplate ("Which paper ...", "Is there work on ...").'
+    )
+    expand_query: bool = Field(False, description="Add acronym long/short forms and typo repairs to the search.")
+    answerability_model: Path | None = Field(
+        None,
+        description="JSON of the fitted answerability model (default: rag/answerability.json, written by "
+        "scripts/tune.py --write).",
+    )
 
     # Answering.
     max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")

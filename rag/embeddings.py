@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -271,3 +271,14 @@ def get_embedder(settings: Settings | None = None) -> MiniLMEmbedder:
         if key not in _embedders:
             _embedders[key] = MiniLMEmbedder(cache_dir=settings.model_cache_dir, quantize=settings.embed_int8)
         return _embedders[key]
+
+
+def get_paper_embedder(settings: Settings | None = None) -> Any:
+    """The paper-level embedder the settings name (None for `none`), one per process."""
+    if settings is None:
+        from rag.config import get_settings
+
+        settings = get_settings()
+    if settings.paper_embedder == "none":
+        return None
+    raise RuntimeError(f"unknown paper embedder {settings.paper_embedder!r}")

@@ -47,6 +47,8 @@ METRICS = (
     "citation_precision",
     "citation_recall",
     "answer_f1",
+    "answered_with_gold",
+    "low_confidence_rate",
     "latency_ms_p50",
     "latency_ms_p95",
 )
@@ -179,6 +181,10 @@ def score_row(row: dict[str, Any], k: int = 5) -> dict[str, Any]:
             scores["citation_precision"] = citation_precision(cited, gold)
             scores["citation_recall"] = citation_recall(cited, gold)
             scores["answer_f1"] = token_f1(row["answer"], row.get("reference_answer") or "")
+        if row.get("refused") is not None:
+            # the user's view of "it worked": an answer (not a refusal) that cites a gold paper
+            cited_gold = _gold_keys(gold) & {normalize_title(t) for t in row.get("cited") or []}
+            scores["answered_with_gold"] = float(not row["refused"] and bool(cited_gold))
     return scores
 
 
@@ -202,6 +208,10 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["citation_precision"] = avg("citation_precision", answered_answerable)
     out["citation_recall"] = avg("citation_recall", answered_answerable)
     out["answer_f1"] = avg("answer_f1", answered_answerable)
+    out["answered_with_gold"] = avg("answered_with_gold", answerable)
+    out["low_confidence_rate"] = (
+        mean(float(r["low_confidence"]) for r in judged if "low_confidence" in r) if judged else None
+    )
     out["latency_ms_p50"] = percentile(latencies, 50)
     out["latency_ms_p95"] = percentile(latencies, 95)
     if any(r.get("faithfulness") is not None for r in rows):
@@ -209,10 +219,11 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def by_type(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    types = [t for t in TYPES if any(r["type"] == t for r in rows)]
-    types += sorted({r["type"] for r in rows} - set(types))
-    return {t: aggregate([r for r in rows if r["type"] == t]) for t in types}
+def by_type(rows: Sequence[dict[str, Any]], key: str = "type") -> dict[str, dict[str, Any]]:
+    """Metrics per question type (or per `style`, the finer label of the tuning sets)."""
+    types = [t for t in TYPES if any(r.get(key) == t for r in rows)]
+    types += sorted({str(r.get(key)) for r in rows} - set(types))
+    return {t: aggregate([r for r in rows if str(r.get(key)) == t]) for t in types}
 
 
 # -- reading questions -------------------------------------------------------------------------
@@ -259,6 +270,7 @@ def load_questions(path: Path | str) -> QuestionSet:
                     "type": str(qtype),
                     "gold_titles": gold,
                     "reference_answer": str(item.get("reference_answer") or ""),
+                    "style": str(item.get("style") or qtype),
                 }
             )
     return QuestionSet(questions, warnings)
@@ -294,6 +306,8 @@ def run_question(pipeline: Any, question: dict[str, Any], system: str, k: int, r
     row["latency_ms"] = (time.perf_counter() - t0) * 1e3
     row["cited"] = distinct_titles(c.title for c in answer.citations)
     row["refused"] = answer.refused
+    row["low_confidence"] = answer.low_confidence
+    row["confidence"] = answer.confidence
     row["answer"] = answer.text
     row["mode"] = answer.mode
     if answer.notice:
@@ -365,7 +379,7 @@ def evaluate_system(
         rows.append(row)
         if on_row:
             on_row(row)
-    return {"summary": aggregate(rows), "by_type": by_type(rows), "questions": rows}
+    return {"summary": aggregate(rows), "by_type": by_type(rows), "by_style": by_type(rows, "style"), "questions": rows}
 
 
 def run(
@@ -411,6 +425,7 @@ def run(
     report: dict[str, Any] = {
         "summary": primary["summary"],
         "by_type": primary["by_type"],
+        "by_style": primary["by_style"],
         "questions": primary["questions"],
         "config": {
             "questions_file": str(questions_path),
@@ -454,9 +469,9 @@ def summary_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def type_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["type", *METRICS]
-    rows = [[t, *(fmt(values.get(m), m) for m in METRICS)] for t, values in result["by_type"].items()]
+def type_table(result: dict[str, Any], key: str = "by_type") -> tuple[list[str], list[list[str]]]:
+    header = [key.removeprefix("by_"), *METRICS]
+    rows = [[t, *(fmt(values.get(m), m) for m in METRICS)] for t, values in (result.get(key) or {}).items()]
     rows.append(["all", *(fmt(result["summary"].get(m), m) for m in METRICS)])
     return header, rows
 
@@ -493,10 +508,17 @@ def render_markdown(report: dict[str, Any]) -> str:
     systems = report.get("systems") or {cfg["system"]: report}
     for name, result in systems.items():
         parts += ["", f"## By question type: {name}", "", markdown_table(*type_table(result))]
+        if _has_styles(result):
+            parts += ["", f"## By question style: {name}", "", markdown_table(*type_table(result, "by_style"))]
     parts += ["", f"## Questions: {cfg['system']}", "", markdown_table(*question_table(report))]
     if cfg["warnings"]:
         parts += ["", "## Warnings", "", *(f"- {w}" for w in cfg["warnings"])]
     return "\n".join(parts) + "\n"
+
+
+def _has_styles(result: dict[str, Any]) -> bool:
+    """A style table only when the set has styles finer than its types."""
+    return set(result.get("by_style") or {}) != set(result.get("by_type") or {})
 
 
 def _png(fig: Any) -> str:
@@ -590,6 +612,8 @@ def render_html(report: dict[str, Any]) -> str:
     ]
     for name, result in systems.items():
         parts += [f"<h2>By question type: {html.escape(name)}</h2>", _html_table(*type_table(result))]
+        if _has_styles(result):
+            parts += [f"<h2>By question style: {html.escape(name)}</h2>", _html_table(*type_table(result, "by_style"))]
     parts.append("<h2>Plots</h2>")
     for caption, png in plots(report):
         parts.append(

@@ -61,6 +61,7 @@ class IngestReport:
     unchanged: int = 0
     relabelled: int = 0  # unchanged papers whose list of seed files changed (no re-embedding)
     chunks_written: int = 0
+    papers_embedded: int = 0  # papers (re-)embedded by the paper-level embedder
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -250,6 +251,7 @@ def ingest(
     settings: Settings | None = None,
     progress: Callable[[int, int], None] | None = None,
     papers: list[Paper] | None = None,
+    paper_progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Bring the store in line with the seeds: embed only what is new or changed."""
     from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -316,14 +318,98 @@ def ingest(
         done += len(batch)
         if progress:
             progress(done, len(todo))
+    kept = {pid for pid, held in state.items() if held.seed_files & unreadable}
+    report.papers_embedded = sync_paper_vectors(papers, settings, kept, paper_progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def paper_text(paper: Paper) -> str:
+    """What a paper-level embedder sees: the whole title and abstract."""
+    return f"{paper.title}. {paper.abstract}"
+
+
+def paper_collection_name(settings: Settings) -> str:
+    return f"{settings.collection}_papers_{settings.paper_embedder}"
+
+
+def open_paper_collection(settings: Settings, create: bool = False) -> Collection:
+    """One vector per paper from the second embedder (cosine space), beside the chunk collection."""
+    client = make_client(settings)
+    name = paper_collection_name(settings)
+    if create:
+        return client.get_or_create_collection(
+            name=name,
+            configuration={"hnsw": {"space": "cosine", "ef_search": 200, "ef_construction": 200}},
+            metadata={"index_format": INDEX_FORMAT},
+            embedding_function=None,
+        )
+    return client.get_collection(name=name, embedding_function=None)
+
+
+def sync_paper_vectors(
+    papers: list[Paper],
+    settings: Settings,
+    keep: set[str] = frozenset(),  # type: ignore[assignment]
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Bring the paper-level collection in line with `papers`; returns how many were embedded.
+
+    Ids are paper ids and each vector carries its paper's content hash, so like the chunk
+    index this is incremental, idempotent and safe to interrupt. `keep`: ids not to delete
+    though absent from `papers` (their seed file failed to parse).
+    """
+    from rag.embeddings import get_paper_embedder
+
+    embedder = get_paper_embedder(settings)
+    if embedder is None:
+        return 0
+    collection = open_paper_collection(settings, create=True)
+    held: dict[str, str] = {}
+    offset, page = 0, 5000
+    while True:
+        got = collection.get(include=["metadatas"], limit=page, offset=offset)
+        held.update(
+            {
+                i: str((m or {}).get("content_hash", ""))
+                for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)
+            }
+        )
+        if len(got["ids"]) < page:
+            break
+        offset += page
+    wanted = {p.id for p in papers}
+    stale = [pid for pid in held if pid not in wanted and pid not in keep]
+    if stale:
+        collection.delete(ids=stale)
+    todo = []
+    for paper in papers:
+        digest = content_hash(paper, settings, embedder.name)
+        if held.get(paper.id) != digest:
+            todo.append((paper, digest))
+    done = 0
+    for batch in _batches(todo, max(1, settings.embed_batch)):
+        vectors = embedder.embed([paper_text(p) for p, _ in batch])
+        collection.upsert(
+            ids=[p.id for p, _ in batch],
+            embeddings=[v.astype(float).tolist() for v in vectors],
+            metadatas=[{"content_hash": digest} for _, digest in batch],
+        )
+        done += len(batch)
+        if progress:
+            progress(done, len(todo))
+    return len(todo)
 
 
 def drop_index(settings: Settings) -> None:
     """Forget the index: the collection, or the whole embedded store if it is unreadable."""
     try:
-        make_client(settings).delete_collection(settings.collection)
+        client = make_client(settings)
+        for name in client.list_collections():  # the paper-level collections go with it
+            name = getattr(name, "name", name)
+            if str(name).startswith(f"{settings.collection}_papers_"):
+                client.delete_collection(str(name))
+        client.delete_collection(settings.collection)
     except Exception as exc:  # absent, or too broken to open: remove the files if they are ours
         if settings.chroma_host:
             if "does not exist" not in str(exc):

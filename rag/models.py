@@ -69,6 +69,10 @@ class Answer(_Frozen):
     timings: dict[str, float] = Field(default_factory=dict)
     notice: str = ""
     uncited_sentences: list[str] = Field(default_factory=list)
+    low_confidence: bool = Field(
+        False, description="Answered, but the evidence was middling: the papers shown are the closest matches."
+    )
+    confidence: float = Field(0.0, description="The answerability model's probability that the papers answer it.")
 
 
 class StreamEvent(_Frozen):

@@ -115,17 +115,23 @@ class Pipeline:
         sources = retrieval.sources if retrieval.answerable else []
         yield StreamEvent(kind="sources", sources=sources)
 
+        confidence = retrieval.probability
         if not retrieval.answerable:
-            yield StreamEvent(kind="delta", text=NOT_IN_CORPUS)
-            answer = Answer(question=text, text=NOT_IN_CORPUS, refused=True, mode=chosen, sources=[], timings=timings)
-            yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+            yield from self._refuse(text, chosen, timings, started, confidence)
             return
+        low_confidence = retrieval.verdict == "low_confidence"
 
         answer_started = time.perf_counter()
         notice = ""
         checked: CheckedText | None = None
         if chosen == "llm":
             checked, notice = yield from self._answer_llm(text, sources)
+            if checked is not None and not checked.citations:  # the model says the papers do not answer it
+                if low_confidence:  # two weak signals agree: refuse (the refusal was streamed already)
+                    yield from self._refuse(text, chosen, timings, started, confidence, streamed=True)
+                    return
+                # retrieval is confident: the quotes with a notice beat a bare refusal
+                checked, notice = None, f"The language model found no direct answer in these papers; {FALLBACK}"
             if checked is None:  # the LLM failed or cited nothing valid: fall back, and say so
                 chosen = "extractive"
                 yield StreamEvent(kind="notice", text=notice)
@@ -147,6 +153,31 @@ class Pipeline:
             timings=timings,
             notice=notice,
             uncited_sentences=checked.uncited_sentences,
+            low_confidence=low_confidence and not refused,
+            confidence=confidence,
+        )
+        yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+
+    def _refuse(
+        self,
+        question: str,
+        mode: AnswerMode,
+        timings: dict[str, float],
+        started: float,
+        confidence: float,
+        streamed: bool = False,
+    ) -> Iterator[StreamEvent]:
+        """The fixed "not in the listed papers" outcome: no sources, no citations."""
+        if not streamed:
+            yield StreamEvent(kind="delta", text=NOT_IN_CORPUS)
+        answer = Answer(
+            question=question,
+            text=NOT_IN_CORPUS,
+            refused=True,
+            mode=mode,
+            sources=[],
+            timings=timings,
+            confidence=confidence,
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 

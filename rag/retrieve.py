@@ -1,10 +1,15 @@
 """Hybrid retrieval: dense (Chroma, cosine) + BM25 over the same chunks, fused per paper.
 
-Both retrievers rank chunks; a paper takes the rank of its best chunk in each
-list, and the two paper rankings are merged with weighted reciprocal rank
-fusion. The evidence behind the best paper (its cosine, whether the two
-retrievers agree on it, how much of the question's vocabulary it contains)
-decides whether the question is answerable from the corpus at all.
+The question first goes through `rag.query` (boilerplate stripped, acronyms expanded,
+typos repaired, paper names spotted). Each retriever ranks chunks; a paper takes its
+best chunk's score in each. Each retriever's paper scores become a softmax
+distribution (a retriever sure of one paper dominates, a flat one hardly moves the
+ranking) and the distributions are added with weights; a paper the question names by
+its coined title word ("SoFar", "HYPO") gets a bonus. Temperatures, weights and the
+bonus are set on the tune half of the question set (scripts/tune.py).
+
+Whether the corpus answers the question at all is decided by `rag.answerability`
+from the evidence computed here (`Retriever.evidence`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from rag.answerability import AnswerabilityModel, Verdict
 from rag.config import Settings, get_settings
 from rag.index import StoredChunk, load_index, open_collection
 from rag.models import Source
+from rag.query import Query, QueryAnalyzer
 
+log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
 TOKEN = re.compile(r"\w[\w\-.]*\w|\w")
 QUOTED = re.compile(r"(?<!\w)['\"\u2018\u201c]([^'\"\u2019\u201d]{3,60})['\"\u2019\u201d](?!\w)")
@@ -59,10 +67,10 @@ class Tokenizer:
     def __init__(self) -> None:
         from bm25s.stopwords import STOPWORDS_EN
 
-        self._stop = frozenset(STOPWORDS_EN)
+        self.stop_words = frozenset(STOPWORDS_EN)
 
     def __call__(self, text: str) -> list[str]:
-        return [w for w in WORD.findall(text.lower()) if w not in self._stop]
+        return [w for w in WORD.findall(text.lower()) if w not in self.stop_words]
 
 
 class BM25Index:
@@ -97,142 +105,238 @@ class Retrieval:
     """Ranked sources plus the evidence used to decide answerability."""
 
     sources: list[Source]
-    answerable: bool
+    verdict: Verdict
+    query: Query
+    probability: float = 0.0
     evidence: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def answerable(self) -> bool:
+        return self.verdict != "refuse"
+
 
 @dataclass
-class _PaperHit:
+class PaperHit:
+    """One paper's standing in each retriever and after fusion."""
+
     paper_id: str
-    dense_rank: int | None = None
-    bm25_rank: int | None = None
-    cosine: float = -1.0
-    bm25: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)  # retriever -> the paper's best chunk score
+    ranks: dict[str, int] = field(default_factory=dict)  # retriever -> the paper's rank in it (0 = best)
     chunks: list[int] = field(default_factory=list)
     fused: float = 0.0
+
+
+# (retriever name, settings field of its weight, settings field of its softmax temperature)
+SIGNALS = (
+    ("dense", "dense_weight", "dense_temperature"),
+    ("bm25", "bm25_weight", "bm25_temperature"),
+    ("paper_dense", "paper_dense_weight", "paper_dense_temperature"),
+)
+
+
+def fuse(
+    rankings: dict[str, list[tuple[int, float]]],
+    paper_of: list[str],
+    weights: dict[str, float],
+    temperatures: dict[str, float],
+    named: list[str] | tuple[str, ...] = (),
+    name_bonus: float = 0.0,
+) -> list[PaperHit]:
+    """Softmax-score fusion of chunk rankings into one paper ranking (best first).
+
+    `rankings` maps a retriever to its (chunk position, score) list, best first;
+    `paper_of[position]` is the chunk's paper id. Pure: the tuning script calls it with
+    cached rankings to search weights and temperatures fast.
+    """
+    papers: dict[str, PaperHit] = {}
+    for name, ranking in rankings.items():
+        for pos, score in ranking:
+            hit = papers.setdefault(paper_of[pos], PaperHit(paper_of[pos]))
+            if pos not in hit.chunks:
+                hit.chunks.append(pos)
+            if name not in hit.scores:
+                hit.ranks[name] = sum(name in h.scores for h in papers.values())
+                hit.scores[name] = score
+    hits = list(papers.values())
+    for name in rankings:
+        scored = [(h, h.scores[name]) for h in hits if name in h.scores]
+        if not scored or weights.get(name, 0.0) == 0.0:
+            continue
+        top = max(v for _, v in scored)
+        exps = [(h, math.exp((v - top) / temperatures[name])) for h, v in scored]
+        total = sum(e for _, e in exps)
+        for h, e in exps:
+            h.fused += weights[name] * e / total
+    total_weight = sum(weights.get(name, 0.0) for name in rankings) or 1.0
+    for h in hits:
+        h.fused /= total_weight
+        if h.paper_id in named:
+            h.fused += name_bonus
+    return sorted(hits, key=lambda h: (-h.fused, h.paper_id))
 
 
 class Retriever:
     """Loads the index once; `retrieve` is thread-safe and read-only."""
 
     def __init__(self, settings: Settings | None = None, embedder: Any = None) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         from rag.embeddings import get_embedder
 
         self.settings = settings or get_settings()
         self.chunks: list[StoredChunk] = load_index(self.settings)  # first: a missing index fails fast
         self.embedder = embedder or get_embedder(self.settings)
         self.position = {c.chunk.id: i for i, c in enumerate(self.chunks)}
-        self.vector_store = ChromaVectorStore(chroma_collection=open_collection(self.settings))
+        self.paper_of = [c.paper.id for c in self.chunks]
+        self.collection = open_collection(self.settings)
         self.tokenize = Tokenizer()
         self.bm25 = BM25Index([c.text for c in self.chunks], self.tokenize)
-        self.paper_count = len({c.paper.id for c in self.chunks})
-
-    # -- the two retrievers ------------------------------------------------------------
-    def dense(self, question: str, n: int) -> list[tuple[int, float]]:
-        """(chunk position, cosine) best first, through llama-index's ChromaVectorStore."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        vector = self.embedder.embed_query(question)
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=n)
+        self.papers = {c.paper.id: c.paper for c in self.chunks}
+        self.paper_text = {pid: (p.title + " " + p.abstract).lower() for pid, p in self.papers.items()}
+        self.paper_terms = {pid: set(self.tokenize(text)) for pid, text in self.paper_text.items()}
+        self.paper_count = len(self.papers)
+        self.analyzer = QueryAnalyzer(
+            {pid: p.abstract for pid, p in self.papers.items()},
+            {pid: p.title for pid, p in self.papers.items()},
+            self.bm25.vocab_df,
+            self.tokenize.stop_words,
         )
-        hits = []
-        for node_id, similarity in zip(result.ids or [], result.similarities or [], strict=False):
-            # ChromaVectorStore reports exp(-distance); in cosine space distance = 1 - cosine.
-            cosine = 1.0 + math.log(max(similarity, 1e-12))
-            if node_id in self.position:
-                hits.append((self.position[node_id], cosine))
-        return hits
+        self.answerability = AnswerabilityModel.load(self.settings.answerability_model)
+        self.first_chunk: dict[str, int] = {}
+        for pos, pid in enumerate(self.paper_of):
+            self.first_chunk.setdefault(pid, pos)
+        self.paper_embedder, self.paper_collection = self._paper_level()
 
-    def lexical(self, question: str, n: int) -> list[tuple[int, float]]:
-        return self.bm25.search(question, n)
+    def _paper_level(self) -> tuple[Any, Any]:
+        """The paper-level embedder and its collection, when configured and ingested."""
+        from rag.embeddings import get_paper_embedder
+        from rag.index import open_paper_collection
 
-    # -- fusion ----------------------------------------------------------------------------
-    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[_PaperHit]:
-        """Each retriever's paper scores become a softmax distribution; fused = weighted sum.
+        if self.settings.paper_embedder == "none":
+            return None, None
+        try:
+            collection = open_paper_collection(self.settings)
+        except Exception as exc:
+            log.warning("no paper-level vectors (%s): run `rag ingest`; using chunk retrieval only", exc)
+            return None, None
+        return get_paper_embedder(self.settings), collection
 
-        A retriever that is sure (one paper far ahead) dominates; one whose scores are flat
-        (BM25 on a paraphrase, say) hardly moves the ranking. On the dev set this beat
-        reciprocal rank fusion (hit@5 0.97 vs 0.91, MRR 0.91 vs 0.85; see README).
-        """
-        s = self.settings
-        papers: dict[str, _PaperHit] = {}
-        for ranking, kind in ((dense, "dense"), (lexical, "bm25")):
-            rank = 0
-            for pos, score in ranking:
-                pid = self.chunks[pos].paper.id
-                hit = papers.setdefault(pid, _PaperHit(pid))
-                if pos not in hit.chunks:
-                    hit.chunks.append(pos)
-                if kind == "dense" and hit.dense_rank is None:
-                    hit.dense_rank, hit.cosine = rank, score
-                    rank += 1
-                elif kind == "bm25" and hit.bm25_rank is None:
-                    hit.bm25_rank, hit.bm25 = rank, score
-                    rank += 1
-        hits = list(papers.values())
-        for weight, temperature, value in (
-            (s.dense_weight, s.dense_temperature, lambda h: h.cosine if h.dense_rank is not None else None),
-            (s.bm25_weight, s.bm25_temperature, lambda h: h.bm25 if h.bm25_rank is not None else None),
-        ):
-            scored = [(h, v) for h in hits if (v := value(h)) is not None]
-            if not scored:
-                continue
-            top = max(v for _, v in scored)
-            exps = [(h, math.exp((v - top) / temperature)) for h, v in scored]
-            total = sum(e for _, e in exps)
-            for h, e in exps:
-                h.fused += weight * e / total
-        return sorted(hits, key=lambda h: (-h.fused, h.paper_id))
+    # -- the retrievers ---------------------------------------------------------------------
+    def dense(self, text: str, n: int) -> list[tuple[int, float]]:
+        """(chunk position, cosine) best first, straight from the Chroma collection (cosine space)."""
+        vector = self.embedder.embed_query(text)
+        result = self.collection.query(
+            query_embeddings=[vector.astype(float).tolist()], n_results=min(n, len(self.chunks)), include=["distances"]
+        )
+        ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
+        return [(self.position[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in self.position]
 
-    def _evidence(
-        self, question: str, fused: list[_PaperHit], dense: list[tuple[int, float]], k: int
-    ) -> dict[str, float]:
-        """Signals of answerability (see `is_answerable`)."""
-        if not fused:
-            return {"confidence": 0.0, "agree": 0.0, "cosine": 0.0, "missing_names": 0.0}
-        best = fused[0]
-        texts = [
-            (self.chunks[h.chunks[0]].paper.title + " " + self.chunks[h.chunks[0]].paper.abstract).lower()
-            for h in fused[:k]
+    def paper_dense(self, text: str, n: int) -> list[tuple[int, float]]:
+        """(first chunk position of the paper, cosine) from the paper-level embedder, best first."""
+        if self.paper_embedder is None:
+            return []
+        vector = self.paper_embedder.embed_query(text)
+        result = self.paper_collection.query(
+            query_embeddings=[vector.astype(float).tolist()],
+            n_results=min(n, self.paper_count),
+            include=["distances"],
+        )
+        ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
+        return [
+            (self.first_chunk[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in self.first_chunk
         ]
-        missing = [name for name in named_terms(question) if not any(_mentions(t, name) for t in texts)]
+
+    def lexical(self, text: str, n: int) -> list[tuple[int, float]]:
+        return self.bm25.search(text, n)
+
+    def analyze(self, question: str) -> Query:
+        return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query)
+
+    def rankings(self, query: Query, n: int) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
+        """Every retriever's chunk ranking for the query, and the time each took (ms)."""
+        out: dict[str, list[tuple[int, float]]] = {}
+        timings: dict[str, float] = {}
+        runs = {
+            "dense": lambda: self.dense(query.dense_text, n),
+            "bm25": lambda: self.lexical(query.lexical_text, n),
+        }
+        if self.paper_embedder is not None:
+            runs["paper_dense"] = lambda: self.paper_dense(query.dense_text, n)
+        for name, run in runs.items():
+            started = time.perf_counter()
+            out[name] = run()
+            timings[f"{name}_ms"] = (time.perf_counter() - started) * 1e3
+        return out, timings
+
+    def fuse(self, query: Query, rankings: dict[str, list[tuple[int, float]]]) -> list[PaperHit]:
+        s = self.settings
+        weights = {name: getattr(s, w) for name, w, _ in SIGNALS}
+        temperatures = {name: getattr(s, t) for name, _, t in SIGNALS}
+        return fuse(rankings, self.paper_of, weights, temperatures, query.named + query.named_in_abstract, s.name_bonus)
+
+    # -- answerability ------------------------------------------------------------------------
+    def evidence(
+        self, query: Query, fused: list[PaperHit], rankings: dict[str, list[tuple[int, float]]], k: int
+    ) -> dict[str, float]:
+        """Features of how well the best papers match the question (see rag.answerability)."""
+        if not fused:
+            return {}
+        best = fused[0]
+        second = fused[1].fused if len(fused) > 1 else 0.0
+        terms = [t for t in dict.fromkeys(self.tokenize(query.lexical_text))]
+        known = [t for t in terms if t in self.bm25.vocab_df]
+        idf = {t: self.analyzer_idf(t) for t in known}
+        mass = sum(idf.values()) or 1.0
+        top_terms = self.paper_terms[best.paper_id]
+        top3_terms = set().union(*(self.paper_terms[h.paper_id] for h in fused[:3]))
+        max_idf = max(idf.values(), default=1.0)
+        names = named_terms(query.text)
+        texts = [self.paper_text[h.paper_id] for h in fused[:k]]
+        top_titles = [self.papers[h.paper_id].title.lower() for h in fused[:k]]
+        missing = [name for name in names if not any(_mentions(t, name) for t in texts)]
+        dense = rankings.get("dense") or []
+        dense_scores = [score for _, score in dense[:20]]
         return {
-            "confidence": best.fused,
-            "agree": float(best.dense_rank == 0 and best.bm25_rank == 0),
-            "cosine": dense[0][1] if dense else 0.0,
-            "missing_names": float(len(missing)),
+            "fused_top": best.fused,
+            "fused_margin": best.fused - second,
+            "dense_top": dense_scores[0] if dense_scores else 0.0,
+            "dense_spread": (dense_scores[0] - float(np.mean(dense_scores))) if dense_scores else 0.0,
+            "agree": sum(best.ranks.get(name) == 0 for name in rankings) / max(len(rankings), 1),
+            "coverage": sum(v for t, v in idf.items() if t in top_terms) / mass,
+            "coverage_top3": sum(v for t, v in idf.items() if t in top3_terms) / mass,
+            # the most specific word of the question that the best paper never uses
+            "rarest_missing": max((v for t, v in idf.items() if t not in top_terms), default=0.0) / max_idf,
+            "unknown_words": (len(terms) - len(known)) / max(len(terms), 1),
+            "named": float(any(h.paper_id in query.named for h in fused[:k])),
+            "named_in_abstract": float(any(h.paper_id in query.named_in_abstract for h in fused[:k])),
+            "missing_names": min(len(missing), 2) / 2,
+            # a well-known name (BERT, ResNet) that no top title carries: asked about, only mentioned here
+            "famous_name": float(any(not any(name in t for t in top_titles) for name in query.famous)),
+            # "the BERT paper" when no retrieved paper is named BERT (in its title or as the name it coins)
+            "asked_name_absent": float(any(not self._names_paper(name, fused[:k]) for name in query.asked_names)),
         }
 
-    def is_answerable(self, evidence: dict[str, float]) -> bool:
-        """Weak evidence means "not in the listed papers".
+    def _names_paper(self, name: str, hits: list[PaperHit]) -> bool:
+        """Is `name` the title (or a title word, or the coined name) of one of these papers?"""
+        analyzer = self.analyzer
+        owners = set(analyzer.title_names.get(name, ())) | set(analyzer.abstract_names.get(name, ()))
+        return any(h.paper_id in owners or name in self.papers[h.paper_id].title.lower().split(":")[0] for h in hits)
 
-        - The question names something (a capitalised or quoted term, a model name with
-          digits) that no retrieved abstract mentions: it asks about a paper we lack.
-        - Otherwise both retrievers putting the same paper first is strong evidence.
-        - Otherwise the fused top score must be high enough and the best cosine not tiny.
-        Thresholds were set on the dev set; see README, "Refusals".
-        """
-        s = self.settings
-        if evidence["missing_names"] > 0:
-            return False
-        if evidence["agree"]:
-            return True
-        return evidence["confidence"] >= s.min_confidence and evidence["cosine"] >= s.min_cosine
+    def analyzer_idf(self, term: str) -> float:
+        df = self.bm25.vocab_df.get(term, 0)
+        n = len(self.chunks)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         k = k or self.settings.top_k
         n = max(self.settings.candidates, 4 * k)
-        t0 = time.perf_counter()
-        dense = self.dense(question, n)
+        started = time.perf_counter()
+        query = self.analyze(question)
+        rankings, timings = self.rankings(query, n)
         t1 = time.perf_counter()
-        lexical = self.lexical(question, n)
-        t2 = time.perf_counter()
-        fused = self._fuse(dense, lexical)
-        evidence = self._evidence(question, fused, dense, k)
+        fused = self.fuse(query, rankings)
+        evidence = self.evidence(query, fused, rankings, self.settings.top_k)
+        probability = self.answerability.probability(evidence) if evidence else 0.0
+        verdict = self.answerability.verdict(probability) if evidence else "refuse"
         sources = []
         for number, hit in enumerate(fused[:k], start=1):
             positions = sorted(hit.chunks, key=lambda p: self.chunks[p].chunk.start)
@@ -244,10 +348,13 @@ class Retriever:
                     score=round(hit.fused, 6),
                 )
             )
-        t3 = time.perf_counter()
+        timings["fuse_ms"] = (time.perf_counter() - t1) * 1e3
+        timings["query_ms"] = (t1 - started) * 1e3 - sum(timings.values()) + timings["fuse_ms"]
         return Retrieval(
             sources=sources,
-            answerable=bool(sources) and self.is_answerable(evidence),
+            verdict=verdict if sources else "refuse",
+            query=query,
+            probability=round(probability, 4),
             evidence=evidence,
-            timings={"dense_ms": (t1 - t0) * 1e3, "bm25_ms": (t2 - t1) * 1e3, "fuse_ms": (t3 - t2) * 1e3},
+            timings=timings,
         )

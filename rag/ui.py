@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from rag.answer import CITATION, parse_citation_numbers
+from rag.answer import CITATION, LOW_CONFIDENCE, parse_citation_numbers
 from rag.config import MAX_TOP_K, MIN_TOP_K, PROJECT_ROOT, Settings, get_settings
 from rag.models import Answer, Citation, Paper, Source
 
@@ -147,8 +147,12 @@ def sources_panel(turns: Sequence[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def answer_message(text: str, turn: int, sources: Sequence[Source], notice: str = "", footer: str = "") -> str:
+def answer_message(
+    text: str, turn: int, sources: Sequence[Source], notice: str = "", footer: str = "", low_confidence: bool = False
+) -> str:
     body = link_citations(text, turn, [s.n for s in sources])
+    if low_confidence:
+        body = f"> ℹ️ {escape_text(LOW_CONFIDENCE)}\n\n{body}"
     if notice:
         body = f"> ⚠️ {escape_text(notice)}\n\n{body}"
     if footer:
@@ -188,6 +192,8 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "refused": answer.refused,
         "mode": answer.mode,
         "notice": answer.notice,
+        "low_confidence": answer.low_confidence,
+        "confidence": answer.confidence,
         "citations": [c.model_dump() for c in answer.citations],
         "sources": [
             {
@@ -317,7 +323,12 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                     history[-1] = {
                         "role": "assistant",
                         "content": answer_message(
-                            answer.text, turn, answer.sources, answer.notice or notice, answer_footer(answer)
+                            answer.text,
+                            turn,
+                            answer.sources,
+                            answer.notice or notice,
+                            answer_footer(answer),
+                            answer.low_confidence,
                         ),
                     }
                     turns[-1]["html"] = sources_block(answer.sources, answer.citations, turn, answer.refused)

@@ -1,0 +1,99 @@
+"""Query understanding: boilerplate, acronyms, typos and paper names (no index needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.query import QueryAnalyzer, mine_acronyms, strip_boilerplate, title_names
+
+
+@pytest.mark.parametrize(
+    ("question", "stripped"),
+    [
+        ("Which paper proposes pointer networks for convex hulls?", "pointer networks for convex hulls"),
+        ("What does the SoFar paper propose?", "SoFar"),
+        ("Tell me about SoFar.", "SoFar"),
+        ("Hi, can you tell me about HYPO?", "HYPO"),
+        ("Is there any work in here on diffusion for robots?", "diffusion for robots"),
+        ("I'm looking for a paper that compresses KV caches", "compresses KV caches"),
+        ("How does MIGA-Conv do on CSI300?", "How does MIGA-Conv do on CSI300"),
+        ("Which paper?", "Which paper?"),  # nothing would be left: keep the question
+    ],
+)
+def test_strip_boilerplate(question, stripped):
+    assert strip_boilerplate(question) == stripped
+
+
+def test_mine_acronyms_reads_long_forms_defined_in_abstracts():
+    found = mine_acronyms(
+        [
+            "Large Language Models (LLMs) are used. We study self-supervised learning (SSL) here.",
+            "An Alternating Denoising Diffusion Process (ADDP) integrates both.",
+            "Some text (CSI300) with no long form before it.",
+        ]
+    )
+    assert found["llm"] == "large language models"
+    assert found["ssl"] == "self-supervised learning"
+    assert found["addp"] == "alternating denoising diffusion process"
+    assert "csi300" not in found
+
+
+def test_title_names_keep_coined_words_and_drop_shared_ones():
+    names = title_names(
+        {
+            "a": "SoFar: Language-Grounded Orientation Bridges Spatial Reasoning",
+            "b": "HYPO: Hyperspherical Out-of-Distribution Generalization",
+            "c": "Pointer Networks",
+            "d": "Memory-Efficient Attention for LLMs",
+            "e": "Scaling LLMs with Memory-Efficient Tricks",
+        }
+    )
+    assert names["sofar"] == ["a"]
+    assert names["hypo"] == ["b"]
+    assert names["pointer networks"] == ["c"]
+    assert "memory-efficient" not in names
+    assert "llms" not in names
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> QueryAnalyzer:
+    abstracts = ["We learn to solve the Travelling Salesman Problem and convex hulls with attention over inputs."]
+    vocabulary = {"travelling": 1, "salesman": 1, "problem": 3, "convex": 1, "hulls": 1, "attention": 9, "diffusion": 4}
+    return QueryAnalyzer(
+        {"p1": abstracts[0], "p3": "We introduce LieGAN, which learns symmetries."},
+        {"p1": "Pointer Networks", "p2": "HYPO: Hyperspherical OOD", "p3": "Generative Adversarial Symmetry Discovery"},
+        vocabulary,
+    )
+
+
+def test_acronym_expands_to_the_long_form(analyzer):
+    query = analyzer.analyze("Which paper tackles TSP with neural nets?")
+    assert "travelling salesman problem" in query.expansions
+    assert "travelling salesman problem" in query.lexical_text
+
+
+def test_long_form_gains_its_acronym(analyzer):
+    assert "kd" in analyzer.analyze("work on knowledge distillation for small models").expansions
+
+
+def test_typo_is_repaired_to_a_corpus_word(analyzer):
+    assert "diffusion" in analyzer.analyze("wich paper uses difusion models").expansions
+    assert analyzer.analyze("boiling point of water on everest").expansions == []
+
+
+def test_named_paper_is_spotted_case_insensitively(analyzer):
+    assert analyzer.analyze("what is hypo?").named == ["p2"]
+    assert analyzer.analyze("explain pointer networks").named == ["p1"]
+    assert analyzer.analyze("what is a hypothesis?").named == []
+
+
+def test_switches_turn_stripping_and_expansion_off(analyzer):
+    query = analyzer.analyze("Which paper tackles TSP?", strip=False, expand=False)
+    assert query.text == "Which paper tackles TSP?"
+    assert query.expansions == []
+
+
+def test_a_name_coined_in_an_abstract_is_spotted(analyzer):
+    query = analyzer.analyze("Tell me about LieGAN.")
+    assert query.named_in_abstract == ["p3"]
+    assert query.named == []
