@@ -24,6 +24,13 @@ Verdict = Literal["answer", "low_confidence", "refuse"]
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answerability.json")
 
 
+def default_model_file(paper_embedder: str = "none") -> Path:
+    """The shipped model for a retrieval setup: the evidence differs with a paper-level embedder."""
+    if paper_embedder == "none":
+        return DEFAULT_MODEL_FILE
+    return DEFAULT_MODEL_FILE.with_name(f"answerability-{paper_embedder}.json")
+
+
 class AnswerabilityModel(BaseModel):
     """P(answerable | features) = sigmoid(intercept + coef . (x - mean) / scale)."""
 

@@ -32,21 +32,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings()
     seeds = Path(args.seeds) if args.seeds else settings.seeds_dir
-    bar = tqdm(total=0, unit="paper", desc="embedding", disable=args.quiet or None)
+    bars: dict[str, tqdm] = {}
 
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+    def bar_for(desc: str):
+        def progress(done: int, total: int) -> None:
+            bar = bars.get(desc)
+            if bar is None:
+                bar = bars[desc] = tqdm(total=total, unit="paper", desc=desc, disable=args.quiet or None)
+            bar.total = total
+            bar.n = done
+            bar.refresh()
 
-    report = ingest(seeds_dir=seeds, rebuild=args.rebuild, settings=settings, progress=progress)
-    bar.close()
+        return progress
+
+    report = ingest(
+        seeds_dir=seeds,
+        rebuild=args.rebuild,
+        settings=settings,
+        progress=bar_for("embedding chunks"),
+        paper_progress=bar_for(f"embedding papers ({settings.paper_embedder})"),
+    )
+    for bar in bars.values():
+        bar.close()
     for error in report.errors:
         print(f"warning: skipped seed file {error}", file=sys.stderr)
     print(
         f"{report.papers} papers from {report.records} records in {seeds}: "
         f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
-        f"{report.unchanged} unchanged ({report.chunks_written} chunks embedded) in {report.seconds:.1f}s"
+        f"{report.unchanged} unchanged, {report.relabelled} relabelled ({report.chunks_written} chunks"
+        + (f", {report.papers_embedded} papers" if report.papers_embedded else "")
+        + f" embedded) in {report.seconds:.1f}s"
     )
     return 0
 

@@ -48,11 +48,11 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     paper_embedder: Literal["none", "mpnet"] = Field(
         "none",
-        description="A second, paper-level embedder over whole title+abstract, fused as a third signal: "
+        description="Opt-in: a second, paper-level embedder over whole title+abstract, fused as a third signal: "
         "`mpnet` (all-mpnet-base-v2, better on paraphrases, slower to ingest) or `none`.",
     )
     paper_dense_temperature: float = Field(0.05, gt=0, description="Softmax temperature over paper-level cosines.")
-    paper_dense_weight: float = Field(1.0, ge=0, description="Weight of the paper-level dense ranking in fusion.")
+    paper_dense_weight: float = Field(2.0, ge=0, description="Weight of the paper-level dense ranking in fusion.")
     name_bonus: float = Field(
         0.3, ge=0, description="Added to the fused score of a paper whose coined title word the question names."
     )
@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     expand_query: bool = Field(False, description="Add acronym long/short forms and typo repairs to the search.")
     answerability_model: Path | None = Field(
         None,
-        description="JSON of the fitted answerability model (default: rag/answerability.json, written by "
-        "scripts/tune.py --write).",
+        description="JSON of the fitted answerability model (default: the shipped rag/answerability.json, or "
+        "rag/answerability-mpnet.json with the mpnet paper embedder; written by scripts/tune.py --write).",
     )
 
     # Answering.

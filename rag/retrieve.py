@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answerability import AnswerabilityModel, Verdict
+from rag.answerability import AnswerabilityModel, Verdict, default_model_file
 from rag.config import Settings, get_settings
 from rag.index import StoredChunk, load_index, open_collection
 from rag.models import Source
@@ -200,7 +200,9 @@ class Retriever:
             self.bm25.vocab_df,
             self.tokenize.stop_words,
         )
-        self.answerability = AnswerabilityModel.load(self.settings.answerability_model)
+        self.answerability = AnswerabilityModel.load(
+            self.settings.answerability_model or default_model_file(self.settings.paper_embedder)
+        )
         self.first_chunk: dict[str, int] = {}
         for pos, pid in enumerate(self.paper_of):
             self.first_chunk.setdefault(pid, pos)
@@ -294,11 +296,13 @@ class Retriever:
         top_titles = [self.papers[h.paper_id].title.lower() for h in fused[:k]]
         missing = [name for name in names if not any(_mentions(t, name) for t in texts)]
         dense = rankings.get("dense") or []
+        paper_dense = rankings.get("paper_dense") or []
         dense_scores = [score for _, score in dense[:20]]
         return {
             "fused_top": best.fused,
             "fused_margin": best.fused - second,
             "dense_top": dense_scores[0] if dense_scores else 0.0,
+            "paper_dense_top": paper_dense[0][1] if paper_dense else 0.0,
             "dense_spread": (dense_scores[0] - float(np.mean(dense_scores))) if dense_scores else 0.0,
             "agree": sum(best.ranks.get(name) == 0 for name in rankings) / max(len(rankings), 1),
             "coverage": sum(v for t, v in idf.items() if t in top_terms) / mass,

@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answerability import AnswerabilityModel, fit_logistic  # noqa: E402
+from rag.answerability import AnswerabilityModel, default_model_file, fit_logistic  # noqa: E402
 from rag.corpus import normalize_title  # noqa: E402
 from rag.retrieve import SIGNALS, Retriever, fuse  # noqa: E402
 
@@ -282,6 +282,8 @@ def main() -> int:
 
     rows = evidence_rows(retriever, tune, p)
     labels = [c.answerable for c in tune]
+    if retriever.paper_embedder is not None:
+        FEATURES.append("paper_dense_top")
     l2, features = choose_model(rows, labels)
     model = fit_model(rows, labels, l2, features)
     model = model.model_copy(
@@ -295,8 +297,9 @@ def main() -> int:
     for name, items in cached.items():
         report(retriever, name, items, p, model)
     if args.write:
-        model.save()
-        print("\nwrote rag/answerability.json; set these defaults in rag/config.py:", json.dumps(p))
+        target = default_model_file(retriever.settings.paper_embedder)
+        model.save(target)
+        print(f"\nwrote {target.relative_to(ROOT)}; set these defaults in rag/config.py:", json.dumps(p))
     return 0
 
 
