@@ -9,6 +9,7 @@ Heavy modules load on first use, so `import rag` stays instant.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rag.models import Answer, Chunk, Citation, Paper, Source
@@ -19,11 +20,15 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Chunk", "Citation", "Paper", "Pipeline", "Source", "ask"]
 
 
-def ask(question: str, k: int = 5) -> Answer:
-    """Answer a question over the ingested papers, citing them as [n]."""
+def ask(question: str, k: int = 5, history: Sequence[Any] | None = None) -> Answer:
+    """Answer a question over the ingested papers, citing them as [n].
+
+    `history`: the conversation's earlier turns, e.g. `[(question, answer), ...]`, so a
+    follow-up ("what datasets did they use?") is searched with the paper it refers to.
+    """
     from rag.pipeline import ask as _ask
 
-    return _ask(question, k=k)
+    return _ask(question, k=k, history=history)
 
 
 def __getattr__(name: str) -> Any:

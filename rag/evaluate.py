@@ -49,6 +49,7 @@ METRICS = (
     "answer_f1",
     "answered_with_gold",
     "low_confidence_rate",
+    "stale_citation_rate",
     "latency_ms_p50",
     "latency_ms_p95",
 )
@@ -181,6 +182,10 @@ def score_row(row: dict[str, Any], k: int = 5) -> dict[str, Any]:
             scores["citation_precision"] = citation_precision(cited, gold)
             scores["citation_recall"] = citation_recall(cited, gold)
             scores["answer_f1"] = token_f1(row["answer"], row.get("reference_answer") or "")
+        if row.get("previous_gold") and row.get("answer") is not None:
+            # a later turn citing an earlier turn's paper that is not gold now (a topic switch dragging it in)
+            stale = {normalize_title(t) for t in row["previous_gold"]} - _gold_keys(gold)
+            scores["stale_citation"] = float(bool(stale & {normalize_title(t) for t in row.get("cited") or []}))
         if row.get("refused") is not None:
             # the user's view of "it worked": an answer (not a refusal) that cites a gold paper
             cited_gold = _gold_keys(gold) & {normalize_title(t) for t in row.get("cited") or []}
@@ -214,6 +219,8 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     )
     out["latency_ms_p50"] = percentile(latencies, 50)
     out["latency_ms_p95"] = percentile(latencies, 95)
+    if any("stale_citation" in r for r in rows):
+        out["stale_citation_rate"] = avg("stale_citation", [r for r in rows if "stale_citation" in r])
     if any(r.get("faithfulness") is not None for r in rows):
         out["faithfulness"] = avg("faithfulness", rows)
     return out
@@ -248,6 +255,9 @@ def load_questions(path: Path | str) -> QuestionSet:
             except json.JSONDecodeError as exc:
                 warnings.append(f"{path}:{number}: not valid JSON ({exc.msg}); line skipped")
                 continue
+            if isinstance(item, dict) and isinstance(item.get("turns"), list):
+                questions.extend(_conversation_turns(item, number, path, warnings, seen_ids))
+                continue
             if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item["question"].strip():
                 warnings.append(f'{path}:{number}: no "question" text; line skipped')
                 continue
@@ -276,14 +286,64 @@ def load_questions(path: Path | str) -> QuestionSet:
     return QuestionSet(questions, warnings)
 
 
+def _conversation_turns(
+    item: dict[str, Any], number: int, path: Path, warnings: list[str], seen_ids: set[str]
+) -> list[dict[str, Any]]:
+    """A conversation line -> one question per turn, in order, carrying what came before.
+
+    A turn is `{"question", "gold_titles", "type"?, "reference_answer"?}`; `"answerable": false`
+    (or type unanswerable with no gold) expects a refusal.
+    """
+    cid = str(item.get("id") or f"line-{number}")
+    if cid in seen_ids:
+        warnings.append(f"{path}:{number}: duplicate id {cid!r}; renamed to {cid}@{number}")
+        cid = f"{cid}@{number}"
+    seen_ids.add(cid)
+    out: list[dict[str, Any]] = []
+    earlier_gold: list[str] = []
+    for index, turn in enumerate(item["turns"]):
+        if not isinstance(turn, dict) or not isinstance(turn.get("question"), str) or not turn["question"].strip():
+            warnings.append(f"{path}:{number}: turn {index + 1} of {cid!r} has no question; conversation cut there")
+            break
+        gold = [g for g in turn.get("gold_titles") or [] if isinstance(g, str)]
+        answerable = turn.get("answerable", True) is not False and turn.get("type") != "unanswerable" and bool(gold)
+        qtype = "unanswerable" if not answerable else str(turn.get("type") or ("multi" if len(gold) > 1 else "single"))
+        out.append(
+            {
+                "id": f"{cid}#{index + 1}",
+                "question": turn["question"],
+                "type": qtype,
+                "gold_titles": gold if answerable else [],
+                "reference_answer": str(turn.get("reference_answer") or ""),
+                "style": str(item.get("style") or "conversation"),
+                "conversation": cid,
+                "turn": "first" if index == 0 else "follow_up",
+                "previous_gold": list(dict.fromkeys(earlier_gold)),
+            }
+        )
+        earlier_gold += gold
+    return out
+
+
 # -- running systems ---------------------------------------------------------------------------
 def _papers_in_order(retriever: Any, hits: list[tuple[int, float]], depth: int) -> list[str]:
     """Chunk hits grouped by paper (a paper takes its best chunk's rank)."""
     return distinct_titles(retriever.chunks[pos].paper.title for pos, _ in hits)[:depth]
 
 
-def run_question(pipeline: Any, question: dict[str, Any], system: str, k: int, retrieval_only: bool) -> dict[str, Any]:
-    """One question through one system: retrieved titles, answer, citations, latency."""
+def run_question(
+    pipeline: Any,
+    question: dict[str, Any],
+    system: str,
+    k: int,
+    retrieval_only: bool,
+    history: list[tuple[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One question through one system: retrieved titles, answer, citations, latency.
+
+    `history`: the conversation's earlier (question, Answer) turns; `ours` resolves a
+    follow-up against them, the baselines search the turn's text alone.
+    """
     retriever = pipeline.retriever
     text = question["question"]
     row: dict[str, Any] = {**question, "system": system}
@@ -295,14 +355,16 @@ def run_question(pipeline: Any, question: dict[str, Any], system: str, k: int, r
         row["latency_ms"] = (time.perf_counter() - started) * 1e3
         row.update(cited=[], refused=False, answer=None)  # a baseline never refuses and writes no answer
         return row
-    retrieval = retriever.retrieve(text, max(RANK_DEPTH, k))
+    resolution = pipeline.resolve(text, history)
+    retrieval = retriever.retrieve(resolution.standalone_question, max(RANK_DEPTH, k), carried=resolution.carried)
     row["retrieved"] = [s.paper.title for s in retrieval.sources]
     row["retrieval_ms"] = (time.perf_counter() - started) * 1e3
     if retrieval_only:
         row.update(cited=[], refused=None, answer=None, latency_ms=row["retrieval_ms"])
         return row
     t0 = time.perf_counter()
-    answer = pipeline.ask(text, k=k)
+    answer = pipeline.ask(text, k=k, history=history)
+    row["standalone_question"] = answer.standalone_question
     row["latency_ms"] = (time.perf_counter() - t0) * 1e3
     row["cited"] = distinct_titles(c.title for c in answer.citations)
     row["refused"] = answer.refused
@@ -366,9 +428,13 @@ def evaluate_system(
     from rag.pipeline import InvalidQuestion
 
     rows = []
+    histories: dict[str, list[tuple[str, Any]]] = {}
     for question in tqdm(questions, desc=f"eval {system}", unit="q", disable=not progress, file=sys.stderr):
+        history = histories.setdefault(question["conversation"], []) if question.get("conversation") else None
         try:
-            row = run_question(pipeline, question, system, k, retrieval_only)
+            row = run_question(pipeline, question, system, k, retrieval_only, history)
+            if history is not None and row.get("_answer") is not None:
+                history.append((question["question"], row["_answer"]))
         except InvalidQuestion as exc:
             print(f"warning: question {question['id']} skipped: {exc}", file=sys.stderr)
             continue
@@ -379,7 +445,15 @@ def evaluate_system(
         rows.append(row)
         if on_row:
             on_row(row)
-    return {"summary": aggregate(rows), "by_type": by_type(rows), "by_style": by_type(rows, "style"), "questions": rows}
+    result = {
+        "summary": aggregate(rows),
+        "by_type": by_type(rows),
+        "by_style": by_type(rows, "style"),
+        "questions": rows,
+    }
+    if any(r.get("turn") for r in rows):  # a conversation file: first turns and follow-ups apart
+        result["by_turn"] = by_type(rows, "turn")
+    return result
 
 
 def run(
@@ -426,6 +500,7 @@ def run(
         "summary": primary["summary"],
         "by_type": primary["by_type"],
         "by_style": primary["by_style"],
+        **({"by_turn": primary["by_turn"]} if "by_turn" in primary else {}),
         "questions": primary["questions"],
         "config": {
             "questions_file": str(questions_path),
@@ -510,6 +585,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         parts += ["", f"## By question type: {name}", "", markdown_table(*type_table(result))]
         if _has_styles(result):
             parts += ["", f"## By question style: {name}", "", markdown_table(*type_table(result, "by_style"))]
+        if result.get("by_turn"):
+            parts += ["", f"## First turns and follow-ups: {name}", "", markdown_table(*type_table(result, "by_turn"))]
     parts += ["", f"## Questions: {cfg['system']}", "", markdown_table(*question_table(report))]
     if cfg["warnings"]:
         parts += ["", "## Warnings", "", *(f"- {w}" for w in cfg["warnings"])]

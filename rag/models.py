@@ -73,6 +73,9 @@ class Answer(_Frozen):
         False, description="Answered, but the evidence was middling: the papers shown are the closest matches."
     )
     confidence: float = Field(0.0, description="The answerability model's probability that the papers answer it.")
+    standalone_question: str = Field(
+        "", description="What was searched: the question itself, or a follow-up resolved against the conversation."
+    )
 
 
 class StreamEvent(_Frozen):

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any, Literal
 
 from rag.answer import (
@@ -23,6 +23,7 @@ from rag.answer import (
     check_citations,
 )
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
+from rag.conversation import Resolution, resolve
 from rag.models import Answer, AnswerMode, Source, StreamEvent
 from rag.retrieve import Retriever
 
@@ -104,20 +105,31 @@ class Pipeline:
         return "llm" if self.settings.llm_enabled else "extractive"
 
     # -- answering ---------------------------------------------------------------------------
-    def stream(self, question: Any, k: int | None = None, mode: ModeChoice = "auto") -> Iterator[StreamEvent]:
-        """Events: `sources` first, then `delta` text pieces, maybe a `notice`, last the `answer`."""
+    def resolve(self, question: str, history: Sequence[Any] | None = None) -> Resolution:
+        """What to search for: the question, or a follow-up resolved against `history` (offline)."""
+        return resolve(question, history)
+
+    def stream(
+        self, question: Any, k: int | None = None, mode: ModeChoice = "auto", history: Sequence[Any] | None = None
+    ) -> Iterator[StreamEvent]:
+        """Events: `sources` first, then `delta` text pieces, maybe a `notice`, last the `answer`.
+
+        `history`: the earlier turns of a conversation (see `rag.conversation.as_turns`); a
+        follow-up ("what datasets did they use?") is searched with the paper it refers to.
+        """
         started = time.perf_counter()
         text = clean_question(question, self.settings.max_question_chars)
         k = check_k(self.settings.top_k if k is None else k)
         chosen = self._mode(mode)
-        retrieval = self.retriever.retrieve(text, k)
+        resolution = self.resolve(text, history)
+        retrieval = self.retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
         sources = retrieval.sources if retrieval.answerable else []
         yield StreamEvent(kind="sources", sources=sources)
 
         confidence = retrieval.probability
         if not retrieval.answerable:
-            yield from self._refuse(text, chosen, timings, started, confidence)
+            yield from self._refuse(text, chosen, timings, started, confidence, resolution.standalone_question)
             return
         low_confidence = retrieval.verdict == "low_confidence"
 
@@ -125,10 +137,12 @@ class Pipeline:
         notice = ""
         checked: CheckedText | None = None
         if chosen == "llm":
-            checked, notice = yield from self._answer_llm(text, sources)
+            checked, notice = yield from self._answer_llm(resolution.standalone_question, sources)
             if checked is not None and not checked.citations:  # the model says the papers do not answer it
                 if low_confidence:  # two weak signals agree: refuse (the refusal was streamed already)
-                    yield from self._refuse(text, chosen, timings, started, confidence, streamed=True)
+                    yield from self._refuse(
+                        text, chosen, timings, started, confidence, resolution.standalone_question, streamed=True
+                    )
                     return
                 # retrieval is confident: the quotes with a notice beat a bare refusal
                 checked, notice = None, f"The language model found no direct answer in these papers; {FALLBACK}"
@@ -137,6 +151,7 @@ class Pipeline:
                 yield StreamEvent(kind="notice", text=notice)
         if checked is None:
             pieces: list[str] = []
+            # quotes answer what the user asked now (a follow-up's appended title would pull the title's sentence)
             for piece in self.extractive.write(text, sources, self.retriever.tokenize):
                 pieces.append(piece)
                 yield StreamEvent(kind="delta", text=piece)
@@ -155,6 +170,7 @@ class Pipeline:
             uncited_sentences=checked.uncited_sentences,
             low_confidence=low_confidence and not refused,
             confidence=confidence,
+            standalone_question=resolution.standalone_question,
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 
@@ -165,6 +181,7 @@ class Pipeline:
         timings: dict[str, float],
         started: float,
         confidence: float,
+        standalone_question: str,
         streamed: bool = False,
     ) -> Iterator[StreamEvent]:
         """The fixed "not in the listed papers" outcome: no sources, no citations."""
@@ -178,6 +195,7 @@ class Pipeline:
             sources=[],
             timings=timings,
             confidence=confidence,
+            standalone_question=standalone_question,
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 
@@ -225,9 +243,11 @@ class Pipeline:
         timings = {**answer.timings, "total_ms": (time.perf_counter() - started) * 1e3}
         return answer.model_copy(update={"timings": {k: round(v, 3) for k, v in timings.items()}})
 
-    def ask(self, question: Any, k: int | None = None, mode: ModeChoice = "auto") -> Answer:
+    def ask(
+        self, question: Any, k: int | None = None, mode: ModeChoice = "auto", history: Sequence[Any] | None = None
+    ) -> Answer:
         """The whole Answer at once."""
-        for event in self.stream(question, k=k, mode=mode):
+        for event in self.stream(question, k=k, mode=mode, history=history):
             if event.kind == "answer" and event.answer is not None:
                 return event.answer
         raise RuntimeError("the pipeline ended without an answer")  # pragma: no cover
@@ -253,6 +273,9 @@ def reset_pipeline() -> None:
         _default = None
 
 
-def ask(question: str, k: int = 5) -> Answer:
-    """Answer a question over the ingested papers, citing them as [n]."""
-    return get_pipeline().ask(question, k=k)
+def ask(question: str, k: int = 5, history: Sequence[Any] | None = None) -> Answer:
+    """Answer a question over the ingested papers, citing them as [n].
+
+    `history`: earlier turns, e.g. `[(question, answer), ...]`, for follow-up questions.
+    """
+    return get_pipeline().ask(question, k=k, history=history)

@@ -220,7 +220,7 @@ class QueryAnalyzer:
         for long, short in self.long_forms.items() if expand else ():
             if " " in long and long in lowered and short not in words:
                 expansions.append(short)
-        named = [pid for name, pids in self.title_names.items() if _contains_token(lowered, name) for pid in pids]
+        named = [pid for name, pids in self.title_names.items() if contains_token(lowered, name) for pid in pids]
         coined = [
             pid
             for word in NAME_TOKEN.findall(text)
@@ -277,7 +277,8 @@ def _edit_distance_at_most_one(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
-def _contains_token(text: str, name: str) -> bool:
+def contains_token(text: str, name: str) -> bool:
+    """`name` as a whole token of `text` (a plural allowed), not inside another word ("bert" in "palbert")."""
     return re.search(r"(?<![\w\-])" + re.escape(name) + r"(?:s|es)?(?![\w\-])", text) is not None
 
 

@@ -18,7 +18,8 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from rag.answerability import AnswerabilityModel, Verdict, default_model_file
 from rag.config import Settings, get_settings
 from rag.index import StoredChunk, load_index, open_collection
 from rag.models import Source
-from rag.query import Query, QueryAnalyzer
+from rag.query import Query, QueryAnalyzer, contains_token
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -323,18 +324,24 @@ class Retriever:
         """Is `name` the title (or a title word, or the coined name) of one of these papers?"""
         analyzer = self.analyzer
         owners = set(analyzer.title_names.get(name, ())) | set(analyzer.abstract_names.get(name, ()))
-        return any(h.paper_id in owners or name in self.papers[h.paper_id].title.lower().split(":")[0] for h in hits)
+        return any(
+            h.paper_id in owners or contains_token(self.papers[h.paper_id].title.lower().split(":")[0], name)
+            for h in hits
+        )
 
     def analyzer_idf(self, term: str) -> float:
         df = self.bm25.vocab_df.get(term, 0)
         n = len(self.chunks)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
+    def retrieve(self, question: str, k: int | None = None, carried: Sequence[str] = ()) -> Retrieval:
+        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named."""
         k = k or self.settings.top_k
         n = max(self.settings.candidates, 4 * k)
         started = time.perf_counter()
         query = self.analyze(question)
+        if carried:
+            query = replace(query, named=list(dict.fromkeys([*query.named, *carried])))
         rankings, timings = self.rankings(query, n)
         t1 = time.perf_counter()
         fused = self.fuse(query, rankings)

@@ -164,7 +164,22 @@ def answer_footer(answer: Answer) -> str:
     mode = "LLM" if answer.mode == "llm" else "extractive"
     total = answer.timings.get("total_ms", 0.0) / 1e3
     cited = len({c.n for c in answer.citations})
-    return f"{mode} · {cited} of {len(answer.sources)} sources cited · {total:.2f} s"
+    footer = f"{mode} · {cited} of {len(answer.sources)} sources cited · {total:.2f} s"
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        footer = f"searched for: {answer.standalone_question} · {footer}"  # a follow-up, resolved
+    return footer
+
+
+def history_of(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation so far as the pipeline takes it: each question and the papers its answer cited."""
+    return [
+        {
+            "question": t["question"],
+            "cited_paper_ids": list(t.get("cited_paper_ids") or []),
+            "cited_titles": list(t.get("cited_titles") or []),
+        }
+        for t in turns
+    ]
 
 
 def paper_matches(paper: Paper, query: str) -> bool:
@@ -193,6 +208,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "mode": answer.mode,
         "notice": answer.notice,
         "low_confidence": answer.low_confidence,
+        "standalone_question": answer.standalone_question,
         "confidence": answer.confidence,
         "citations": [c.model_dump() for c in answer.citations],
         "sources": [
@@ -294,7 +310,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         turns = list(turns or [])
         try:
             pipe = backend.get()
-            events = pipe.stream(message, k=int(k), mode=mode)
+            events = pipe.stream(message, k=int(k), mode=mode, history=history_of(turns))
             first = next(events)  # validation happens here: nothing is added on bad input
         except InvalidQuestion as exc:
             yield gr.update(), history, gr.update(), f"⚠️ {escape_text(str(exc))}", turns
@@ -332,6 +348,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                         ),
                     }
                     turns[-1]["html"] = sources_block(answer.sources, answer.citations, turn, answer.refused)
+                    cited = {c.paper_id: c.title for c in sorted(answer.citations, key=lambda c: c.n)}
+                    turns[-1]["cited_paper_ids"], turns[-1]["cited_titles"] = list(cited), list(cited.values())
                     yield "", history, sources_panel(turns), "", turns
                     return
                 history[-1] = {"role": "assistant", "content": answer_message(text, turn, sources, notice)}
@@ -347,10 +365,17 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
             return f"<p>{html.escape('The paper index is not ready: ' + backend.error)} {html.escape(INGEST_HINT)}</p>"
         return papers_html(pipe.papers(), query or "")
 
-    def ask(question: str, k: int = 5, mode: str = "auto") -> dict[str, Any]:
-        """Answer a question over the papers; returns text, citations and sources as JSON."""
+    def ask(
+        question: str, k: int = 5, mode: str = "auto", history: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Answer a question over the papers; returns text, citations and sources as JSON.
+
+        `history`: the conversation so far, oldest first: earlier answers as this endpoint returned
+        them (or `{"question", "cited_paper_ids", "cited_titles"}`), so a follow-up is understood.
+        """
         try:
-            return answer_json(backend.get().ask(question, k=int(k), mode=mode))  # type: ignore[arg-type]
+            pipe = backend.get()
+            return answer_json(pipe.ask(question, k=int(k), mode=mode, history=history or None))  # type: ignore[arg-type]
         except (InvalidQuestion, IndexError_) as exc:
             raise gr.Error(str(exc)) from exc
 
@@ -396,7 +421,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                             info=None if settings.llm_enabled else "llm needs RAG_LLM_BASE_URL or OPENAI_API_KEY",
                         )
                         gr.Markdown(backend.info_markdown(), elem_id="model-info")
-                    clear_btn = gr.Button("Clear chat", size="sm")
+                    clear_btn = gr.Button("New conversation", size="sm", elem_id="new-conversation")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_panel([]), elem_id="sources-panel")

@@ -269,7 +269,11 @@ def main() -> int:
     parser.add_argument("--no-search", action="store_true", help="keep the fusion settings in rag/config.py")
     args = parser.parse_args()
 
-    retriever = Retriever()
+    from rag.answerability import DEFAULT_MODEL_FILE
+    from rag.config import get_settings
+
+    # any model file lets the retriever load: this script only uses its evidence, and writes the fit
+    retriever = Retriever(get_settings().model_copy(update={"answerability_model": DEFAULT_MODEL_FILE}))
     n = max(retriever.settings.candidates, 4 * retriever.settings.top_k)
     cached = {name: [Cached(retriever, q, n) for q in load(path)] for name, path in SETS.items()}
     tune = cached["tune"]

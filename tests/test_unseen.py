@@ -76,9 +76,11 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 
     report = run(ROOT / "eval" / "questions_test.jsonl", tmp_path, pipeline=pipeline, progress=False)
     summary = report["summary"]
-    floors = {"hit@5": 0.0, "mrr@10": 0.0, "refusal_accuracy": 0.0, "answered_with_gold": 0.0}
+    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.806, answered_with_gold 0.938,
+    # false_refusal_rate 0.031 overall and 0.050 on questions naming a paper
+    floors = {"hit@5": 0.97, "mrr@10": 0.93, "refusal_accuracy": 0.75, "answered_with_gold": 0.90}
     for metric, floor in floors.items():
         assert summary[metric] >= floor, (metric, summary[metric])
-    assert summary["false_refusal_rate"] <= 1.0, summary["false_refusal_rate"]
+    assert summary["false_refusal_rate"] <= 0.05, summary["false_refusal_rate"]
     named = report["by_style"]["named"]
-    assert named["false_refusal_rate"] <= 1.0, named
+    assert named["false_refusal_rate"] <= 0.10, named
