@@ -212,13 +212,13 @@ def cv_cost(rows: list[dict[str, float]], labels: list[bool], l2: float, feature
     return cost
 
 
-def choose_model(rows: list[dict[str, float]], labels: list[bool]) -> tuple[float, list[str]]:
+def choose_model(rows: list[dict[str, float]], labels: list[bool], candidates: list[str]) -> tuple[float, list[str]]:
     """L2 penalty and feature subset with the lowest cross-validated cost on tune.
 
     Greedy backward elimination: drop the feature whose removal lowers the CV cost most,
     while one does; fewer features generalise better from a few hundred questions.
     """
-    features = list(FEATURES)
+    features = list(candidates)
     l2 = min((0.3, 1.0, 3.0, 10.0, 30.0), key=lambda v: cv_cost(rows, labels, v, features))
     best = cv_cost(rows, labels, l2, features)
     print(f"  all {len(features)} features, l2 {l2}: cross-validated cost {best:.1f}")
@@ -286,9 +286,8 @@ def main() -> int:
 
     rows = evidence_rows(retriever, tune, p)
     labels = [c.answerable for c in tune]
-    if retriever.paper_embedder is not None:
-        FEATURES.append("paper_dense_top")
-    l2, features = choose_model(rows, labels)
+    candidates = FEATURES + (["paper_dense_top"] if retriever.paper_embedder is not None else [])
+    l2, features = choose_model(rows, labels, candidates)
     model = fit_model(rows, labels, l2, features)
     model = model.model_copy(
         update={
