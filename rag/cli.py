@@ -1,8 +1,9 @@
-"""`rag ingest | ask | eval | serve | papers`: the command line over the pipeline."""
+"""`rag ingest | ask | chat | eval | serve | papers`: the command line over the pipeline."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -104,6 +105,63 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+CHAT_HELP = "Ask about the papers; follow-ups understand earlier answers. /new starts over, /sources lists the \
+last answer's papers, /help, Ctrl-D leaves."
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """An interactive conversation: each answer sees the earlier turns (readline editing on a terminal)."""
+    from rag.pipeline import InvalidQuestion, Pipeline, check_k
+
+    with contextlib.suppress(ImportError):  # not on every platform; plain input() still works
+        import readline  # noqa: F401  (line editing and history for input())
+    if args.k is not None:
+        check_k(args.k)
+    pipeline = Pipeline()
+    history: list[tuple[str, object]] = []
+    interactive = sys.stdin.isatty()
+    print(f"paperchat: {pipeline.paper_count} papers. {CHAT_HELP}")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:  # Ctrl-C drops the line, not the conversation
+            print()
+            continue
+        text = _arg_text(line).strip()
+        if not text:
+            continue
+        command = text.lower()
+        if command in ("/quit", "/exit"):
+            return 0
+        if command == "/help":
+            print(CHAT_HELP)
+            continue
+        if command == "/new":
+            history.clear()
+            print("(new conversation)")
+            continue
+        if command == "/sources":
+            last = history[-1][1] if history else None
+            if last is None or not last.sources:  # type: ignore[attr-defined]
+                print("(no sources yet)")
+            for source in last.sources if last is not None else []:  # type: ignore[attr-defined]
+                print(f" [{source.n}] {source.paper.title}")
+            continue
+        try:
+            answer = pipeline.ask(text, k=args.k, mode=args.mode, history=history)
+        except InvalidQuestion as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        if answer.standalone_question and answer.standalone_question != answer.question:
+            print(f"(searched for: {answer.standalone_question})")
+        _print_answer(answer)
+        print()
+        history.append((text, answer))
+
+
 def cmd_papers(args: argparse.Namespace) -> int:
     from rag.corpus import load_corpus
 
@@ -150,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["auto", "extractive", "llm"], default="auto")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal (/new, /sources, Ctrl-D to leave)")
+    p.add_argument("--k", type=int, default=None, help="papers to retrieve (1-20)")
+    p.add_argument("--mode", choices=["auto", "extractive", "llm"], default="auto")
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("papers", help="list the papers the seeds contain")
     p.add_argument("--seeds")

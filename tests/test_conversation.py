@@ -117,3 +117,26 @@ def test_eval_reports_first_turns_and_follow_ups_apart(pipeline, tmp_path):
     assert follow["answered_with_gold"] == 1.0, follow
     assert follow["stale_citation_rate"] == 0.0, follow
     assert "First turns and follow-ups" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_rag_chat_carries_the_conversation_and_new_resets_it(seeds_index, monkeypatch, capsys):
+    import io
+
+    from rag.cli import main
+
+    script = "\n".join(
+        [
+            "Which paper organises an LLM's long-term memory as a tree?",
+            "What benchmarks was it evaluated on?",
+            "/sources",
+            "/new",
+            "/sources",
+        ]
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(script + "\n"))
+    assert main(["chat"]) == 0  # the script ends: Ctrl-D
+    out = capsys.readouterr().out
+    assert f"(searched for: What benchmarks was it evaluated on? ({MEMTREE}))" in out
+    assert out.count(f"[1] {MEMTREE}") >= 3  # both answers' sources and /sources
+    assert "(new conversation)" in out
+    assert out.rstrip().endswith("(no sources yet)")
