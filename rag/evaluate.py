@@ -219,8 +219,8 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     )
     out["latency_ms_p50"] = percentile(latencies, 50)
     out["latency_ms_p95"] = percentile(latencies, 95)
-    if any("stale_citation" in r for r in rows):
-        out["stale_citation_rate"] = avg("stale_citation", [r for r in rows if "stale_citation" in r])
+    # conversations only: a later turn citing an earlier turn's paper that is not gold now
+    out["stale_citation_rate"] = avg("stale_citation", [r for r in rows if "stale_citation" in r])
     if any(r.get("faithfulness") is not None for r in rows):
         out["faithfulness"] = avg("faithfulness", rows)
     return out

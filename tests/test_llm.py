@@ -368,7 +368,7 @@ def test_eval_judge_scores_faithfulness_with_the_real_server(pipeline, llm_serve
 @pytest.mark.parametrize("fault_server", ["refusal"], indirect=True)
 def test_model_refusing_a_confident_retrieval_shows_the_quotes_with_a_notice(pipeline, fault_server):
     base_url, _ = fault_server
-    llm = llm_pipeline(pipeline, base_url, llm_timeout=5, llm_max_retries=0)
+    llm = llm_pipeline(pipeline, base_url, llm_timeout=5, llm_max_retries=0, llm_api="chat")
     assert llm.retriever.retrieve(QUESTION, 3).verdict == "answer"
     answer = llm.ask(QUESTION, k=3, mode="llm")
     assert not answer.refused, answer.text
