@@ -319,6 +319,34 @@ class LLMAnswerer:
         finally:
             response.close()
 
+    def condense(self, question: str, turns: list[Any]) -> str:
+        """The follow-up restated as a standalone question by the model (one short call, no streaming).
+
+        Raises on any failure, or when the reply is not one plausible question; the pipeline
+        then keeps the offline resolution and says so.
+        """
+        lines = []
+        for turn in turns[-CONDENSE_TURNS:]:
+            lines.append(f"User: {turn.question}")
+            titles = [title for _, title in turn.cited()]
+            lines.append(f"Assistant answered from: {'; '.join(titles)}" if titles else "Assistant: not in the papers")
+        prompt = self.prompts.render_condense(question, "\n".join(lines))
+        common = {"model": self.settings.llm_model, "max_tokens": 80, "temperature": 0.0}
+        if self.settings.llm_api == "completions":
+            reply = self.client.completions.create(prompt=prompt, stop=["\n"], **common).choices[0].text or ""
+        else:
+            messages = [{"role": "user", "content": prompt}]
+            reply = self.client.chat.completions.create(messages=messages, **common).choices[0].message.content or ""
+        standalone = " ".join(reply.strip().splitlines()[0].split()) if reply.strip() else ""
+        standalone = re.sub(r"^(?:standalone question:\s*)", "", standalone, flags=re.IGNORECASE).strip(" \"'")
+        template_lines = [
+            line.strip().lower() for line in self.prompts.condense.splitlines() if len(line.strip()) >= 12
+        ]
+        echoed = any(line in standalone.lower() for line in template_lines if "{" not in line)
+        if not 3 <= len(standalone.split()) <= 60 or echoed or self.echoes_prompt(standalone) or "{" in standalone:
+            raise ValueError(f"no usable standalone question in the reply {shorten(reply, 80)!r}")
+        return standalone
+
     def is_refusal(self, reply: str) -> bool:
         """True when the model answered with the fixed refusal sentence (its first sentence,
         or anywhere in a reply that cites nothing)."""
@@ -369,12 +397,13 @@ class LLMAnswerer:
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return f"{host} rejected the API key (HTTP {exc.status_code})"
         if isinstance(exc, openai.APIStatusError):
-            return f"{host} answered HTTP {exc.status_code}: {_short(_error_message(exc))}"
+            return f"{host} answered HTTP {exc.status_code}: {shorten(_error_message(exc))}"
         if isinstance(exc, openai.APIError | ValueError):  # ValueError: a stream chunk that is not JSON
-            return f"{host} sent an unreadable reply: {_short(str(exc))}"
-        return f"{type(exc).__name__}: {_short(str(exc))}"
+            return f"{host} sent an unreadable reply: {shorten(str(exc))}"
+        return f"{type(exc).__name__}: {shorten(str(exc))}"
 
 
+CONDENSE_TURNS = 3  # earlier turns shown to the model when it restates a follow-up
 COMPLETION_STOPS = ["\nQuestion:", "\nSources:", "<source", "\n\n\n"]
 
 
@@ -399,6 +428,6 @@ def _error_message(exc: Any) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
-def _short(text: str, limit: int = 160) -> str:
+def shorten(text: str, limit: int = 160) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,9 +21,10 @@ from rag.answer import (
     ExtractiveAnswerer,
     LLMAnswerer,
     check_citations,
+    shorten,
 )
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
-from rag.conversation import Resolution, resolve
+from rag.conversation import Resolution, as_turns, resolve
 from rag.models import Answer, AnswerMode, Source, StreamEvent
 from rag.retrieve import Retriever
 
@@ -122,6 +123,11 @@ class Pipeline:
         k = check_k(self.settings.top_k if k is None else k)
         chosen = self._mode(mode)
         resolution = self.resolve(text, history)
+        condense_notice = ""
+        if chosen == "llm" and as_turns(history):
+            resolution, condense_notice = self._condense(text, history, resolution)
+            if condense_notice:
+                yield StreamEvent(kind="notice", text=condense_notice)
         retrieval = self.retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
         sources = retrieval.sources if retrieval.answerable else []
@@ -166,7 +172,7 @@ class Pipeline:
             refused=refused,
             mode=chosen,
             timings=timings,
-            notice=notice,
+            notice=" ".join(n for n in (condense_notice, notice) if n),
             uncited_sentences=checked.uncited_sentences,
             low_confidence=low_confidence and not refused,
             confidence=confidence,
@@ -198,6 +204,18 @@ class Pipeline:
             standalone_question=standalone_question,
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+
+    def _condense(self, question: str, history: Sequence[Any], offline: Resolution) -> tuple[Resolution, str]:
+        """The LLM restates the conversation's last message; on any failure the offline resolution stands."""
+        try:
+            llm = self.llm()
+            assert llm is not None  # only called in llm mode
+            standalone = llm.condense(question, as_turns(history))
+        except Exception as exc:  # the same fallback rule as answering: say so, never fail the question
+            reason = llm.scrub(str(exc)) if self._llm is not None else str(exc)
+            log.warning("condensing the conversation failed: %s", reason)
+            return offline, f"The language model could not restate the follow-up ({shorten(reason)}); searched offline."
+        return Resolution(standalone_question=standalone, follow_up=offline.follow_up, carried=offline.carried), ""
 
     def _answer_llm(
         self, question: str, sources: list[Source]

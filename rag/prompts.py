@@ -17,7 +17,8 @@ SYSTEM_FILE = "system.txt"
 QUESTION_FILE = "question_answer.txt"
 REFUSAL_FILE = "not_in_corpus.txt"
 COMPLETION_FILE = "completion.txt"
-PLACEHOLDER = re.compile(r"\{(question|sources|refusal)\}")
+CONDENSE_FILE = "condense.txt"
+PLACEHOLDER = re.compile(r"\{(question|sources|refusal|history)\}")
 FENCE_TAG = re.compile(r"<(\s*/?\s*source)", re.IGNORECASE)
 SENTENCE_STOP = re.compile(r"[.!?](?=\s)")
 
@@ -34,6 +35,7 @@ class Prompts:
     question_answer: str
     refusal: str
     completion: str = ""
+    condense: str = ""
 
     @classmethod
     def load(cls, directory: Path) -> Prompts:
@@ -51,9 +53,13 @@ class Prompts:
         refusal = " ".join(texts[REFUSAL_FILE].split())
         if not refusal:
             raise PromptError(f"{Path(directory) / REFUSAL_FILE} is empty")
-        completion_path = Path(directory) / COMPLETION_FILE
-        completion = completion_path.read_text(encoding="utf-8").strip() if completion_path.exists() else ""
-        return cls(texts[SYSTEM_FILE], texts[QUESTION_FILE], refusal, completion)
+        optional = {}
+        for name in (COMPLETION_FILE, CONDENSE_FILE):
+            path = Path(directory) / name
+            optional[name] = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+        return cls(
+            texts[SYSTEM_FILE], texts[QUESTION_FILE], refusal, optional[COMPLETION_FILE], optional[CONDENSE_FILE]
+        )
 
     def render_system(self) -> str:
         return fill(self.system, refusal=self.refusal)
@@ -77,9 +83,15 @@ class Prompts:
             refusal=self.refusal,
         )
 
+    def render_condense(self, question: str, history: str) -> str:
+        """The prompt that restates a follow-up as a standalone question (conversation as data)."""
+        if not self.condense:
+            raise PromptError(f"{CONDENSE_FILE} is missing from the prompts directory")
+        return fill(self.condense, question=defuse(question), history=defuse(history))
+
 
 def fill(template: str, **values: str) -> str:
-    """Substitute `{question}`, `{sources}`, `{refusal}` in one pass (values are never re-scanned,
+    """Substitute `{question}`, `{sources}`, `{refusal}`, `{history}` in one pass (values are never re-scanned,
     and other braces, common in LaTeX debris, are left alone)."""
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
