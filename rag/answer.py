@@ -14,10 +14,9 @@ back to the extractive answerer whenever it fails.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -183,17 +182,11 @@ class ExtractiveAnswerer:
 
     mode = "extractive"
 
-    def __init__(
-        self, document_frequency: dict[str, int], documents: int, max_sentences: int = 3, source_floor: float = 0.0
-    ) -> None:
+    def __init__(self, idf: Callable[[str], float], max_sentences: int = 3, source_floor: float = 0.0) -> None:
+        """`idf`: a word's inverse document frequency over the index (the BM25 index's)."""
         self.source_floor = source_floor
-        self.df = document_frequency
-        self.documents = max(documents, 1)
+        self._idf = idf
         self.max_sentences = max_sentences
-
-    def _idf(self, term: str) -> float:
-        df = self.df.get(term, 0)
-        return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
 
     def score(self, question: str, sources: list[Source], tokenize) -> list[ScoredSentence]:
         terms = set(tokenize(question))

@@ -70,8 +70,7 @@ class Pipeline:
         self.settings = settings or get_settings()
         self.retriever = retriever or Retriever(self.settings)
         self.extractive = ExtractiveAnswerer(
-            self.retriever.bm25.vocab_df,
-            len(self.retriever.chunks),
+            self.retriever.bm25.idf,
             self.settings.answer_sentences,
             self.settings.answer_source_floor,
         )

@@ -90,6 +90,11 @@ class BM25Index:
         self.model = bm25s.BM25()
         self.model.index(self.docs, show_progress=False)
 
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency of a term over the chunks."""
+        df = self.vocab_df.get(term, 0)
+        return math.log(1 + (len(self.docs) - df + 0.5) / (df + 0.5))
+
     def search(self, question: str, n: int) -> list[tuple[int, float]]:
         terms = [t for t in self.tokenize(question) if t in self.vocab_df]
         if not terms:
@@ -287,7 +292,7 @@ class Retriever:
         second = fused[1].fused if len(fused) > 1 else 0.0
         terms = [t for t in dict.fromkeys(self.tokenize(query.lexical_text))]
         known = [t for t in terms if t in self.bm25.vocab_df]
-        idf = {t: self.analyzer_idf(t) for t in known}
+        idf = {t: self.bm25.idf(t) for t in known}
         mass = sum(idf.values()) or 1.0
         top_terms = self.paper_terms[best.paper_id]
         top3_terms = set().union(*(self.paper_terms[h.paper_id] for h in fused[:3]))
@@ -328,11 +333,6 @@ class Retriever:
             h.paper_id in owners or contains_token(self.papers[h.paper_id].title.lower().split(":")[0], name)
             for h in hits
         )
-
-    def analyzer_idf(self, term: str) -> float:
-        df = self.bm25.vocab_df.get(term, 0)
-        n = len(self.chunks)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def retrieve(self, question: str, k: int | None = None, carried: Sequence[str] = ()) -> Retrieval:
         """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named."""
