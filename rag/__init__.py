@@ -12,12 +12,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag.models import Answer, Chunk, Citation, Paper, Source
+from rag.models import Answer, Chunk, Citation, Paper, Source, StreamEvent
 
 if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
+    from rag.config import Settings
+    from rag.index import IndexCorrupt, IndexMissing, PaperIndexError
+    from rag.pipeline import InvalidQuestion, Pipeline
 
-__all__ = ["Answer", "Chunk", "Citation", "Paper", "Pipeline", "Source", "ask"]
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Citation",
+    "IndexCorrupt",
+    "IndexMissing",
+    "InvalidQuestion",
+    "Paper",
+    "PaperIndexError",
+    "Pipeline",
+    "Settings",
+    "Source",
+    "StreamEvent",
+    "ask",
+]
+# What an `ask()` caller may catch or configure, loaded on first use (gradio, chromadb stay unloaded).
+_LAZY = {
+    "Pipeline": "rag.pipeline",
+    "InvalidQuestion": "rag.pipeline",
+    "Settings": "rag.config",
+    "PaperIndexError": "rag.index",
+    "IndexMissing": "rag.index",
+    "IndexCorrupt": "rag.index",
+}
 
 
 def ask(question: str, k: int = 5, history: Sequence[Any] | None = None) -> Answer:
@@ -32,8 +57,8 @@ def ask(question: str, k: int = 5, history: Sequence[Any] | None = None) -> Answ
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Pipeline":
-        from rag.pipeline import Pipeline
+    if name in _LAZY:
+        import importlib
 
-        return Pipeline
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)

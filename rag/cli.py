@@ -248,17 +248,25 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     signal.signal(signal.SIGTERM, _terminate)
-    from rag.index import IndexError_
+    from pydantic import ValidationError
+
+    from rag.index import PaperIndexError
 
     try:
         return int(args.func(args) or 0)
-    except IndexError_ as exc:
+    except PaperIndexError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         again = " (papers stored so far are kept; run `rag ingest` again to finish)" if args.command == "ingest" else ""
         print(f"\ninterrupted{again}", file=sys.stderr)
         return 130
+    except ValidationError as exc:  # a bad setting: name the environment variable and what it must be
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            where = f"setting RAG_{field.upper()}" if field else "settings"
+            print(f"error: invalid {where}: {error['msg']}", file=sys.stderr)
+        return 2
     except (OSError, ValueError) as exc:  # missing files, unreadable input: a message, not a traceback
         if args.verbose:
             logging.exception("failed")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,17 +30,17 @@ class Settings(BaseSettings):
 
     # Chroma server instead of the embedded store (both unset: embedded).
     chroma_host: str | None = Field(None, description="Chroma server host; set to use chromadb.HttpClient.")
-    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
 
     # Chunking and embedding.
-    chunk_size: int = Field(160, description="SentenceSplitter chunk size in tokens.")
-    chunk_overlap: int = Field(32, description="SentenceSplitter overlap in tokens.")
+    chunk_size: int = Field(160, ge=16, description="SentenceSplitter chunk size in tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="SentenceSplitter overlap in tokens.")
     embed_int8: bool = Field(False, description="Int8-quantised embedding model: faster, slightly worse ranking.")
-    embed_batch: int = Field(16, description="Texts per embedding batch during ingest.")
+    embed_batch: int = Field(16, ge=1, description="Texts per embedding batch during ingest.")
 
     # Retrieval. Weights, temperatures and the name bonus were set on eval/questions_tune.jsonl
     # (scripts/tune.py); see README, "Retrieval quality".
-    top_k: int = Field(5, description="Papers returned per question (1-20).")
+    top_k: int = Field(5, ge=MIN_TOP_K, le=MAX_TOP_K, description="Papers returned per question (1-20).")
     candidates: int = Field(40, ge=1, le=1000, description="Chunks each retriever proposes before fusion.")
     dense_temperature: float = Field(0.03, gt=0, description="Softmax temperature over dense cosines in fusion.")
     bm25_temperature: float = Field(1.0, gt=0, description="Softmax temperature over BM25 scores in fusion.")
@@ -67,10 +67,12 @@ class Settings(BaseSettings):
     )
 
     # Answering.
-    max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")
-    answer_sentences: int = Field(3, description="Most sentences the extractive answer quotes.")
+    max_question_chars: int = Field(2000, ge=1, description="Longer questions are refused with a message.")
+    answer_sentences: int = Field(3, ge=1, description="Most sentences the extractive answer quotes.")
     answer_source_floor: float = Field(
         0.35,
+        ge=0,
+        le=1,
         description="The extractive answer quotes a paper only if its fused score is at least this share of the "
         "top paper's (dev set: citation precision 0.76 -> 0.86, recall 0.77 -> 0.75).",
     )
@@ -83,12 +85,13 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("RAG_OPENAI_API_KEY", "OPENAI_API_KEY"), description="API key."
     )
-    llm_timeout: float = Field(30.0, description="Seconds before an LLM call is abandoned.")
-    llm_max_retries: int = Field(1, description="Retries of a failed LLM call (the client's own).")
-    llm_max_tokens: int = Field(512, description="Most tokens an LLM answer may use.")
-    llm_temperature: float = Field(0.2, description="Sampling temperature of LLM answers.")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call is abandoned.")
+    llm_max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed LLM call (the client's own).")
+    llm_max_tokens: int = Field(512, ge=1, description="Most tokens an LLM answer may use.")
+    llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature of LLM answers.")
     llm_abstract_chars: int = Field(
         800,
+        ge=0,
         description="Abstracts are cut (at a sentence end) to this many characters in the LLM prompt, so five "
         "sources fit a 2048-token context; 0 sends them whole.",
     )
@@ -105,16 +108,19 @@ class Settings(BaseSettings):
 
     # Serving.
     host: str = Field("127.0.0.1", description="Address the web app binds.")
-    port: int = Field(7860, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT"), description="Web port.")
+    port: int = Field(
+        7860, ge=1, le=65535, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT"), description="Web port."
+    )
     auth: str | None = Field(None, description="`user:password` to require a login in the web app.")
-    concurrency: int = Field(8, description="Questions the web app answers at once.")
+    concurrency: int = Field(8, ge=1, description="Questions the web app answers at once.")
 
-    @field_validator("top_k")
-    @classmethod
-    def _top_k_in_range(cls, value: int) -> int:
-        if not MIN_TOP_K <= value <= MAX_TOP_K:
-            raise ValueError(f"top_k must be between {MIN_TOP_K} and {MAX_TOP_K}")
-        return value
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
 
     @property
     def chroma_path(self) -> Path:

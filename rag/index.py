@@ -33,19 +33,19 @@ SEED_FILES_SEPARATOR = "|"
 INDEX_FORMAT = "1"  # bump when chunk metadata changes shape: forces a re-embed
 
 
-class IndexError_(RuntimeError):
+class PaperIndexError(RuntimeError):
     """Base for index problems a user can act on; the message says what to run."""
 
 
-class IndexMissing(IndexError_):
+class IndexMissing(PaperIndexError):
     """No index yet (or an empty one)."""
 
 
-class IndexCorrupt(IndexError_):
+class IndexCorrupt(PaperIndexError):
     """The store exists but cannot be read."""
 
 
-class NoPapers(IndexError_):
+class NoPapers(PaperIndexError):
     """The seeds gave no papers at all: ingest refuses to empty the index."""
 
 
@@ -455,7 +455,7 @@ def load_index(settings: Settings | None = None, page: int = 5000) -> list[Store
             if len(got["ids"]) < page:
                 break
             offset += page
-    except IndexError_:
+    except PaperIndexError:
         raise
     except Exception as exc:
         raise IndexCorrupt(
@@ -470,10 +470,10 @@ def load_index(settings: Settings | None = None, page: int = 5000) -> list[Store
 
 __all__ = [
     "IndexCorrupt",
-    "IndexError_",
     "IndexMissing",
     "IngestReport",
     "NoPapers",
+    "PaperIndexError",
     "SeedParseError",
     "StoredChunk",
     "chunk_paper",

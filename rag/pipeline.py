@@ -1,7 +1,9 @@
 """Pipeline: question -> retrieval -> answer, as one `Answer` or a stream of events.
 
-Everything above this module (CLI, web UI, evaluation) talks to `Pipeline` only;
-nothing here imports gradio.
+The CLI and the web UI answer through `Pipeline` (they import only its exceptions from
+below it); evaluation also ranks through `Pipeline.retriever` directly, because its ranked
+metrics and the BM25/dense baselines need the retrievers' own lists. Nothing here imports
+gradio.
 """
 
 from __future__ import annotations

@@ -250,8 +250,8 @@ class Backend:
         self._lock = threading.Lock()
 
     def get(self) -> Any:
-        """The pipeline, or raise `IndexError_` with a message for the user."""
-        from rag.index import IndexError_
+        """The pipeline, or raise `PaperIndexError` with a message for the user."""
+        from rag.index import PaperIndexError
         from rag.pipeline import Pipeline
 
         with self._lock:
@@ -259,17 +259,17 @@ class Backend:
                 try:
                     self._pipeline = Pipeline(self.settings)
                     self._error = ""
-                except IndexError_ as exc:
+                except PaperIndexError as exc:
                     self._error = str(exc)
                     raise
             return self._pipeline
 
     def try_get(self) -> Any:
-        from rag.index import IndexError_
+        from rag.index import PaperIndexError
 
         try:
             return self.get()
-        except IndexError_:
+        except PaperIndexError:
             return None
 
     @property
@@ -294,7 +294,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
     """The Blocks app: Chat tab (chat + sources + settings), Papers tab, and the `ask` API."""
     import gradio as gr
 
-    from rag.index import IndexError_
+    from rag.index import PaperIndexError
     from rag.pipeline import InvalidQuestion
 
     settings = settings or (pipeline.settings if pipeline is not None else get_settings())
@@ -315,7 +315,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         except InvalidQuestion as exc:
             yield gr.update(), history, gr.update(), f"⚠️ {escape_text(str(exc))}", turns
             return
-        except IndexError_ as exc:
+        except PaperIndexError as exc:
             yield gr.update(), history, gr.update(), index_message(str(exc)), turns
             return
 
@@ -376,7 +376,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         try:
             pipe = backend.get()
             return answer_json(pipe.ask(question, k=int(k), mode=mode, history=history or None))  # type: ignore[arg-type]
-        except (InvalidQuestion, IndexError_) as exc:
+        except (InvalidQuestion, PaperIndexError) as exc:
             raise gr.Error(str(exc)) from exc
 
     def clear() -> tuple[Any, ...]:

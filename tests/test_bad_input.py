@@ -132,7 +132,7 @@ def test_cli_bad_question_or_k_prints_an_error_line(seeds_index, argv, needle):
 
 def test_cli_top_k_out_of_range_in_the_environment_is_an_error_line(seeds_index):
     out = run_cli(["ask", "pointer networks"], seeds_index.data_dir, RAG_TOP_K="99")
-    assert_clean_error(out, "top_k must be between 1 and 20")
+    assert_clean_error(out, "invalid setting RAG_TOP_K: Input should be less than or equal to 20")
 
 
 def test_cli_control_characters_non_utf8_argv_and_stdin_get_answers(seeds_index):
@@ -203,3 +203,29 @@ def test_empty_or_missing_seeds_dir_never_empties_the_index(tmp_path, model_cach
     assert_clean_error(missing, "seeds directory not found")
     still = run_cli(["ask", "Which paper introduced pointer networks?"], settings.data_dir)
     assert still.returncode == 0 and "Pointer Networks" in still.stdout, still.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "says"),
+    [
+        ("RAG_DENSE_TEMPERATURE", "0", "RAG_DENSE_TEMPERATURE: Input should be greater than 0"),
+        ("RAG_BM25_TEMPERATURE", "-1", "RAG_BM25_TEMPERATURE: Input should be greater than 0"),
+        ("RAG_TOP_K", "0", "RAG_TOP_K: Input should be greater than or equal to 1"),
+        ("RAG_CHUNK_OVERLAP", "500", "chunk_overlap (500) must be smaller than chunk_size (160)"),
+        ("RAG_LLM_TIMEOUT", "0", "RAG_LLM_TIMEOUT: Input should be greater than 0"),
+    ],
+)
+def test_a_bad_setting_is_named_not_a_traceback(monkeypatch, capsys, env, value, says):
+    from rag.cli import main
+    from rag.config import get_settings
+
+    monkeypatch.setenv(env, value)
+    get_settings.cache_clear()
+    try:
+        assert main(["ask", "what is HYPO?"]) == 2
+    finally:
+        monkeypatch.delenv(env)
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert says in err, err
+    assert "Traceback" not in err
