@@ -194,9 +194,10 @@ class QueryAnalyzer:
             if len(term) >= 4 and term.isalpha():
                 for key in _deletes(term) | {term}:
                     self._by_deletion.setdefault(key, []).append(term)
+        coined = coined_words(abstracts)
+        self.abstract_names = abstract_names(abstracts, coined=coined)
+        self.coined_papers = {n: len(p) for n, p in coined.items()}
         # a one-word name that is also an everyday word of the abstracts ("Mask") names nothing
-        self.abstract_names = abstract_names(abstracts)
-        self.coined_papers = {n: len(p) for n, p in coined_words(abstracts).items()}
         self.title_names = {
             name: pids
             for name, pids in title_names(titles).items()
@@ -207,19 +208,7 @@ class QueryAnalyzer:
         text = strip_boilerplate(question) if strip else question.strip()
         lowered = text.lower()
         words = WORD.findall(lowered)
-        expansions: list[str] = []
-        for word in dict.fromkeys(words):
-            singular = word[:-1] if word.endswith("s") and word[:-1] in self.acronyms else word
-            long = self.acronyms.get(singular)
-            if long and long not in lowered:
-                expansions.append(long)
-            elif word not in self.vocabulary and word not in self.stop_words and (fix := self.repair(word)):
-                expansions.append(fix)
-        if not expand:
-            expansions = []
-        for long, short in self.long_forms.items() if expand else ():
-            if " " in long and long in lowered and short not in words:
-                expansions.append(short)
+        expansions = self._expansions(lowered, words) if expand else []
         named = [pid for name, pids in self.title_names.items() if contains_token(lowered, name) for pid in pids]
         coined = [
             pid
@@ -248,6 +237,21 @@ class QueryAnalyzer:
             named=list(dict.fromkeys(named)),
             named_in_abstract=[pid for pid in dict.fromkeys(coined) if pid not in named],
         )
+
+    def _expansions(self, lowered: str, words: list[str]) -> list[str]:
+        """Acronym long forms, short forms of spelled-out terms, and typo repairs."""
+        expansions: list[str] = []
+        for word in dict.fromkeys(words):
+            singular = word[:-1] if word.endswith("s") and word[:-1] in self.acronyms else word
+            long = self.acronyms.get(singular)
+            if long and long not in lowered:
+                expansions.append(long)
+            elif word not in self.vocabulary and word not in self.stop_words and (fix := self.repair(word)):
+                expansions.append(fix)
+        for long, short in self.long_forms.items():
+            if " " in long and long in lowered and short not in words:
+                expansions.append(short)
+        return expansions
 
     def repair(self, word: str) -> str | None:
         """The corpus word one edit away from an unknown word (the most frequent one), if any."""
@@ -282,14 +286,16 @@ def contains_token(text: str, name: str) -> bool:
     return re.search(r"(?<![\w\-])" + re.escape(name) + r"(?:s|es)?(?![\w\-])", text) is not None
 
 
-def abstract_names(abstracts: dict[str, str], max_papers: int = MAX_NAME_PAPERS) -> dict[str, list[str]]:
+def abstract_names(
+    abstracts: dict[str, str], max_papers: int = MAX_NAME_PAPERS, coined: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
     """Coined words of abstracts ("PCME", "LieGAN", "MERU") -> the (at most two) papers using them.
 
     A name many abstracts use ("BERT", "GPT-4") is a baseline, not what a paper is about.
     """
     common = set(COMMON_ACRONYMS) | {a + "s" for a in COMMON_ACRONYMS}
     names: dict[str, list[str]] = {}
-    for name, pids in coined_words(abstracts).items():
+    for name, pids in (coined if coined is not None else coined_words(abstracts)).items():
         if len(pids) > max_papers or name in common:
             continue
         owners = [pid for pid in pids if _coins(abstracts[pid], name)]

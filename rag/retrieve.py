@@ -157,13 +157,14 @@ def fuse(
     """
     papers: dict[str, PaperHit] = {}
     for name, ranking in rankings.items():
+        rank = 0  # papers this retriever has ranked so far
         for pos, score in ranking:
             hit = papers.setdefault(paper_of[pos], PaperHit(paper_of[pos]))
             if pos not in hit.chunks:
                 hit.chunks.append(pos)
             if name not in hit.scores:
-                hit.ranks[name] = sum(name in h.scores for h in papers.values())
-                hit.scores[name] = score
+                hit.ranks[name], hit.scores[name] = rank, score
+                rank += 1
     hits = list(papers.values())
     for name in rankings:
         scored = [(h, h.scores[name]) for h in hits if name in h.scores]
@@ -180,6 +181,13 @@ def fuse(
         if h.paper_id in named:
             h.fused += name_bonus
     return sorted(hits, key=lambda h: (-h.fused, h.paper_id))
+
+
+def _nearest(collection: Any, vector: np.ndarray, n: int, position: dict[str, int]) -> list[tuple[int, float]]:
+    """A Chroma cosine-space query as (position of each hit's id, cosine = 1 - distance), best first."""
+    result = collection.query(query_embeddings=[vector.astype(float).tolist()], n_results=n, include=["distances"])
+    ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
+    return [(position[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in position]
 
 
 class Retriever:
@@ -231,27 +239,14 @@ class Retriever:
     # -- the retrievers ---------------------------------------------------------------------
     def dense(self, text: str, n: int) -> list[tuple[int, float]]:
         """(chunk position, cosine) best first, straight from the Chroma collection (cosine space)."""
-        vector = self.embedder.embed_query(text)
-        result = self.collection.query(
-            query_embeddings=[vector.astype(float).tolist()], n_results=min(n, len(self.chunks)), include=["distances"]
-        )
-        ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
-        return [(self.position[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in self.position]
+        return _nearest(self.collection, self.embedder.embed_query(text), min(n, len(self.chunks)), self.position)
 
     def paper_dense(self, text: str, n: int) -> list[tuple[int, float]]:
         """(first chunk position of the paper, cosine) from the paper-level embedder, best first."""
         if self.paper_embedder is None:
             return []
         vector = self.paper_embedder.embed_query(text)
-        result = self.paper_collection.query(
-            query_embeddings=[vector.astype(float).tolist()],
-            n_results=min(n, self.paper_count),
-            include=["distances"],
-        )
-        ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
-        return [
-            (self.first_chunk[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in self.first_chunk
-        ]
+        return _nearest(self.paper_collection, vector, min(n, self.paper_count), self.first_chunk)
 
     def lexical(self, text: str, n: int) -> list[tuple[int, float]]:
         return self.bm25.search(text, n)
