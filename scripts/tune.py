@@ -176,7 +176,8 @@ def choose_thresholds(probs: list[float], labels: list[bool]) -> tuple[float, fl
     answerable = sorted(p for p, label in zip(probs, labels, strict=True) if label)
     allowed = int(MAX_FALSE_REFUSALS * len(answerable))
     low = answerable[allowed] if answerable else 0.5  # refusing below it refuses `allowed` answerable ones
-    grid = sorted({low, 1.0, *(round(x, 3) for x in probs if x >= low)})
+    # rounded candidates, but never below the refusal threshold (the model rejects answer < low)
+    grid = sorted({low, 1.0, *(r for x in probs if (r := round(x, 3)) >= low)})
     best, best_cost = (low, low), float("inf")
     for high in grid:
         cost = 0.0

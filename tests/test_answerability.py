@@ -64,3 +64,11 @@ def test_fit_separates_a_learnable_problem():
     assert coef[0] > 1.0, coef
     assert abs(coef[1]) < 0.5, coef
     assert accuracy > 0.95, accuracy
+
+
+@pytest.mark.parametrize("paper_embedder", ["none", "mpnet"])
+def test_every_shipped_model_file_loads(paper_embedder):
+    from rag.answerability import default_model_file
+
+    model = AnswerabilityModel.load(default_model_file(paper_embedder))
+    assert model.low_threshold <= model.answer_threshold
