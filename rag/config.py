@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     )
     auth: str | None = Field(None, description="`user:password` to require a login in the web app.")
     concurrency: int = Field(8, ge=1, description="Questions the web app answers at once.")
+    watch_index: bool = Field(
+        True,
+        description="Before each question, check whether another process changed the papers (one metadata read) "
+        "and reload in the background if so: several `rag serve` processes on one Chroma server stay current.",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

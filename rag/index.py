@@ -14,6 +14,7 @@ import hashlib
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 SEED_FILES_SEPARATOR = "|"
 INDEX_FORMAT = "1"  # bump when chunk metadata changes shape: forces a re-embed
+# Collection metadata key ingest changes whenever the papers change: serving processes compare it
+# before answering and reload (see rag.pipeline), so several processes on one Chroma server stay current.
+VERSION_KEY = "corpus_version"
 
 
 class PaperIndexError(RuntimeError):
@@ -141,6 +145,18 @@ def open_collection(settings: Settings, create: bool = False) -> Collection:
             f"the paper index in {describe_store(settings)} cannot be read ({type(exc).__name__}: {text}); "
             "run `rag ingest --rebuild`"
         ) from exc
+
+
+def corpus_version(settings: Settings) -> str:
+    """The index's current corpus version: one cheap metadata read ("" before the first change)."""
+    collection = open_collection(settings)
+    return str((collection.metadata or {}).get(VERSION_KEY, ""))
+
+
+def _bump_version(collection: Collection) -> None:
+    """Tell every serving process the papers changed (a new random version, not a counter: no race)."""
+    metadata = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+    collection.modify(metadata={**metadata, "index_format": INDEX_FORMAT, VERSION_KEY: uuid.uuid4().hex})
 
 
 def content_hash(paper: Paper, settings: Settings, model_name: str) -> str:
@@ -284,6 +300,8 @@ def ingest(
     for pid in stale:
         collection.delete(ids=state[pid].chunk_ids)
     report.deleted = len(stale)
+    if stale:  # gone papers must stop being cited now, not after the embedding below
+        _bump_version(collection)
 
     splitter = make_splitter(settings)
     todo: list[tuple[Paper, str, bool]] = []
@@ -320,6 +338,8 @@ def ingest(
             progress(done, len(todo))
     kept = {pid for pid, held in state.items() if held.seed_files & unreadable}
     report.papers_embedded = sync_paper_vectors(papers, settings, kept, paper_progress)
+    if report.added or report.updated or report.relabelled or not (collection.metadata or {}).get(VERSION_KEY):
+        _bump_version(collection)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -13,6 +13,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from rag.answer import (
@@ -27,8 +28,9 @@ from rag.answer import (
 )
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
 from rag.conversation import Resolution, as_turns, resolve
+from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, Source, StreamEvent
-from rag.retrieve import Retriever
+from rag.retrieve import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,15 @@ def clean_question(question: Any, max_chars: int) -> str:
     return text
 
 
+def drop_missing(retrieval: Retrieval, present: set[str]) -> Retrieval:
+    """The retrieval without papers the store no longer holds, renumbered; refused if none is left."""
+    kept = [s for s in retrieval.sources if s.paper.id in present]
+    if len(kept) == len(retrieval.sources):
+        return retrieval
+    sources = [s.model_copy(update={"n": n}) for n, s in enumerate(kept, start=1)]
+    return replace(retrieval, sources=sources, verdict=retrieval.verdict if sources else "refuse")
+
+
 def check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not MIN_TOP_K <= k <= MAX_TOP_K:
         raise InvalidQuestion(f"k must be a whole number from {MIN_TOP_K} to {MAX_TOP_K} (got {k!r})")
@@ -70,14 +81,57 @@ class Pipeline:
 
     def __init__(self, settings: Settings | None = None, retriever: Retriever | None = None) -> None:
         self.settings = settings or get_settings()
-        self.retriever = retriever or Retriever(self.settings)
-        self.extractive = ExtractiveAnswerer(
-            self.retriever.bm25.idf,
-            self.settings.answer_sentences,
-            self.settings.answer_source_floor,
-        )
+        self._use(retriever or Retriever(self.settings))
         self._llm: LLMAnswerer | None = None
         self._llm_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._reload: threading.Thread | None = None
+
+    def _use(self, retriever: Retriever) -> None:
+        """Answer from `retriever` from now on (its extractive answerer weighs words by its BM25)."""
+        self.extractive = ExtractiveAnswerer(
+            retriever.bm25.idf, self.settings.answer_sentences, self.settings.answer_source_floor
+        )
+        self.retriever = retriever
+
+    # -- several processes, one store ------------------------------------------------------
+    def refresh(self, wait: bool = False) -> bool:
+        """Pick up papers another process ingested; True while the loaded papers are out of date.
+
+        One metadata read per question (ingest writes a new corpus version whenever the papers
+        change). A newer version reloads the index in the background, so nobody waits for it;
+        until the new one is in, answers drop any source the store no longer holds.
+        `wait=True` blocks until a reload that is due has finished (tests, `rag` tools).
+        """
+        if not self.settings.watch_index:
+            return False
+        try:
+            current = corpus_version(self.settings)
+        except PaperIndexError as exc:  # the store is away: answer from what is loaded, say why in the log
+            log.warning("cannot check the index version (%s); answering from the loaded index", exc)
+            return False
+        if current == self.retriever.version:
+            return False
+        with self._reload_lock:
+            if self._reload is None or not self._reload.is_alive():
+                self._reload = threading.Thread(target=self._reload_index, name="index-reload", daemon=True)
+                self._reload.start()
+            reload = self._reload
+        if wait:
+            reload.join()
+            return corpus_version(self.settings) != self.retriever.version
+        return True
+
+    def _reload_index(self) -> None:
+        started = time.perf_counter()
+        try:
+            fresh = Retriever(self.settings, embedder=self.retriever.embedder)
+        except Exception as exc:  # e.g. a rebuild in progress emptied it: keep serving, retry next question
+            log.warning("reloading the index failed (%s); still answering from the loaded one", exc)
+            return
+        self._use(fresh)
+        log.info("index reloaded: %d papers, version %s, %.1f s", fresh.paper_count, fresh.version,
+                 time.perf_counter() - started)  # fmt: skip
 
     # -- info for front ends ---------------------------------------------------------------
     @property
@@ -129,14 +183,20 @@ class Pipeline:
             resolution, condense_notice = self._condense(text, history, resolution)
             if condense_notice:
                 yield StreamEvent(kind="notice", text=condense_notice)
-        retrieval = self.retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
+        stale = self.refresh()
+        retriever = self.retriever  # one retriever for the whole question, even if a reload lands meanwhile
+        retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
+        if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
+            retrieval = drop_missing(retrieval, retriever.present([s.paper.id for s in retrieval.sources]))
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
         sources = retrieval.sources if retrieval.answerable else []
         yield StreamEvent(kind="sources", sources=sources)
 
         confidence = retrieval.probability
         if not retrieval.answerable:
-            yield from self._refuse(text, chosen, timings, started, confidence, resolution.standalone_question)
+            outside = retrieval.outside
+            hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
+            yield from self._refuse(text, chosen, timings, started, confidence, resolution.standalone_question, hint)
             return
         low_confidence = retrieval.verdict == "low_confidence"
 
@@ -189,6 +249,7 @@ class Pipeline:
         started: float,
         confidence: float,
         standalone_question: str,
+        notice: str = "",
         streamed: bool = False,
     ) -> Iterator[StreamEvent]:
         """The fixed "not in the listed papers" outcome: no sources, no citations."""
@@ -201,6 +262,7 @@ class Pipeline:
             mode=mode,
             sources=[],
             timings=timings,
+            notice=notice,
             confidence=confidence,
             standalone_question=standalone_question,
         )

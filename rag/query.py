@@ -35,6 +35,19 @@ ASKS_BY_NAME = re.compile(
 MAX_NAME_PAPERS = 2  # a coined word of more abstracts than this is a well-known name, not one paper's
 MAX_NAME_DF = 6  # chunks a one-word title name may appear in and still name its paper
 PARENTHESISED = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,11}?)(s)?\)")
+# Words that ask *about* something without saying what: "what problem does X solve", "how well does X work".
+ASKING_WORDS = frozenset(
+    [
+        "what", "which", "who", "how", "why", "when", "where", "is", "are", "was", "were", "does", "do", "did",
+        "can", "could", "would", "will", "should", "the", "a", "an", "about", "tell", "me", "explain",
+        "describe", "summarize", "summarise", "overview", "summary", "of", "in", "on", "for", "paper", "papers",
+        "work", "works", "method", "model", "approach", "idea", "it", "its", "this", "that", "well", "good",
+        "problem", "problems", "solve", "solves", "solved", "propose", "proposes", "proposed", "introduce",
+        "introduces", "contribution", "contributions", "main", "key", "used", "use", "uses", "mean", "means",
+        "stand", "stands", "purpose", "goal", "point", "doing", "achieve", "achieves", "result", "results",
+        "perform", "performs", "performance",
+    ]
+)
 
 # Leading phrasings that say "find me a paper", not what the paper is about.
 _LEADS = [
@@ -163,6 +176,7 @@ class Query:
     named_in_abstract: list[str] = field(default_factory=list)  # ids of papers whose abstract coins a name it uses
     famous: list[str] = field(default_factory=list)  # coined names it uses that many abstracts mention (baselines)
     asked_names: list[str] = field(default_factory=list)  # "the BERT paper" -> ["bert"]: papers asked for by name
+    only_name: list[str] = field(default_factory=list)  # ids named by a question that asks about nothing else
 
     @property
     def lexical_text(self) -> str:
@@ -228,8 +242,12 @@ class QueryAnalyzer:
             for m in ASKS_BY_NAME.finditer(question)
             if (m.group(1) or m.group(2)).lower() not in {"this", "that", "a", "an", "which", "what", "same"}
         ]
+        name_words = [w for w in NAME_TOKEN.findall(text) if w.lower() not in ASKING_WORDS]
+        named_here = [*named, *coined]
+        only_name = named_here if named_here and len(name_words) == 1 else []
         return Query(
             question=question,
+            only_name=list(dict.fromkeys(only_name)),
             text=text,
             expansions=expansions,
             asked_names=list(dict.fromkeys(asked)),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -26,13 +27,15 @@ import numpy as np
 
 from rag.answerability import AnswerabilityModel, Verdict, default_model_file
 from rag.config import Settings, get_settings
-from rag.index import StoredChunk, load_index, open_collection
+from rag.index import StoredChunk, corpus_version, load_index, open_collection
+from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Source
 from rag.query import Query, QueryAnalyzer, contains_token
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
 TOKEN = re.compile(r"\w[\w\-.]*\w|\w")
+LANDMARK_MATCH = 0.6  # cosine above which a question and a landmark's summary are about the same work
 QUOTED = re.compile(r"(?<!\w)['\"\u2018\u201c]([^'\"\u2019\u201d]{3,60})['\"\u2019\u201d](?!\w)")
 
 
@@ -116,6 +119,7 @@ class Retrieval:
     probability: float = 0.0
     evidence: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    outside: Landmark | None = None  # a famous paper the question sounds like that the collection lacks
 
     @property
     def answerable(self) -> bool:
@@ -197,7 +201,9 @@ class Retriever:
         from rag.embeddings import get_embedder
 
         self.settings = settings or get_settings()
-        self.chunks: list[StoredChunk] = load_index(self.settings)  # first: a missing index fails fast
+        # read before the chunks: a change made while they load shows as a newer version next time
+        self.version = corpus_version(self.settings)  # first: a missing index fails fast
+        self.chunks: list[StoredChunk] = load_index(self.settings)
         self.embedder = embedder or get_embedder(self.settings)
         self.position = {c.chunk.id: i for i, c in enumerate(self.chunks)}
         self.paper_of = [c.paper.id for c in self.chunks]
@@ -221,6 +227,11 @@ class Retriever:
         for pos, pid in enumerate(self.paper_of):
             self.first_chunk.setdefault(pid, pos)
         self.paper_embedder, self.paper_collection = self._paper_level()
+        self.landmarks = LandmarkIndex(
+            load_landmarks(), [p.title for p in self.papers.values()], self.embedder, self.settings.data_dir / "cache"
+        )
+        self._vectors: dict[str, np.ndarray] = {}  # the last few query vectors: dense search and landmarks share one
+        self._vectors_lock = threading.Lock()
 
     def _paper_level(self) -> tuple[Any, Any]:
         """The paper-level embedder and its collection, when configured and ingested."""
@@ -236,10 +247,28 @@ class Retriever:
             return None, None
         return get_paper_embedder(self.settings), collection
 
+    def present(self, paper_ids: Sequence[str]) -> set[str]:
+        """Which of these papers the store still holds (another process may have removed some)."""
+        chunk_of = {pid: self.chunks[self.first_chunk[pid]].chunk.id for pid in paper_ids if pid in self.first_chunk}
+        held = set(self.collection.get(ids=list(chunk_of.values()), include=[])["ids"]) if chunk_of else set()
+        return {pid for pid, cid in chunk_of.items() if cid in held}
+
     # -- the retrievers ---------------------------------------------------------------------
+    def query_vector(self, text: str) -> np.ndarray:
+        """The chunk embedder's vector of a query text, embedded once however many signals use it."""
+        with self._vectors_lock:
+            vector = self._vectors.get(text)
+        if vector is None:
+            vector = self.embedder.embed_query(text)
+            with self._vectors_lock:
+                if len(self._vectors) >= 64:
+                    self._vectors.pop(next(iter(self._vectors)))
+                self._vectors[text] = vector
+        return vector
+
     def dense(self, text: str, n: int) -> list[tuple[int, float]]:
         """(chunk position, cosine) best first, straight from the Chroma collection (cosine space)."""
-        return _nearest(self.collection, self.embedder.embed_query(text), min(n, len(self.chunks)), self.position)
+        return _nearest(self.collection, self.query_vector(text), min(n, len(self.chunks)), self.position)
 
     def paper_dense(self, text: str, n: int) -> list[tuple[int, float]]:
         """(first chunk position of the paper, cosine) from the paper-level embedder, best first."""
@@ -299,6 +328,8 @@ class Retriever:
         dense = rankings.get("dense") or []
         paper_dense = rankings.get("paper_dense") or []
         dense_scores = [score for _, score in dense[:20]]
+        _, landmark_top = self.landmarks.nearest(self.query_vector(query.dense_text))
+        landmark_names = [name for _, name in self.landmarks.named(query.text)]
         return {
             "fused_top": best.fused,
             "fused_margin": best.fused - second,
@@ -315,10 +346,46 @@ class Retriever:
             "named_in_abstract": float(any(h.paper_id in query.named_in_abstract for h in fused[:k])),
             "missing_names": min(len(missing), 2) / 2,
             # a well-known name (BERT, ResNet) that no top title carries: asked about, only mentioned here
-            "famous_name": float(any(not any(name in t for t in top_titles) for name in query.famous)),
+            "famous_name": float(any(not any(contains_token(t, name) for t in top_titles) for name in query.famous)),
             # "the BERT paper" when no retrieved paper is named BERT (in its title or as the name it coins)
             "asked_name_absent": float(any(not self._names_paper(name, fused[:k]) for name in query.asked_names)),
+            # a famous paper outside the collection matches the question better than the best chunk does
+            "landmark_top": landmark_top,
+            "landmark_margin": landmark_top - (dense_scores[0] if dense_scores else 0.0),
+            # the question names a famous paper outside the collection ("layer normalization", "DQN")
+            # that no top title carries
+            "landmark_named": float(
+                any(not any(contains_token(t, name) for t in top_titles) for name in landmark_names)
+            ),
         }
+
+    def decide(
+        self, query: Query, fused: list[PaperHit], evidence: dict[str, float], k: int
+    ) -> tuple[float, Verdict]:
+        """The answerability model's probability and verdict, with one override.
+
+        A question that asks about nothing but a name a retrieved paper goes by ("what is
+        HYPO?", "what does CALM do") is answered: the user named the paper, and such short
+        questions give the model too little evidence to be sure.
+        """
+        if not evidence:
+            return 0.0, "refuse"
+        probability = self.answerability.probability(evidence)
+        verdict = self.answerability.verdict(probability)
+        if set(query.only_name) & {h.paper_id for h in fused[:k]}:
+            verdict = "answer"
+        return probability, verdict
+
+    def outside(self, query: Query, evidence: dict[str, float]) -> Landmark | None:
+        """The famous paper a refused question is about, when the evidence points at one.
+
+        Its summary must match the question better than any chunk of the collection does,
+        and closely (cosine >= LANDMARK_MATCH), so the hint is seldom wrong.
+        """
+        landmark, cosine = self.landmarks.nearest(self.query_vector(query.dense_text))
+        if landmark is not None and cosine >= LANDMARK_MATCH and evidence.get("landmark_margin", 0.0) > 0:
+            return landmark
+        return None
 
     def _names_paper(self, name: str, hits: list[PaperHit]) -> bool:
         """Is `name` the title (or a title word, or the coined name) of one of these papers?"""
@@ -343,8 +410,7 @@ class Retriever:
         t1 = time.perf_counter()
         fused = self.fuse(query, rankings)
         evidence = self.evidence(query, fused, rankings, self.settings.top_k)
-        probability = self.answerability.probability(evidence) if evidence else 0.0
-        verdict = self.answerability.verdict(probability) if evidence else "refuse"
+        probability, verdict = self.decide(query, fused, evidence, k)
         sources = []
         for number, hit in enumerate(fused[:k], start=1):
             positions = sorted(hit.chunks, key=lambda p: self.chunks[p].chunk.start)
@@ -357,9 +423,11 @@ class Retriever:
                 )
             )
         timings["fuse_ms"] = (time.perf_counter() - t1) * 1e3
+        verdict = verdict if sources else "refuse"
         return Retrieval(
             sources=sources,
-            verdict=verdict if sources else "refuse",
+            verdict=verdict,
+            outside=self.outside(query, evidence) if verdict == "refuse" else None,
             query=query,
             probability=round(probability, 4),
             evidence=evidence,

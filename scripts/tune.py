@@ -49,6 +49,9 @@ FEATURES = [
     "missing_names",
     "famous_name",
     "asked_name_absent",
+    "landmark_top",
+    "landmark_margin",
+    # "landmark_named": a famous name in the question is mostly a baseline (GPT-2, ImageNet): CV cost up
 ]
 VARIANTS = [(False, False), (True, False), (False, True), (True, True)]  # (strip_boilerplate, expand_query)
 MAX_FALSE_REFUSALS = 0.02  # the issue's target on questions naming a paper (0.05 overall)
@@ -234,13 +237,23 @@ def choose_model(rows: list[dict[str, float]], labels: list[bool], candidates: l
     return l2, features
 
 
+def decide(retriever: Retriever, model: AnswerabilityModel, query: Any, fused: list[Any], ev: dict[str, float]) -> str:
+    """The retriever's verdict (model plus its name override) with `model` in place of the shipped one."""
+    shipped, retriever.answerability = retriever.answerability, model
+    try:
+        return retriever.decide(query, fused, ev, retriever.settings.top_k)[1]
+    finally:
+        retriever.answerability = shipped
+
+
 def report(retriever: Retriever, name: str, cached: list[Cached], p: dict[str, float], model: AnswerabilityModel):
     """Per style: n, hit@5, mrr@10, refused share, low-confidence share (the retrieval-level view)."""
     rows = evidence_rows(retriever, cached, p)
     groups: dict[str, list[tuple[Cached, int | None, str]]] = defaultdict(list)
     for c, ev in zip(cached, rows, strict=True):
-        rank = gold_rank(retriever, c, fused_for(retriever, c, p))
-        verdict = model.verdict(model.probability(ev)) if ev else "refuse"
+        fused = fused_for(retriever, c, p)
+        rank = gold_rank(retriever, c, fused)
+        verdict = decide(retriever, model, variant(c, p)[0], fused, ev)
         groups[c.style].append((c, rank, verdict))
         groups["ALL"].append((c, rank, verdict))
     print(f"\n{name}: {len(cached)} questions")

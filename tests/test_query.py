@@ -97,3 +97,17 @@ def test_a_name_coined_in_an_abstract_is_spotted(analyzer):
     query = analyzer.analyze("Tell me about LieGAN.")
     assert query.named_in_abstract == ["p3"]
     assert query.named == []
+
+
+@pytest.mark.parametrize(
+    ("question", "only_name"),
+    [
+        ("What is HYPO?", ["p2"]),
+        ("what does LieGAN do", ["p3"]),  # coined in the abstract, not the title
+        ("How well does HYPO work?", ["p2"]),
+        ("How does HYPO do on PACS and VLCS?", []),  # asks about more than the name
+        ("What is MobileNet?", []),  # a name no paper goes by
+    ],
+)
+def test_a_question_asking_only_about_a_name_is_marked(analyzer, question, only_name):
+    assert analyzer.analyze(question).only_name == only_name

@@ -46,9 +46,9 @@ def test_refusals_on_the_dev_set(pipeline, dev_questions):
     ]
     refused_unanswerable = sum(u and not a for u, a in verdicts)
     refused_answerable = sum(not u and not a for u, a in verdicts)
-    # Nothing is fitted on the dev set any more (see scripts/tune.py): measured 3 of 6 refused, 0 of 34 falsely.
-    assert refused_unanswerable >= 3, refused_unanswerable
-    assert refused_answerable <= 1, refused_answerable
+    # Nothing is fitted on the dev set (see scripts/tune.py): measured 6 of 6 refused, 1 of 34 falsely.
+    assert refused_unanswerable >= 5, f"only {refused_unanswerable} of 6 off-corpus dev questions refused"
+    assert refused_answerable <= 2, f"{refused_answerable} of 34 answerable dev questions refused"
 
 
 @pytest.mark.parametrize(

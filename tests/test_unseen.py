@@ -31,6 +31,7 @@ REPORTED = [
         "and TSP?",
         "Pointer Networks",
     ),
+    ("what does CALM do", "LLM Augmented LLMs: Expanding Capabilities through Composition"),  # test half
     ("Which paper organises an LLM's long-term memory as a tree?", None),  # gold looked up by name below
 ]
 NEAR_MISSES = [
@@ -76,11 +77,17 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 
     report = run(ROOT / "eval" / "questions_test.jsonl", tmp_path, pipeline=pipeline, progress=False)
     summary = report["summary"]
-    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.833, answered_with_gold 0.938,
-    # false_refusal_rate 0.031 overall and 0.050 on questions naming a paper
-    floors = {"hit@5": 0.97, "mrr@10": 0.93, "refusal_accuracy": 0.75, "answered_with_gold": 0.90}
+    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.972, answered_with_gold 0.931,
+    # citation_precision 0.955, false_refusal_rate 0.054 overall and 0 on questions naming a paper
+    floors = {
+        "hit@5": 0.97,
+        "mrr@10": 0.93,
+        "refusal_accuracy": 0.90,
+        "answered_with_gold": 0.90,
+        "citation_precision": 0.92,
+    }
     for metric, floor in floors.items():
-        assert summary[metric] >= floor, (metric, summary[metric])
-    assert summary["false_refusal_rate"] <= 0.05, summary["false_refusal_rate"]
+        assert summary[metric] >= floor, f"{metric} {summary[metric]:.3f} fell below {floor}"
+    assert summary["false_refusal_rate"] <= 0.07, f"false_refusal_rate {summary['false_refusal_rate']:.3f} > 0.07"
     named = report["by_style"]["named"]
-    assert named["false_refusal_rate"] <= 0.10, named
+    assert named["false_refusal_rate"] <= 0.05, f"named false_refusal_rate {named['false_refusal_rate']:.3f} > 0.05"
