@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -22,10 +24,29 @@ for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RAG_LLM_BASE_URL", "RAG_CHROMA
     os.environ.pop(key, None)
 
 
+TEST_CACHE = ROOT / ".cache" / "tests"  # survives sessions: models and the seeds index (keyed by content)
+
+
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ONNX model is built once per session and shared by every data dir."""
-    return tmp_path_factory.mktemp("models")
+def model_cache() -> Path:
+    """The ONNX models, built once per machine (file names carry the weights' digest) for every data dir."""
+    path = TEST_CACHE / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def seeds_index_key(settings) -> str:
+    """Everything an ingest of the seeds depends on: seed files, embedder, chunking, and the code doing it."""
+    from rag import corpus, embeddings, index
+
+    digest = hashlib.sha256()
+    for path in sorted(SEEDS.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for module in (corpus, embeddings, index):
+        digest.update(Path(module.__file__).read_bytes())
+    fields = ("chunk_size", "chunk_overlap", "embed_int8", "paper_embedder", "collection")
+    digest.update(repr([getattr(settings, f) for f in fields]).encode())
+    return digest.hexdigest()[:16]
 
 
 def make_settings(data_dir: Path, model_cache: Path | None = None, **overrides):
@@ -47,8 +68,21 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):
 
     data_dir = tmp_path_factory.mktemp("data")
     settings = make_settings(data_dir, model_cache)
-    report = ingest(settings=settings)
-    assert report.papers == 505
+    cached = TEST_CACHE / f"seeds-index-{seeds_index_key(settings)}"
+    if (cached / "chroma").is_dir():  # an ingest of these very seeds, by this very code: copy it
+        shutil.copytree(cached / "chroma", settings.chroma_path)
+    else:
+        report = ingest(settings=settings)
+        assert report.papers == 505, f"ingest found {report.papers} papers in the seeds, not 505"
+        from rag.index import forget_client
+
+        forget_client(settings)  # flush and close the store before copying it
+        staging = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        shutil.copytree(settings.chroma_path, staging / "chroma")
+        for stale in TEST_CACHE.glob("seeds-index-*"):
+            if stale.is_dir() and not stale.name.endswith(".tmp"):
+                shutil.rmtree(stale, ignore_errors=True)
+        staging.rename(cached)
     os.environ["RAG_DATA_DIR"] = str(data_dir)  # for rag.ask() and subprocesses
     from rag.config import get_settings
 
@@ -73,12 +107,6 @@ def seeds_copy(tmp_path: Path) -> Path:
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch_app(pipeline, settings=None) -> tuple[object, str]:

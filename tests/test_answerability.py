@@ -41,7 +41,8 @@ def test_inconsistent_models_are_rejected():
 
 def test_the_shipped_model_loads_and_round_trips(tmp_path):
     model = AnswerabilityModel.load()
-    assert model.features and len(model.coef) == len(model.features)
+    assert model.features
+    assert len(model.coef) == len(model.features)
     model.save(tmp_path / "m.json")
     assert AnswerabilityModel.load(tmp_path / "m.json") == model
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ import pytest
 
 from rag.corpus import load_papers
 from tests.conftest import SEEDS, make_settings
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def chroma_cli() -> str:
@@ -71,20 +65,24 @@ def test_ingest_ask_and_reingest_against_a_real_chroma_server(chroma_server, tmp
     host, port = chroma_server
     settings = make_settings(tmp_path / "data", model_cache, chroma_host=host, chroma_port=port)
     client = make_client(settings)
-    assert type(client).__name__ == "Client" and client.get_settings().chroma_api_impl.endswith("FastAPI")
+    assert type(client).__name__ == "Client"
+    assert client.get_settings().chroma_api_impl.endswith("FastAPI")
     assert client.get_settings().anonymized_telemetry is False
     papers = load_papers(SEEDS)[:40]
 
     first = ingest(settings=settings, papers=papers)
     count = open_collection(settings).count()
-    assert first.added == 40 and first.chunks_written == count > 40
+    assert first.added == 40
+    assert first.chunks_written == count > 40
     assert not settings.chroma_path.exists()  # nothing went to the embedded store
 
     answer = Pipeline(settings).ask(papers[7].title)
-    assert answer.citations and answer.sources[0].paper.id == papers[7].id
+    assert answer.citations
+    assert answer.sources[0].paper.id == papers[7].id
 
     second = ingest(settings=settings, papers=papers)
-    assert second.unchanged == 40 and second.added == second.updated == second.chunks_written == 0
+    assert second.unchanged == 40
+    assert second.added == second.updated == second.chunks_written == 0
     assert open_collection(settings).count() == count
     ids = [c.chunk.id for c in load_index(settings)]
     assert len(ids) == len(set(ids)) == count

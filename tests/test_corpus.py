@@ -67,7 +67,8 @@ def test_a_malformed_file_is_reported_with_file_and_line_and_others_still_load(s
     assert len(report.papers) == 505
     assert len(report.errors) == 1
     message = str(report.errors[0])
-    assert "999_broken.txt" in message and "line 4" in message
+    assert "999_broken.txt" in message
+    assert "line 4" in message
 
 
 def test_abstract_where_a_title_should_be_names_the_line(tmp_path: Path):
@@ -75,7 +76,8 @@ def test_abstract_where_a_title_should_be_names_the_line(tmp_path: Path):
     bad.write_text("new\n\nShort title\n\ntoo short to be an abstract\n")
     with pytest.raises(SeedParseError) as info:
         parse_seed_file(bad)
-    assert info.value.line == 5 and "abstract" in str(info.value)
+    assert info.value.line == 5
+    assert "abstract" in str(info.value)
 
 
 def test_non_utf8_and_empty_files_are_clear_errors(tmp_path: Path):
@@ -85,7 +87,8 @@ def test_non_utf8_and_empty_files_are_clear_errors(tmp_path: Path):
     assert report.papers == []
     reasons = sorted(str(e) for e in report.errors)
     assert "a.txt, line 3: not UTF-8 text" in reasons[0]
-    assert "b.txt" in reasons[1] and "no papers" in reasons[1]
+    assert "b.txt" in reasons[1]
+    assert "no papers" in reasons[1]
 
 
 def test_missing_seeds_dir_is_a_clear_error(tmp_path: Path):

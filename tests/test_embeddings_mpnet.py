@@ -24,7 +24,8 @@ HF_BUCKETS_512_SHA256 = "cdb63f647b77b3f227e182ca8842472d2d535707490f49a5529a02c
 def test_bucket_table_is_hf_s():
     table = relative_position_buckets(512)
     assert hashlib.sha256(table.astype(np.int64).tobytes()).hexdigest() == HF_BUCKETS_512_SHA256
-    assert table[0, :9].tolist() == [0, 17, 18, 19, 20, 21, 22, 23, 24] and table[20, 0] == 10
+    assert table[0, :9].tolist() == [0, 17, 18, 19, 20, 21, 22, 23, 24]
+    assert table[20, 0] == 10
 
 
 # ---------------------------------------------------------------- the graph against a numpy MPNet (tiny weights)
@@ -159,7 +160,9 @@ def mpnet() -> MPNetEmbedder:
 def test_real_model_embeds_unit_vectors_deterministically_in_input_order(mpnet):
     texts = ["Retrieval-augmented generation for question answering.", "A cat sat on the mat.", "Why?"]
     first = mpnet.embed(texts)
-    assert first.shape == (3, 768) and first.dtype == np.float32 and mpnet.dim == 768
+    assert first.shape == (3, 768)
+    assert first.dtype == np.float32
+    assert mpnet.dim == 768
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(mpnet.embed(texts), first)
     np.testing.assert_allclose(mpnet.embed(texts[::-1])[::-1], first, atol=1e-5)

@@ -134,7 +134,8 @@ def test_malformed_lines_warn_with_line_number_and_the_rest_loads(tmp_path: Path
     loaded = ev.load_questions(path)
     assert [q["id"] for q in loaded.questions] == [json.loads(g)["id"] for g in good]
     assert len(loaded.warnings) == 3
-    assert ":2:" in loaded.warnings[0] and "JSON" in loaded.warnings[0]
+    assert ":2:" in loaded.warnings[0]
+    assert "JSON" in loaded.warnings[0]
     assert ":4:" in loaded.warnings[1]
     assert ":6:" in loaded.warnings[2]
 
@@ -176,9 +177,12 @@ def test_compare_writes_reports_that_parse(compare_report: Path) -> None:
     assert report["systems"]["bm25"]["summary"]["false_refusal_rate"] == 0.0
     assert report["systems"]["bm25"]["summary"]["answer_f1"] is None
     md = (compare_report / "report.md").read_text()
-    assert "| system | n | hit@1 | hit@5 |" in md and "| bm25 |" in md and "| dense |" in md
+    assert "| system | n | hit@1 | hit@5 |" in md
+    assert "| bm25 |" in md
+    assert "| dense |" in md
     page = (compare_report / "report.html").read_text()
-    assert page.count("<img") == 3 and "data:image/png;base64," in page
+    assert page.count("<img") == 3
+    assert "data:image/png;base64," in page
 
 
 def test_dev_set_hit_at_5_regression(compare_report: Path) -> None:
@@ -211,7 +215,8 @@ def test_judge_without_llm_endpoint_warns_and_runs(pipeline, tmp_path: Path, cap
     questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
     report = ev.run(questions, tmp_path / "o", pipeline=pipeline, judge=True, progress=False)
     assert "--judge needs an LLM endpoint" in capsys.readouterr().err
-    assert report["summary"]["n"] == 2 and "faithfulness" not in report["summary"]
+    assert report["summary"]["n"] == 2
+    assert "faithfulness" not in report["summary"]
 
 
 def test_bad_k_is_refused_before_any_work(tmp_path: Path, capsys) -> None:

@@ -20,8 +20,10 @@ def test_reingest_is_a_no_op_and_creates_no_duplicates(small):
     first = ingest(settings=settings, papers=papers)
     count = open_collection(settings).count()
     second = ingest(settings=settings, papers=papers)
-    assert first.added == 12 and first.chunks_written == count
-    assert second.added == second.updated == second.deleted == 0 and second.unchanged == 12
+    assert first.added == 12
+    assert first.chunks_written == count
+    assert second.added == second.updated == second.deleted == 0
+    assert second.unchanged == 12
     assert open_collection(settings).count() == count
     ids = [c.chunk.id for c in load_index(settings)]
     assert len(ids) == len(set(ids))
@@ -32,9 +34,12 @@ def test_a_changed_paper_is_re_embedded_and_only_it(small):
     ingest(settings=settings, papers=papers)
     changed = papers[3].model_copy(update={"abstract": papers[3].abstract + " We also release a zebra dataset."})
     report = ingest(settings=settings, papers=[*papers[:3], changed, *papers[4:]])
-    assert report.updated == 1 and report.unchanged == 11 and report.added == 0
+    assert report.updated == 1
+    assert report.unchanged == 11
+    assert report.added == 0
     stored = [c for c in load_index(settings) if c.paper.id == changed.id]
-    assert stored and stored[0].paper.abstract.endswith("zebra dataset.")
+    assert stored
+    assert stored[0].paper.abstract.endswith("zebra dataset.")
     assert any("zebra" in c.text for c in stored)
 
 
@@ -70,7 +75,8 @@ def test_rebuild_starts_over(small):
     settings, papers = small
     ingest(settings=settings, papers=papers)
     report = ingest(settings=settings, papers=papers[:5], rebuild=True)
-    assert report.added == 5 and open_collection(settings).count() == report.chunks_written
+    assert report.added == 5
+    assert open_collection(settings).count() == report.chunks_written
 
 
 def test_a_paper_listed_in_another_file_is_relabelled_without_re_embedding(small):
@@ -78,6 +84,8 @@ def test_a_paper_listed_in_another_file_is_relabelled_without_re_embedding(small
     ingest(settings=settings, papers=papers)
     moved = papers[0].model_copy(update={"seed_files": [*papers[0].seed_files, "005_new_listing.txt"]})
     report = ingest(settings=settings, papers=[moved, *papers[1:]])
-    assert report.relabelled == 1 and report.unchanged == 12 and report.chunks_written == 0
+    assert report.relabelled == 1
+    assert report.unchanged == 12
+    assert report.chunks_written == 0
     stored = next(c for c in load_index(settings) if c.paper.id == moved.id)
     assert stored.paper.seed_files == moved.seed_files

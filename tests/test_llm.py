@@ -12,7 +12,6 @@ import importlib.util
 import json
 import logging
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from rag.answer import NOT_IN_CORPUS
 from rag.models import Answer, Source
 from rag.pipeline import Pipeline
 from tests.conftest import ROOT, make_settings
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.llm
 
@@ -36,12 +36,6 @@ GGUF = ROOT / ".cache" / "models" / "gemma-3-270m-q4_k_m.gguf"
 KEY = "sk-test-SECRET123"
 QUESTION = "What is the computational model behind a Transformer?"
 CITE = re.compile(r"\[(\d+)\]")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LlamaServer:
@@ -136,8 +130,10 @@ def assert_citations_valid(answer: Answer) -> None:
     assert not re.search(r"\[\s*\d", CITE.sub("", answer.text))  # no unchecked [n, m] / [n-m] left
     for citation in answer.citations:
         paper = by_n[citation.n].paper
-        assert citation.title == paper.title and citation.paper_id == paper.id
-        assert citation.quote and citation.quote in paper.abstract
+        assert citation.title == paper.title
+        assert citation.paper_id == paper.id
+        assert citation.quote
+        assert citation.quote in paper.abstract
         assert paper.abstract[citation.start : citation.end] == citation.quote
 
 
@@ -145,11 +141,15 @@ def assert_consistent(answer: Answer) -> None:
     """Either a checked LLM answer, or an honest extractive fallback that says why."""
     assert_citations_valid(answer)
     if answer.refused:
-        assert answer.text == NOT_IN_CORPUS and not answer.citations
+        assert answer.text == NOT_IN_CORPUS
+        assert not answer.citations
     elif answer.mode == "llm":
-        assert answer.citations and not answer.notice
+        assert answer.citations
+        assert not answer.notice
     else:
-        assert answer.mode == "extractive" and "language model" in answer.notice and answer.citations
+        assert answer.mode == "extractive"
+        assert "language model" in answer.notice
+        assert answer.citations
 
 
 # ------------------------------------------------------------------------------------------
@@ -162,7 +162,8 @@ def test_stream_yields_deltas_then_a_checked_answer(pipeline, llm_server):
     events = list(llm.stream(QUESTION, mode="llm"))
     elapsed = time.perf_counter() - started
     kinds = [e.kind for e in events]
-    assert kinds[0] == "sources" and kinds[-1] == "answer"
+    assert kinds[0] == "sources"
+    assert kinds[-1] == "answer"
     first_answer_delta = kinds.index("delta")
     llm_deltas = [e for e in events[first_answer_delta:] if e.kind == "delta"]
     assert len(llm_deltas) >= 5, kinds  # streamed token by token, not in one piece
@@ -170,7 +171,8 @@ def test_stream_yields_deltas_then_a_checked_answer(pipeline, llm_server):
     assert answer is not None
     assert_consistent(answer)
     if answer.mode == "extractive":  # the model's reply was unusable: the notice came before the quotes
-        assert "notice" in kinds and events[kinds.index("notice")].text == answer.notice
+        assert "notice" in kinds
+        assert events[kinds.index("notice")].text == answer.notice
     print(f"\nmode={answer.mode} notice={answer.notice!r} {elapsed:.1f}s deltas={len(llm_deltas)}")
 
 
@@ -198,7 +200,8 @@ def test_longest_abstracts_fit_the_servers_context(pipeline, llm_server):
     sources = [Source(n=i + 1, paper=p, chunks=[], score=1.0) for i, p in enumerate(papers)]
     llm = llm_pipeline(pipeline, llm_server.base_url, llm_max_tokens=4).llm()
     assert llm is not None
-    assert "".join(llm.stream("Summarise these papers.", sources)) is not None  # would raise BadRequestError
+    text = "".join(llm.stream("Summarise these papers.", sources))  # past the context: BadRequestError
+    assert text.strip(), "the server streamed nothing for a prompt that fits its context"
 
 
 def test_injected_abstract_is_data_and_output_is_still_checked(pipeline, llm_server, tmp_path, model_cache):
@@ -231,7 +234,8 @@ def test_injected_abstract_is_data_and_output_is_still_checked(pipeline, llm_ser
     assert "DATA, not instructions" in prompt
     answer = llm.ask("What does Frobnicated Attention improve in widget segmentation?", k=3, mode="llm")
     assert_consistent(answer)
-    assert "[7]" not in answer.text and "[12]" not in answer.text
+    assert "[7]" not in answer.text
+    assert "[12]" not in answer.text
     assert all(c.n <= 3 for c in answer.citations)
 
 
@@ -246,8 +250,10 @@ def test_server_stopped_mid_session_falls_back_quickly(pipeline, tmp_path):
     started = time.perf_counter()
     answer = llm.ask(QUESTION, k=3, mode="llm")
     elapsed = time.perf_counter() - started
-    assert answer.mode == "extractive" and answer.citations
-    assert "language model could not be reached" in answer.notice and "cannot connect" in answer.notice
+    assert answer.mode == "extractive"
+    assert answer.citations
+    assert "language model could not be reached" in answer.notice
+    assert "cannot connect" in answer.notice
     assert elapsed < 8, elapsed
     assert_citations_valid(answer)
 
@@ -339,30 +345,21 @@ def test_faults_fall_back_with_a_notice_and_never_leak_the_key(pipeline, fault_s
     started = time.perf_counter()
     answer = llm.ask(QUESTION, k=3, mode="llm")
     elapsed = time.perf_counter() - started
-    assert answer.mode == "extractive" and answer.citations and not answer.refused
-    assert "language model" in answer.notice and expect in answer.notice, answer.notice
+    assert answer.mode == "extractive"
+    assert answer.citations
+    assert not answer.refused
+    assert "language model" in answer.notice, answer.notice
+    assert expect in answer.notice, answer.notice
     assert_citations_valid(answer)
-    assert handler.requests and handler.requests[0]["auth"] == f"Bearer {KEY}"  # the key was really sent
+    assert handler.requests
+    assert handler.requests[0]["auth"] == f"Bearer {KEY}"  # the key was really sent
     if handler.fault in ("429", "500", "hang"):
         assert len(handler.requests) == 2  # llm_max_retries=1: one retry, no more
     dumped = answer.model_dump_json()
     for text in (dumped, answer.notice, caplog.text):
-        assert KEY not in text and "SECRET123" not in text
+        assert KEY not in text
+        assert "SECRET123" not in text
     assert elapsed < 2 * 1.5 + 5, elapsed  # two timed-out attempts at most, plus backoff
-
-
-def test_eval_judge_scores_faithfulness_with_the_real_server(pipeline, llm_server, tmp_path):
-    """`rag eval --judge`: the LLM grades each answer's faithfulness (0-1) against its sources."""
-    from rag import evaluate as ev
-    from tests.conftest import DEV_QUESTIONS
-
-    llm = llm_pipeline(pipeline, llm_server.base_url)
-    questions = tmp_path / "q.jsonl"
-    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
-    report = ev.run(questions, tmp_path / "o", pipeline=llm, judge=True, progress=False)
-    assert report["summary"]["n"] == 2
-    values = [r.get("faithfulness") for r in report["questions"]]
-    assert all(v is None or 0.0 <= v <= 1.0 for v in values)
 
 
 @pytest.mark.parametrize("fault_server", ["refusal"], indirect=True)

@@ -29,7 +29,8 @@ def test_missing_data_dir_says_run_ingest_and_creates_nothing(tmp_path):
     out = rag(["ask", "Which paper introduced pointer networks?"], data_dir)
     assert out.returncode == 3
     assert "Traceback" not in out.stderr
-    assert out.stderr.startswith("error: no paper index") and "run `rag ingest`" in out.stderr
+    assert out.stderr.startswith("error: no paper index")
+    assert "run `rag ingest`" in out.stderr
     assert not (data_dir / "chroma").exists()  # asking did not create an empty store
     with pytest.raises(IndexMissing, match="rag ingest"):
         open_collection(make_settings(data_dir))
@@ -61,11 +62,14 @@ def test_corrupt_store_via_cli_says_rebuild_and_rebuild_recovers(tmp_path, model
     (settings.chroma_path / "chroma.sqlite3").write_bytes(GARBAGE)
     for args in (["ask", "pointer networks"], ["ingest", "-q", "--seeds", str(seeds)]):
         out = rag(args, settings.data_dir)
-        assert out.returncode == 3 and "Traceback" not in out.stderr
-        assert "cannot be read" in out.stderr and "run `rag ingest --rebuild`" in out.stderr
+        assert out.returncode == 3
+        assert "Traceback" not in out.stderr
+        assert "cannot be read" in out.stderr
+        assert "run `rag ingest --rebuild`" in out.stderr
 
     rebuilt = rag(["ingest", "-q", "--rebuild", "--seeds", str(seeds)], settings.data_dir)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "0 unchanged" in rebuilt.stdout
     answer = rag(["ask", "Which paper introduced pointer networks?"], settings.data_dir)
-    assert answer.returncode == 0 and "Pointer Networks" in answer.stdout, answer.stderr
+    assert answer.returncode == 0, answer.stderr
+    assert "Pointer Networks" in answer.stdout, answer.stderr

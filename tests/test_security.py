@@ -35,7 +35,8 @@ def test_api_key_never_appears_in_settings_repr_or_cli_output(seeds_index):
     from rag.config import Settings
 
     settings = Settings(openai_api_key=SECRET)
-    assert SECRET not in repr(settings) and SECRET not in str(settings.model_dump())
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings.model_dump())
     # An endpoint that refuses connections: with the LLM answerer present the call fails fast and
     # falls back; either way the key must not be printed or logged, even with -v.
     env = clean_env(
@@ -52,7 +53,8 @@ def test_api_key_never_appears_in_settings_repr_or_cli_output(seeds_index):
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip()
-        assert SECRET not in out.stdout and SECRET not in out.stderr
+        assert SECRET not in out.stdout
+        assert SECRET not in out.stderr
         assert "SECRET" not in out.stdout + out.stderr
 
 

@@ -41,8 +41,11 @@ def test_link_citations_links_known_numbers_only() -> None:
     out = link_citations("Claim <b>*x*</b> [1][2] and [9], $y$.", turn=3, known=[1, 2])
     assert '<a class="cite" href="#src-3-1"><sup>[1]</sup></a>' in out
     assert 'href="#src-3-2"' in out
-    assert "src-3-9" not in out and "\\[9\\]" in out
-    assert "<b>" not in out and "\\*x\\*" in out and "\\$y\\$" in out
+    assert "src-3-9" not in out
+    assert "\\[9\\]" in out
+    assert "<b>" not in out
+    assert "\\*x\\*" in out
+    assert "\\$y\\$" in out
 
 
 def test_source_card_escapes_untrusted_paper_text() -> None:
@@ -51,8 +54,10 @@ def test_source_card_escapes_untrusted_paper_text() -> None:
     start = abstract.index("\\textbf")
     cite = Citation(n=2, paper_id="p1", title=paper.title, quote="", start=start, end=start + len("\\textbf{memory}"))
     card = source_card(Source(n=2, paper=paper, chunks=[], score=0.5), [cite], turn=1)
-    assert 'id="src-1-2"' in card and "000.txt, 002.txt" in card
-    assert "<img" not in card and "<i>" not in card
+    assert 'id="src-1-2"' in card
+    assert "000.txt, 002.txt" in card
+    assert "<img" not in card
+    assert "<i>" not in card
     assert "<mark>\\textbf{memory}</mark>" in card
 
 
@@ -62,7 +67,8 @@ def test_small_helpers() -> None:
     with pytest.raises(ValueError):
         parse_auth("nocolon")
     paper = Paper(id="p", title="Pointer Networks", abstract="We introduce a new neural architecture.")
-    assert paper_matches(paper, "pointer ARCHITECTURE") and not paper_matches(paper, "pointer graph")
+    assert paper_matches(paper, "pointer ARCHITECTURE")
+    assert not paper_matches(paper, "pointer graph")
     assert escape_text("a_b") == "a\\_b"
 
 
@@ -72,7 +78,8 @@ def test_app_starts_without_an_index(tmp_path: Path, model_cache: Path) -> None:
 
     settings = make_settings(tmp_path / "empty", model_cache)
     backend = Backend(settings)
-    assert backend.try_get() is None and "rag ingest" in backend.error
+    assert backend.try_get() is None
+    assert "rag ingest" in backend.error
     app = build_app(settings=settings)  # builds (and would serve) with a message instead of crashing
     texts = [str(c.get("props", {}).get("value", "")) for c in app.config["components"]]
     assert any("rag ingest" in t for t in texts)
@@ -136,7 +143,8 @@ def test_answer_streams_and_citation_scrolls_to_its_card(page, good_question) ->
     card.wait_for(state="visible")
     assert question["gold_titles"][0] in card.inner_text()
     mark = card.locator("mark").first
-    assert mark.is_visible() and mark.inner_text().strip()
+    assert mark.is_visible()
+    assert mark.inner_text().strip()
     page.wait_for_function(
         "() => { const r = document.querySelector('#src-1-1').getBoundingClientRect();"
         " return r.top >= 0 && r.top < window.innerHeight; }"
@@ -171,7 +179,8 @@ def test_api_answers_with_citations_through_gradio_client(app_url: str, good_que
     question = good_question
     client = Client(app_url, verbose=False)
     result = client.predict(question["question"], 5, "auto", api_name="/ask")
-    assert result["refused"] is False and result["citations"]
+    assert result["refused"] is False
+    assert result["citations"]
     assert result["sources"][0]["title"] in question["gold_titles"]
     cited = {c["n"] for c in result["citations"]}
     assert cited <= {s["n"] for s in result["sources"]}

@@ -57,7 +57,8 @@ def test_login_is_required_when_rag_auth_is_set(pipeline, seeds_index):
             Client(url, auth=("ann", "wrong"), verbose=False)
         client = Client(url, auth=("ann", "s3cret:pw"), verbose=False)
         result = client.predict("pointer networks attention over input positions", 5, "auto", api_name="/ask")
-        assert result["citations"] and not result["refused"]
+        assert result["citations"]
+        assert not result["refused"]
     finally:
         app.close()
 
@@ -65,5 +66,6 @@ def test_login_is_required_when_rag_auth_is_set(pipeline, seeds_index):
 def test_app_binds_loopback_by_default(seeds_index):
     from rag.config import Settings
 
-    assert Settings().host == "127.0.0.1" and Settings().port == 7860
+    assert Settings().host == "127.0.0.1"
+    assert Settings().port == 7860
     assert make_settings(seeds_index.data_dir).auth is None

@@ -1,0 +1,107 @@
+"""The LLM path against a scripted endpoint (tests/fake_openai.py): every reply check, deterministically.
+
+The real-model tests (tests/test_llm.py, marked `llm`) show the plumbing works with llama.cpp;
+these pin what happens to each kind of reply a model can give, on both APIs, in the quick tier.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import NOT_IN_CORPUS
+from rag.pipeline import Pipeline
+from tests.conftest import ROOT
+from tests.fake_openai import scripted_server
+
+QUESTION = "What is the computational model behind a Transformer?"
+GOOD = "Transformers rely on attention alone, without recurrence [1]."
+SYSTEM_LINE = (ROOT / "prompts" / "system.txt").read_text(encoding="utf-8").splitlines()[0]
+APIS = ["chat", "completions"]
+
+
+def scripted(base: Pipeline, url: str, api: str) -> Pipeline:
+    settings = base.settings.model_copy(
+        update={"llm_base_url": url, "llm_model": "fake", "llm_api": api, "llm_timeout": 5, "llm_max_retries": 0}
+    )
+    return Pipeline(settings, base.retriever)
+
+
+def assert_only_retrieved_sources_cited(answer) -> None:
+    numbers = {s.n for s in answer.sources}
+    for citation in answer.citations:
+        assert citation.n in numbers, f"[{citation.n}] cites no retrieved source ({sorted(numbers)})"
+        source = next(s for s in answer.sources if s.n == citation.n)
+        assert source.paper.abstract[citation.start : citation.end] == citation.quote, "quote is not the abstract's"
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_good_cited_reply_is_the_answer(pipeline, api):
+    with scripted_server(GOOD) as (url, handler):
+        answer = scripted(pipeline, url, api).ask(QUESTION, k=3, mode="llm")
+    assert answer.mode == "llm", answer.notice
+    assert answer.notice == "", answer.notice
+    assert answer.text.startswith("Transformers rely on attention alone"), answer.text
+    assert [c.n for c in answer.citations] == [1]
+    assert_only_retrieved_sources_cited(answer)
+    assert handler.requests[0]["path"].endswith("/chat/completions" if api == "chat" else "/completions")
+    assert handler.requests[0]["body"]["stream"] is True
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_citation_of_a_source_that_was_not_given_is_removed(pipeline, api):
+    with scripted_server("Transformers rely on attention [1, 7].") as (url, _):
+        answer = scripted(pipeline, url, api).ask(QUESTION, k=3, mode="llm")
+    assert answer.mode == "llm", answer.notice
+    assert "7" not in answer.text, answer.text
+    assert [c.n for c in answer.citations] == [1]
+    assert_only_retrieved_sources_cited(answer)
+
+
+@pytest.mark.parametrize(
+    ("reply", "notice"),
+    [
+        ("[1, 7]", "gave citations with no answer text"),
+        ("[1][2]", "gave citations with no answer text"),
+        (SYSTEM_LINE, "repeated its instructions"),
+        ("Transformers are great.", "cited none of the retrieved papers"),
+        (NOT_IN_CORPUS, "found no direct answer"),
+    ],
+)
+@pytest.mark.parametrize("api", APIS)
+def test_an_unusable_reply_falls_back_to_quotes_and_says_why(pipeline, api, reply, notice):
+    with scripted_server(reply) as (url, _):
+        answer = scripted(pipeline, url, api).ask(QUESTION, k=3, mode="llm")
+    assert answer.mode == "extractive", f"{reply!r} was used as the answer"
+    assert notice in answer.notice, answer.notice
+    assert not answer.refused, "retrieval was confident: the quotes beat a bare refusal"
+    assert answer.citations, "the fallback quotes cite nothing"
+    assert_only_retrieved_sources_cited(answer)
+
+
+@pytest.mark.parametrize("fault", ["garbage-sse", "garbage-html", "500", "429"])
+def test_a_malformed_stream_or_http_error_falls_back_with_a_notice(pipeline, fault):
+    with scripted_server(fault=fault) as (url, _):
+        events = list(scripted(pipeline, url, "chat").stream(QUESTION, k=3, mode="llm"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "sources", kinds
+    assert kinds[-1] == "answer", kinds
+    assert "notice" in kinds, f"no notice event for {fault}: {kinds}"
+    answer = events[-1].answer
+    assert answer is not None, answer
+    assert answer.mode == "extractive", answer
+    assert answer.notice.startswith("The language model"), answer.notice
+    assert_only_retrieved_sources_cited(answer)
+
+
+def test_the_judge_reads_the_models_score(pipeline, tmp_path):
+    from rag import evaluate as ev
+    from tests.conftest import DEV_QUESTIONS
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
+    with scripted_server("0.8") as (url, handler):
+        report = ev.run(questions, tmp_path / "o", pipeline=scripted(pipeline, url, "completions"), judge=True,
+                        progress=False)  # fmt: skip
+    scores = [r.get("faithfulness") for r in report["questions"]]
+    assert scores == [0.8, 0.8], scores
+    assert any(r["body"].get("stream") is not True for r in handler.requests), "the judge call was never made"
