@@ -31,6 +31,7 @@ from rag.index import StoredChunk, corpus_version, load_index, open_collection
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Source
 from rag.query import Query, QueryAnalyzer, contains_token
+from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -85,18 +86,19 @@ class BM25Index:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
         self.tokenize = tokenizer
-        self.docs = [tokenizer(t) for t in texts]
+        docs = [tokenizer(t) for t in texts]
+        self.size = len(docs)
         self.vocab_df: dict[str, int] = {}
-        for doc in self.docs:
+        for doc in docs:
             for term in set(doc):
                 self.vocab_df[term] = self.vocab_df.get(term, 0) + 1
         self.model = bm25s.BM25()
-        self.model.index(self.docs, show_progress=False)
+        self.model.index(docs, show_progress=False)  # the token lists are not kept: bm25s holds what it needs
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency of a term over the chunks."""
         df = self.vocab_df.get(term, 0)
-        return math.log(1 + (len(self.docs) - df + 0.5) / (df + 0.5))
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     def search(self, question: str, n: int) -> list[tuple[int, float]]:
         terms = [t for t in self.tokenize(question) if t in self.vocab_df]
@@ -194,6 +196,31 @@ def _nearest(collection: Any, vector: np.ndarray, n: int, position: dict[str, in
     return [(position[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in position]
 
 
+@dataclass
+class IndexState:
+    """Everything retrieval derives from the stored chunks (saved per corpus version by rag.snapshot)."""
+
+    chunks: list[StoredChunk]
+    bm25: BM25Index
+    analyzer: QueryAnalyzer
+    paper_text: dict[str, str]
+    paper_terms: dict[str, set[str]]
+
+    @classmethod
+    def build(cls, chunks: list[StoredChunk]) -> IndexState:
+        tokenize = Tokenizer()
+        bm25 = BM25Index([c.text for c in chunks], tokenize)
+        papers = {c.paper.id: c.paper for c in chunks}
+        paper_text = {pid: (p.title + " " + p.abstract).lower() for pid, p in papers.items()}
+        analyzer = QueryAnalyzer(
+            {pid: p.abstract for pid, p in papers.items()},
+            {pid: p.title for pid, p in papers.items()},
+            bm25.vocab_df,
+            tokenize.stop_words,
+        )
+        return cls(chunks, bm25, analyzer, paper_text, {pid: set(tokenize(t)) for pid, t in paper_text.items()})
+
+
 class Retriever:
     """Loads the index once; `retrieve` is thread-safe and read-only."""
 
@@ -203,35 +230,42 @@ class Retriever:
         self.settings = settings or get_settings()
         # read before the chunks: a change made while they load shows as a newer version next time
         self.version = corpus_version(self.settings)  # first: a missing index fails fast
-        self.chunks: list[StoredChunk] = load_index(self.settings)
         self.embedder = embedder or get_embedder(self.settings)
+        state = self._state()
+        self.chunks: list[StoredChunk] = state.chunks
+        self.bm25: BM25Index = state.bm25
+        self.tokenize: Tokenizer = state.bm25.tokenize
+        self.analyzer: QueryAnalyzer = state.analyzer
+        self.papers = {c.paper.id: c.paper for c in self.chunks}
+        self.paper_text = state.paper_text
+        self.paper_terms = state.paper_terms
         self.position = {c.chunk.id: i for i, c in enumerate(self.chunks)}
         self.paper_of = [c.paper.id for c in self.chunks]
-        self.collection = open_collection(self.settings)
-        self.tokenize = Tokenizer()
-        self.bm25 = BM25Index([c.text for c in self.chunks], self.tokenize)
-        self.papers = {c.paper.id: c.paper for c in self.chunks}
-        self.paper_text = {pid: (p.title + " " + p.abstract).lower() for pid, p in self.papers.items()}
-        self.paper_terms = {pid: set(self.tokenize(text)) for pid, text in self.paper_text.items()}
         self.paper_count = len(self.papers)
-        self.analyzer = QueryAnalyzer(
-            {pid: p.abstract for pid, p in self.papers.items()},
-            {pid: p.title for pid, p in self.papers.items()},
-            self.bm25.vocab_df,
-            self.tokenize.stop_words,
-        )
-        self.answerability = AnswerabilityModel.load(
-            self.settings.answerability_model or default_model_file(self.settings.paper_embedder)
-        )
         self.first_chunk: dict[str, int] = {}
         for pos, pid in enumerate(self.paper_of):
             self.first_chunk.setdefault(pid, pos)
+        self.collection = open_collection(self.settings)
+        self.answerability = AnswerabilityModel.load(
+            self.settings.answerability_model or default_model_file(self.settings.paper_embedder)
+        )
         self.paper_embedder, self.paper_collection = self._paper_level()
         self.landmarks = LandmarkIndex(
             load_landmarks(), [p.title for p in self.papers.values()], self.embedder, self.settings.data_dir / "cache"
         )
         self._vectors: dict[str, np.ndarray] = {}  # the last few query vectors: dense search and landmarks share one
         self._vectors_lock = threading.Lock()
+
+    def _state(self) -> IndexState:
+        """The derived state of this corpus version: from its snapshot, else built from the store and saved."""
+        path = snapshot_path(self.settings, self.version, self.embedder.name) if self.version else None
+        state = load_snapshot(path) if path else None
+        if isinstance(state, IndexState):
+            return state
+        state = IndexState.build(load_index(self.settings))
+        if path:
+            save_snapshot(path, state)
+        return state
 
     def _paper_level(self) -> tuple[Any, Any]:
         """The paper-level embedder and its collection, when configured and ingested."""
