@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 NOT_IN_CORPUS = "I could not find this in the listed papers, so I will not guess."
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
+# abbreviations a sentence does not end on
+NO_BREAK_AFTER = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bcf|\bvs|\bFigs?|\bEqs?|\bSec|\bTab|\bapprox|\bNo)\.$")
 # `[1]`, `[1, 2]`, `[1;2]`, `[2-4]`, `[1, 2, and 3]`, `[Source 1]`: the forms LLMs write.
 _CITE_BODY = r"\s*\d+(?:\s*(?:,\s*and|[-–,;]|and)\s*\d+)*\s*"
 CITATION = re.compile(rf"\[(?:sources?\s*)?({_CITE_BODY})\]", re.IGNORECASE)
@@ -65,6 +67,8 @@ def split_sentences(text: str) -> list[Sentence]:
     out, start = [], 0
     for match in SENTENCE_END.finditer(text):
         piece = text[start : match.start()]
+        if NO_BREAK_AFTER.search(piece) or piece.rfind("(") > max(piece.rfind(")"), len(piece) - 60):
+            continue  # "Welleck et al. (2020)." and "(e.g. Python)" are one sentence each
         if piece.strip():
             out.append(Sentence(piece, start, match.start()))
         start = match.end()

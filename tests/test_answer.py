@@ -77,3 +77,22 @@ def test_llm_citation_forms_are_normalised_and_invalid_numbers_never_shown(llm_t
     assert checked.text == shown
     assert sorted({c.n for c in checked.citations}) == cited
     assert checked.removed == removed
+
+
+SPLITS = [
+    ("As shown by Welleck et al. (2020). We then test it.", ["As shown by Welleck et al. (2020).", "We then test it."]),
+    ("We use languages (e.g. Python) and others. Second.", ["We use languages (e.g. Python) and others.", "Second."]),
+    (
+        "An open ( paren never closed here and a long tail of words follows it. Next one.",
+        ["An open ( paren never closed here and a long tail of words follows it.", "Next one."],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "sentences"), SPLITS)
+def test_sentences_do_not_break_inside_citations_or_abbreviations(text, sentences):
+    from rag.answer import split_sentences
+
+    got = split_sentences(text)
+    assert [s.text for s in got] == sentences
+    assert all(text[s.start : s.end] == s.text for s in got)
