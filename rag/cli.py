@@ -98,8 +98,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     except InvalidQuestion as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(answer.model_dump_json(indent=2))
+    if args.json:  # the same record as the web app's /ask API
+        from rag.models import answer_record
+
+        print(json.dumps(answer_record(answer), indent=2, ensure_ascii=False))
     else:
         _print_answer(answer)
     return 0

@@ -50,6 +50,7 @@ METRICS = (
     "answered_with_gold",
     "low_confidence_rate",
     "stale_citation_rate",
+    "made_up_citation_rate",
     "latency_ms_p50",
     "latency_ms_p95",
 )
@@ -214,6 +215,9 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["citation_recall"] = avg("citation_recall", answered_answerable)
     out["answer_f1"] = avg("answer_f1", answered_answerable)
     out["answered_with_gold"] = avg("answered_with_gold", answerable)
+    # answers whose text had a [n] naming no retrieved source (removed before the user saw it)
+    with_text = [r for r in answered if "made_up_citations" in r and not r.get("refused")]
+    out["made_up_citation_rate"] = mean(float(r["made_up_citations"] > 0) for r in with_text) if with_text else None
     out["low_confidence_rate"] = (
         mean(float(r["low_confidence"]) for r in judged if "low_confidence" in r) if judged else None
     )
@@ -369,6 +373,7 @@ def run_question(
     row["cited"] = distinct_titles(c.title for c in answer.citations)
     row["refused"] = answer.refused
     row["low_confidence"] = answer.low_confidence
+    row["made_up_citations"] = len(answer.made_up_citations)
     row["confidence"] = answer.confidence
     row["answer"] = answer.text
     row["mode"] = answer.mode

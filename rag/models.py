@@ -7,7 +7,7 @@ Frozen pydantic models: they validate on the way in, serialise to JSON for
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +69,9 @@ class Answer(_Frozen):
     timings: dict[str, float] = Field(default_factory=dict)
     notice: str = ""
     uncited_sentences: list[str] = Field(default_factory=list)
+    made_up_citations: list[int] = Field(
+        default_factory=list, description="[n] the model wrote that name no retrieved source: removed from `text`."
+    )
     low_confidence: bool = Field(
         False, description="Answered, but the evidence was middling: the papers shown are the closest matches."
     )
@@ -89,3 +92,36 @@ class StreamEvent(_Frozen):
     text: str = ""
     sources: list[Source] = Field(default_factory=list)
     answer: Answer | None = None
+
+
+def answer_record(answer: Answer) -> dict[str, Any]:
+    """The JSON schema of an answer, the same for `rag ask --json` and the web app's `/ask` API.
+
+    Papers appear once per source (id, title, seed files, fused score), citations carry their
+    quote and its offsets into the abstract; abstracts themselves are left out (`rag papers
+    --json` lists them).
+    """
+    return {
+        "question": answer.question,
+        "text": answer.text,
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "notice": answer.notice,
+        "low_confidence": answer.low_confidence,
+        "confidence": answer.confidence,
+        "standalone_question": answer.standalone_question,
+        "citations": [c.model_dump() for c in answer.citations],
+        "sources": [
+            {
+                "n": s.n,
+                "paper_id": s.paper.id,
+                "title": s.paper.title,
+                "seed_files": list(s.paper.seed_files),
+                "score": s.score,
+            }
+            for s in answer.sources
+        ],
+        "uncited_sentences": list(answer.uncited_sentences),
+        "made_up_citations": list(answer.made_up_citations),
+        "timings": dict(answer.timings),
+    }

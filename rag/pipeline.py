@@ -235,6 +235,7 @@ class Pipeline:
             timings=timings,
             notice=" ".join(n for n in (condense_notice, notice) if n),
             uncited_sentences=checked.uncited_sentences,
+            made_up_citations=checked.removed,
             low_confidence=low_confidence and not refused,
             confidence=confidence,
             standalone_question=resolution.standalone_question,
@@ -345,13 +346,6 @@ def get_pipeline() -> Pipeline:
         if _default is None:
             _default = Pipeline()
         return _default
-
-
-def reset_pipeline() -> None:
-    """Forget the process-wide pipeline (after a re-ingest, or in tests)."""
-    global _default
-    with _default_lock:
-        _default = None
 
 
 def ask(question: str, k: int = 5, history: Sequence[Any] | None = None) -> Answer:

@@ -19,7 +19,7 @@ from typing import Any
 
 from rag.answer import CITATION, LOW_CONFIDENCE, parse_citation_numbers
 from rag.config import MAX_TOP_K, MIN_TOP_K, PROJECT_ROOT, Settings, get_settings
-from rag.models import Answer, Citation, Paper, Source
+from rag.models import Answer, Citation, Paper, Source, answer_record
 
 # Before gradio is imported anywhere: no usage analytics leave this machine.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -200,29 +200,8 @@ def papers_html(papers: Sequence[Paper], query: str = "") -> str:
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
-    """The API's answer: JSON-able, the same facts the chat shows."""
-    return {
-        "question": answer.question,
-        "text": answer.text,
-        "refused": answer.refused,
-        "mode": answer.mode,
-        "notice": answer.notice,
-        "low_confidence": answer.low_confidence,
-        "standalone_question": answer.standalone_question,
-        "confidence": answer.confidence,
-        "citations": [c.model_dump() for c in answer.citations],
-        "sources": [
-            {
-                "n": s.n,
-                "paper_id": s.paper.id,
-                "title": s.paper.title,
-                "seed_files": list(s.paper.seed_files),
-                "score": s.score,
-            }
-            for s in answer.sources
-        ],
-        "timings": dict(answer.timings),
-    }
+    """The API's answer: the one documented record (`rag.models.answer_record`), as `rag ask --json` prints it."""
+    return answer_record(answer)
 
 
 def example_questions(path: Any = EXAMPLES_FILE, per_type: int = 1) -> list[str]:

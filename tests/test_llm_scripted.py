@@ -105,3 +105,18 @@ def test_the_judge_reads_the_models_score(pipeline, tmp_path):
     scores = [r.get("faithfulness") for r in report["questions"]]
     assert scores == [0.8, 0.8], scores
     assert any(r["body"].get("stream") is not True for r in handler.requests), "the judge call was never made"
+
+
+def test_a_made_up_citation_is_counted_by_eval(pipeline, tmp_path):
+    from rag import evaluate as ev
+    from tests.conftest import DEV_QUESTIONS
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(DEV_QUESTIONS.read_text().splitlines()[0])
+    with scripted_server("This is what the paper finds [1] and more [9].") as (url, _):
+        llm = scripted(pipeline, url, "chat")
+        answer = llm.ask(QUESTION, k=3, mode="llm")
+        report = ev.run(questions, tmp_path / "o", pipeline=llm, progress=False)
+    assert answer.made_up_citations == [9], answer.made_up_citations
+    assert "[9]" not in answer.text
+    assert report["summary"]["made_up_citation_rate"] == 1.0, report["summary"]

@@ -98,3 +98,19 @@ def test_rag_ask_and_cli_work_with_no_network_and_no_key(seeds_index, tmp_path):
     )
     assert cli.returncode == 0, cli.stderr
     assert '"mode": "extractive"' in cli.stdout
+
+
+def test_cli_json_and_the_api_share_one_answer_schema(pipeline, seeds_index):
+    import json
+
+    from rag.models import answer_record
+    from rag.ui import answer_json
+    from tests.helpers import run_cli
+
+    out = run_cli(["ask", "--json", "Which paper introduced pointer networks?"], seeds_index.data_dir)
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout)
+    api = answer_json(pipeline.ask("Which paper introduced pointer networks?"))
+    assert set(printed) == set(api) == set(answer_record(pipeline.ask("pointer networks")))
+    assert printed["sources"][0]["title"] == api["sources"][0]["title"]
+    assert set(printed["sources"][0]) == set(api["sources"][0])
