@@ -7,7 +7,7 @@ an answer, `check_citations` keeps only `[n]` that name a retrieved source and
 resolves each to the paper's title and the sentence it supports.
 
 `LLMAnswerer` generates through any OpenAI-compatible endpoint (OpenAI, vLLM,
-llama.cpp's server, Ollama) with the prompts in `prompts/`; the pipeline falls
+llama.cpp's server, Ollama) with the prompts in `rag/prompt_templates/`; the pipeline falls
 back to the extractive answerer whenever it fails.
 """
 

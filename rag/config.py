@@ -6,6 +6,7 @@ fields also honour the client's own `OPENAI_API_KEY` / `OPENAI_BASE_URL`.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,7 +14,21 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent  # the checkout, when running from one (site-packages when installed)
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "seeds").is_dir()
+
+
+def user_data_dir() -> Path:
+    """Where an installed paperchat keeps its index: $XDG_DATA_HOME/paperchat (~/.local/share/paperchat)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "paperchat"
+
+
+# A checkout keeps everything beside the code (`make run`); an installed package uses a per-user data
+# dir and the seeds in the working directory (`rag ingest --seeds DIR` or RAG_SEEDS_DIR for others).
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else user_data_dir()
+DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path("seeds")
 MIN_TOP_K, MAX_TOP_K = 1, 20
 
 
@@ -23,9 +38,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", populate_by_name=True)
 
     # Where things live.
-    data_dir: Path = Field(PROJECT_ROOT / "data", description="Index (Chroma) and model cache.")
-    seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="Seed listings to ingest.")
-    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates, read at run time.")
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR,
+        description="Index (Chroma) and model cache: ./data in a checkout, else ~/.local/share/paperchat.",
+    )
+    seeds_dir: Path = Field(DEFAULT_SEEDS_DIR, description="Seed listings to ingest: ./seeds (of the checkout).")
+    prompts_dir: Path = Field(
+        PACKAGE_DIR / "prompt_templates", description="Prompt templates (shipped in the package), read at run time."
+    )
     collection: str = Field("papers", description="Chroma collection name.")
 
     # Chroma server instead of the embedded store (both unset: embedded).
@@ -98,7 +118,7 @@ class Settings(BaseSettings):
     llm_api: Literal["chat", "completions"] = Field(
         "chat",
         description="`chat` (instruction-tuned models) or `completions` (base models with no chat template: "
-        "one prompt from prompts/completion.txt, with a worked example).",
+        "one prompt from prompt_templates/completion.txt, with a worked example).",
     )
     llm_system_in_user: bool = Field(
         False,

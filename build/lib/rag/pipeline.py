@@ -1,0 +1,356 @@
+"""Pipeline: question -> retrieval -> answer, as one `Answer` or a stream of events.
+
+The CLI and the web UI answer through `Pipeline` (they import only its exceptions from
+below it); evaluation also ranks through `Pipeline.retriever` directly, because its ranked
+metrics and the BM25/dense baselines need the retrievers' own lists. Nothing here imports
+gradio.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+from rag.answer import (
+    CITATION,
+    FALLBACK,
+    NOT_IN_CORPUS,
+    CheckedText,
+    ExtractiveAnswerer,
+    LLMAnswerer,
+    check_citations,
+    shorten,
+)
+from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
+from rag.conversation import Resolution, as_turns, resolve
+from rag.index import PaperIndexError, corpus_version
+from rag.models import Answer, AnswerMode, Source, StreamEvent
+from rag.retrieve import Retrieval, Retriever
+
+log = logging.getLogger(__name__)
+
+MIN_ANSWER_WORDS = 3  # an LLM reply that is little more than "[2]" is not an answer
+
+ModeChoice = Literal["auto", "extractive", "llm"]
+
+
+class InvalidQuestion(ValueError):
+    """A question we cannot take (empty, too long, bad k); the message is for the user."""
+
+
+def clean_question(question: Any, max_chars: int) -> str:
+    """Normalise a question; raise `InvalidQuestion` with a message a user can act on."""
+    if isinstance(question, bytes):
+        question = question.decode("utf-8", errors="replace")
+    if not isinstance(question, str):
+        raise InvalidQuestion("the question must be text")
+    text = unicodedata.normalize("NFC", question)
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidQuestion("Please type a question about the listed papers.")
+    if len(text) > max_chars:
+        raise InvalidQuestion(
+            f"That question is {len(text):,} characters long; please keep it under {max_chars:,} characters."
+        )
+    return text
+
+
+def drop_missing(retrieval: Retrieval, present: set[str]) -> Retrieval:
+    """The retrieval without papers the store no longer holds, renumbered; refused if none is left."""
+    kept = [s for s in retrieval.sources if s.paper.id in present]
+    if len(kept) == len(retrieval.sources):
+        return retrieval
+    sources = [s.model_copy(update={"n": n}) for n, s in enumerate(kept, start=1)]
+    return replace(retrieval, sources=sources, verdict=retrieval.verdict if sources else "refuse")
+
+
+def check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not MIN_TOP_K <= k <= MAX_TOP_K:
+        raise InvalidQuestion(f"k must be a whole number from {MIN_TOP_K} to {MAX_TOP_K} (got {k!r})")
+    return k
+
+
+class Pipeline:
+    """Retrieve + answer. Thread-safe: one instance serves every user of a process."""
+
+    def __init__(self, settings: Settings | None = None, retriever: Retriever | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._use(retriever or Retriever(self.settings))
+        self._llm: LLMAnswerer | None = None
+        self._llm_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._reload: threading.Thread | None = None
+
+    def _use(self, retriever: Retriever) -> None:
+        """Answer from `retriever` from now on (its extractive answerer weighs words by its BM25)."""
+        self.extractive = ExtractiveAnswerer(
+            retriever.bm25.idf, self.settings.answer_sentences, self.settings.answer_source_floor
+        )
+        self.retriever = retriever
+
+    # -- several processes, one store ------------------------------------------------------
+    def refresh(self, wait: bool = False) -> bool:
+        """Pick up papers another process ingested; True while the loaded papers are out of date.
+
+        One metadata read per question (ingest writes a new corpus version whenever the papers
+        change). A newer version reloads the index in the background, so nobody waits for it;
+        until the new one is in, answers drop any source the store no longer holds.
+        `wait=True` blocks until a reload that is due has finished (tests, `rag` tools).
+        """
+        if not self.settings.watch_index:
+            return False
+        try:
+            current = corpus_version(self.settings)
+        except PaperIndexError as exc:  # the store is away: answer from what is loaded, say why in the log
+            log.warning("cannot check the index version (%s); answering from the loaded index", exc)
+            return False
+        if current == self.retriever.version:
+            return False
+        with self._reload_lock:
+            if self._reload is None or not self._reload.is_alive():
+                self._reload = threading.Thread(target=self._reload_index, name="index-reload", daemon=True)
+                self._reload.start()
+            reload = self._reload
+        if wait:
+            reload.join()
+            return corpus_version(self.settings) != self.retriever.version
+        return True
+
+    def _reload_index(self) -> None:
+        started = time.perf_counter()
+        try:
+            fresh = Retriever(self.settings, embedder=self.retriever.embedder)
+        except Exception as exc:  # e.g. a rebuild in progress emptied it: keep serving, retry next question
+            log.warning("reloading the index failed (%s); still answering from the loaded one", exc)
+            return
+        self._use(fresh)
+        log.info("index reloaded: %d papers, version %s, %.1f s", fresh.paper_count, fresh.version,
+                 time.perf_counter() - started)  # fmt: skip
+
+    # -- info for front ends ---------------------------------------------------------------
+    @property
+    def paper_count(self) -> int:
+        return self.retriever.paper_count
+
+    def papers(self) -> list[Any]:
+        seen: dict[str, Any] = {}
+        for stored in self.retriever.chunks:
+            seen.setdefault(stored.paper.id, stored.paper)
+        return sorted(seen.values(), key=lambda p: p.title.lower())
+
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer when an endpoint is configured, else None (built once)."""
+        if not self.settings.llm_enabled:
+            return None
+        with self._llm_lock:
+            if self._llm is None:
+                self._llm = LLMAnswerer(self.settings)
+            return self._llm
+
+    def _mode(self, mode: ModeChoice) -> AnswerMode:
+        if mode == "extractive":
+            return "extractive"
+        if mode == "llm" and not self.settings.llm_enabled:
+            raise InvalidQuestion("no LLM endpoint is configured (set RAG_LLM_BASE_URL or OPENAI_API_KEY)")
+        return "llm" if self.settings.llm_enabled else "extractive"
+
+    # -- answering ---------------------------------------------------------------------------
+    def resolve(self, question: str, history: Sequence[Any] | None = None) -> Resolution:
+        """What to search for: the question, or a follow-up resolved against `history` (offline)."""
+        return resolve(question, history)
+
+    def stream(
+        self, question: Any, k: int | None = None, mode: ModeChoice = "auto", history: Sequence[Any] | None = None
+    ) -> Iterator[StreamEvent]:
+        """Events: `sources` first, then `delta` text pieces, maybe a `notice`, last the `answer`.
+
+        `history`: the earlier turns of a conversation (see `rag.conversation.as_turns`); a
+        follow-up ("what datasets did they use?") is searched with the paper it refers to.
+        """
+        started = time.perf_counter()
+        text = clean_question(question, self.settings.max_question_chars)
+        k = check_k(self.settings.top_k if k is None else k)
+        chosen = self._mode(mode)
+        resolution = self.resolve(text, history)
+        condense_notice = ""
+        if chosen == "llm" and as_turns(history):
+            resolution, condense_notice = self._condense(text, history, resolution)
+            if condense_notice:
+                yield StreamEvent(kind="notice", text=condense_notice)
+        stale = self.refresh()
+        retriever = self.retriever  # one retriever for the whole question, even if a reload lands meanwhile
+        retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
+        if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
+            retrieval = drop_missing(retrieval, retriever.present([s.paper.id for s in retrieval.sources]))
+        timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
+        sources = retrieval.sources if retrieval.answerable else []
+        yield StreamEvent(kind="sources", sources=sources)
+
+        confidence = retrieval.probability
+        if not retrieval.answerable:
+            outside = retrieval.outside
+            hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
+            yield from self._refuse(text, chosen, timings, started, confidence, resolution.standalone_question, hint)
+            return
+        low_confidence = retrieval.verdict == "low_confidence"
+
+        answer_started = time.perf_counter()
+        notice = ""
+        checked: CheckedText | None = None
+        if chosen == "llm":
+            checked, notice = yield from self._answer_llm(resolution.standalone_question, sources)
+            if checked is not None and not checked.citations:  # the model says the papers do not answer it
+                if low_confidence:  # two weak signals agree: refuse (the refusal was streamed already)
+                    yield from self._refuse(
+                        text, chosen, timings, started, confidence, resolution.standalone_question, streamed=True
+                    )
+                    return
+                # retrieval is confident: the quotes with a notice beat a bare refusal
+                checked, notice = None, f"The language model found no direct answer in these papers; {FALLBACK}"
+            if checked is None:  # the LLM failed or cited nothing valid: fall back, and say so
+                chosen = "extractive"
+                yield StreamEvent(kind="notice", text=notice)
+        if checked is None:
+            pieces: list[str] = []
+            # quotes answer what the user asked now (a follow-up's appended title would pull the title's sentence)
+            for piece in self.extractive.write(text, sources, self.retriever.tokenize):
+                pieces.append(piece)
+                yield StreamEvent(kind="delta", text=piece)
+            checked = check_citations("".join(pieces), sources)
+        timings["answer_ms"] = (time.perf_counter() - answer_started) * 1e3
+        refused = not checked.citations
+        answer = Answer(
+            question=text,
+            text=checked.text if not refused else NOT_IN_CORPUS,
+            citations=checked.citations,
+            sources=sources if not refused else [],
+            refused=refused,
+            mode=chosen,
+            timings=timings,
+            notice=" ".join(n for n in (condense_notice, notice) if n),
+            uncited_sentences=checked.uncited_sentences,
+            made_up_citations=checked.removed,
+            low_confidence=low_confidence and not refused,
+            confidence=confidence,
+            standalone_question=resolution.standalone_question,
+        )
+        yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+
+    def _refuse(
+        self,
+        question: str,
+        mode: AnswerMode,
+        timings: dict[str, float],
+        started: float,
+        confidence: float,
+        standalone_question: str,
+        notice: str = "",
+        streamed: bool = False,
+    ) -> Iterator[StreamEvent]:
+        """The fixed "not in the listed papers" outcome: no sources, no citations."""
+        if not streamed:
+            yield StreamEvent(kind="delta", text=NOT_IN_CORPUS)
+        answer = Answer(
+            question=question,
+            text=NOT_IN_CORPUS,
+            refused=True,
+            mode=mode,
+            sources=[],
+            timings=timings,
+            notice=notice,
+            confidence=confidence,
+            standalone_question=standalone_question,
+        )
+        yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+
+    def _condense(self, question: str, history: Sequence[Any], offline: Resolution) -> tuple[Resolution, str]:
+        """The LLM restates the conversation's last message; on any failure the offline resolution stands."""
+        try:
+            llm = self.llm()
+            assert llm is not None  # only called in llm mode
+            standalone = llm.condense(question, as_turns(history))
+        except Exception as exc:  # the same fallback rule as answering: say so, never fail the question
+            reason = llm.scrub(str(exc)) if self._llm is not None else str(exc)
+            log.warning("condensing the conversation failed: %s", reason)
+            return offline, f"The language model could not restate the follow-up ({shorten(reason)}); searched offline."
+        return Resolution(standalone_question=standalone, follow_up=offline.follow_up, carried=offline.carried), ""
+
+    def _answer_llm(
+        self, question: str, sources: list[Source]
+    ) -> Generator[StreamEvent, None, tuple[CheckedText | None, str]]:
+        """Stream the LLM's deltas, then check its answer.
+
+        Returns (checked answer, "") when it is usable (a refusal is usable: it cites
+        nothing and says so), else (None, notice) so the caller falls back to extractive.
+        """
+        try:
+            llm = self.llm()
+        except Exception as exc:  # e.g. a missing prompt file: the message names it
+            log.error("LLM answerer could not be built: %s", exc)
+            return None, f"The language model is not set up ({exc}); {FALLBACK}"
+        assert llm is not None  # _mode() only picks "llm" when an endpoint is configured
+        pieces: list[str] = []
+        try:
+            for delta in llm.stream(question, sources):
+                pieces.append(delta)
+                yield StreamEvent(kind="delta", text=delta)
+        except Exception as exc:  # any LLM failure falls back; the reason is shown, never the key
+            return None, llm.describe_failure(exc)
+        reply = "".join(pieces)
+        echoed = llm.echoes_prompt(reply)
+        if llm.is_refusal(reply) and not echoed:
+            return CheckedText(NOT_IN_CORPUS, []), ""
+        checked = check_citations(reply, sources)
+        if not reply.strip():
+            problem = "returned an empty answer"
+        elif echoed:
+            problem = "repeated its instructions instead of answering"
+        elif not checked.citations:
+            problem = "gave an answer that cited none of the retrieved papers"
+        elif len(CITATION.sub(" ", checked.text).split()) < MIN_ANSWER_WORDS:
+            problem = "gave citations with no answer text"
+        else:
+            return checked, ""
+        log.warning("LLM reply not used (%s): %.400r", problem, reply)
+        return None, f"The language model {problem}; {FALLBACK}"
+
+    @staticmethod
+    def _finish(answer: Answer, started: float) -> Answer:
+        timings = {**answer.timings, "total_ms": (time.perf_counter() - started) * 1e3}
+        return answer.model_copy(update={"timings": {k: round(v, 3) for k, v in timings.items()}})
+
+    def ask(
+        self, question: Any, k: int | None = None, mode: ModeChoice = "auto", history: Sequence[Any] | None = None
+    ) -> Answer:
+        """The whole Answer at once."""
+        for event in self.stream(question, k=k, mode=mode, history=history):
+            if event.kind == "answer" and event.answer is not None:
+                return event.answer
+        raise RuntimeError("the pipeline ended without an answer")  # pragma: no cover
+
+
+_default: Pipeline | None = None
+_default_lock = threading.Lock()
+
+
+def get_pipeline() -> Pipeline:
+    """The process-wide pipeline for `rag.ask` (index loaded once)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Pipeline()
+        return _default
+
+
+def ask(question: str, k: int = 5, history: Sequence[Any] | None = None) -> Answer:
+    """Answer a question over the ingested papers, citing them as [n].
+
+    `history`: earlier turns, e.g. `[(question, answer), ...]`, for follow-up questions.
+    """
+    return get_pipeline().ask(question, k=k, history=history)

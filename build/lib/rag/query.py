@@ -1,0 +1,391 @@
+"""Query understanding: what to search the papers for, given what a user typed.
+
+Users ask "Which paper proposes ...", "tell me about SoFar", "what does TSP stand
+for in ...", with typos and in lower case. The abstracts say "Travelling Salesman
+Problem" and never "paper that proposes". `QueryAnalyzer` turns a question into
+search text for the retrievers:
+
+- question boilerplate is stripped ("Which paper ...", "Is there work on ...",
+  "I'm looking for ...", "tell me about ..."), since it matches every abstract a little;
+- acronyms are expanded both ways, from the "Long Form (LF)" pairs the abstracts
+  themselves define plus a short list of common ones;
+- a word the corpus never uses that is one edit from a word it does (a typo) gains
+  that word;
+- name-like words of paper titles ("SoFar", "HYPO", "MM-Lego") that the question
+  mentions are found, so a question naming a paper is known to name it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+WORD = re.compile(r"(?u)\b\w\w+\b")
+NAME_TOKEN = re.compile(r"[A-Za-z0-9][\w\-]*[A-Za-z0-9]|[A-Za-z0-9]")
+INTRODUCES = re.compile(
+    r"\b(?:we|this (?:paper|work)|our)\b.{0,60}?\b(?:propose|introduce|present|develop|call|dub|name|term|design)",
+    re.IGNORECASE,
+)
+# "the BERT paper", "the original GAN paper", "which paper introduced GraphSAGE": a paper asked for by name
+ASKS_BY_NAME = re.compile(
+    r"\b(?:the|original|of)\s+(?:original\s+)?([\w\-.]+(?:\s+[\w\-.]+)?)\s+paper\b"
+    r"|\b(?:introduced|proposed|invented|introducing|proposing)\s+(?:the\s+)?([A-Z][\w\-.]*[A-Za-z0-9])",
+)
+MAX_NAME_PAPERS = 2  # a coined word of more abstracts than this is a well-known name, not one paper's
+MAX_NAME_DF = 6  # chunks a one-word title name may appear in and still name its paper
+PARENTHESISED = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,11}?)(s)?\)")
+# Words that ask *about* something without saying what: "what problem does X solve", "how well does X work".
+ASKING_WORDS = frozenset(
+    [
+        "what", "which", "who", "how", "why", "when", "where", "is", "are", "was", "were", "does", "do", "did",
+        "can", "could", "would", "will", "should", "the", "a", "an", "about", "tell", "me", "explain",
+        "describe", "summarize", "summarise", "overview", "summary", "of", "in", "on", "for", "paper", "papers",
+        "work", "works", "method", "model", "approach", "idea", "it", "its", "this", "that", "well", "good",
+        "problem", "problems", "solve", "solves", "solved", "propose", "proposes", "proposed", "introduce",
+        "introduces", "contribution", "contributions", "main", "key", "used", "use", "uses", "mean", "means",
+        "stand", "stands", "purpose", "goal", "point", "doing", "achieve", "achieves", "result", "results",
+        "perform", "performs", "performance",
+    ]
+)
+
+# Leading phrasings that say "find me a paper", not what the paper is about.
+_LEADS = [
+    r"(?:hi|hey|hello)\b[,!.]*",
+    r"(?:can|could) you (?:please )?",
+    r"please ",
+    r"(?:tell me|teach me|explain|describe|summari[sz]e|give me (?:an? )?(?:overview|summary) of)(?: more)?(?: about)?",
+    r"i(?:'m| am) (?:looking|searching) for (?:a |an |any |the |some )?(?:paper|work|study|article|research)?s?"
+    r"(?: that| which| on| about| where)?",
+    r"(?:is|are) there (?:any |a |an |some )?(?:paper|work|study|studies|article|research)s?"
+    r"(?: (?:in here|here|in the (?:list|corpus|collection)))?(?: that| which| on| about| where| for)?",
+    r"(?:any|a) (?:paper|work|study|article)s? (?:that|which|on|about|where)",
+    r"(?:which|what) (?:paper|papers|work|works|study|studies|article|articles|research)"
+    r"(?: (?:proposes?|introduces?|presents?|describes?|shows?|studies|uses?|is about|talks about|discusses|"
+    r"looks at|has|does|did|explores?|tackles?|addresses|covers?))?",
+    r"(?:find|show) me (?:a |the |any )?(?:paper|work|study)?s?(?: that| which| on| about)?",
+    r"what (?:is|are|was|were) the (?:paper|work|study) (?:that|which|about|on)",
+]
+LEAD = re.compile(r"^\s*(?:" + "|".join(_LEADS) + r")\s*[:,]?\s*", re.IGNORECASE)
+TRAIL = re.compile(
+    r"\s*(?:\b(?:in (?:here|the (?:list|corpus|collection|papers))|in these papers|among (?:these|the) papers)\b)?"
+    r"\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+PAPER_NAMED = re.compile(
+    r"^\s*what (?:does|did|do) (?:the )?(.{2,60}?) (?:paper|work|method|model|approach)s? "
+    r"(?:propose|do|say|introduce|present|show|find|contribute|claim)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+# Common abbreviations the abstracts may use without spelling out (or the reverse).
+COMMON_ACRONYMS: dict[str, str] = {
+    "ai": "artificial intelligence",
+    "asr": "automatic speech recognition",
+    "cnn": "convolutional neural network",
+    "cot": "chain of thought",
+    "cv": "computer vision",
+    "dpo": "direct preference optimization",
+    "gan": "generative adversarial network",
+    "gnn": "graph neural network",
+    "gpu": "graphics processing unit",
+    "icl": "in-context learning",
+    "kd": "knowledge distillation",
+    "kg": "knowledge graph",
+    "llm": "large language model",
+    "lm": "language model",
+    "lmm": "large multimodal model",
+    "lora": "low-rank adaptation",
+    "mlp": "multilayer perceptron",
+    "mllm": "multimodal large language model",
+    "moe": "mixture of experts",
+    "mt": "machine translation",
+    "nerf": "neural radiance field",
+    "ner": "named entity recognition",
+    "nlp": "natural language processing",
+    "ocr": "optical character recognition",
+    "ood": "out-of-distribution",
+    "qa": "question answering",
+    "rag": "retrieval-augmented generation",
+    "rl": "reinforcement learning",
+    "rlhf": "reinforcement learning from human feedback",
+    "rnn": "recurrent neural network",
+    "sae": "sparse autoencoder",
+    "sft": "supervised fine-tuning",
+    "sota": "state of the art",
+    "ssl": "self-supervised learning",
+    "ssm": "state space model",
+    "tsp": "travelling salesman problem",
+    "tts": "text to speech",
+    "vae": "variational autoencoder",
+    "vit": "vision transformer",
+    "vlm": "vision-language model",
+    "vla": "vision-language-action",
+    "vqa": "visual question answering",
+}
+
+
+def _initials_match(short: str, words: Sequence[str]) -> bool:
+    """Schwartz-Hearst style: the short form's letters appear in order in the long form,
+    the first one starting its first word."""
+    letters = [c.lower() for c in short if c.isalnum()]
+    text = " ".join(words).lower()
+    if not letters or not text or text[0] != letters[0]:
+        return False
+    pos = 0
+    for letter in letters:
+        pos = text.find(letter, pos)
+        if pos < 0:
+            return False
+        pos += 1
+    return True
+
+
+def mine_acronyms(texts: Iterable[str]) -> dict[str, str]:
+    """ "Large Language Models (LLMs)" -> {"llm": "large language models"} from the abstracts."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for match in PARENTHESISED.finditer(text):
+            short = match.group(1)
+            letters = sum(c.isalpha() for c in short)
+            if letters < 2 or sum(c.isupper() for c in short) < 2:
+                continue
+            before = re.findall(r"[\w\-]+", text[: match.start()])[-(len(short) + 2) :]
+            best = None
+            for size in range(1, len(before) + 1):  # the shortest tail whose initials spell it
+                if _initials_match(short, before[-size:]):
+                    best = before[-size:]
+                    break
+            if best:
+                found.setdefault(short.lower(), " ".join(best).lower())
+    return found
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as the retrievers see it."""
+
+    question: str  # as typed (cleaned of control characters)
+    text: str  # boilerplate stripped: what is embedded
+    expansions: list[str] = field(default_factory=list)  # acronym long/short forms and typo repairs
+    named: list[str] = field(default_factory=list)  # ids of papers whose name-like title word it mentions
+    named_in_abstract: list[str] = field(default_factory=list)  # ids of papers whose abstract coins a name it uses
+    famous: list[str] = field(default_factory=list)  # coined names it uses that many abstracts mention (baselines)
+    asked_names: list[str] = field(default_factory=list)  # "the BERT paper" -> ["bert"]: papers asked for by name
+    only_name: list[str] = field(default_factory=list)  # ids named by a question that asks about nothing else
+
+    @property
+    def lexical_text(self) -> str:
+        """What BM25 scores: the stripped question plus its expansions."""
+        return " ".join([self.text, *self.expansions])
+
+    @property
+    def dense_text(self) -> str:
+        """What is embedded: the stripped question plus acronym expansions in brackets."""
+        return f"{self.text} ({'; '.join(self.expansions)})" if self.expansions else self.text
+
+
+class QueryAnalyzer:
+    """Built once per index from the papers' texts and the BM25 vocabulary."""
+
+    def __init__(
+        self,
+        abstracts: dict[str, str],
+        titles: dict[str, str],
+        vocabulary: dict[str, int],
+        stop_words: frozenset[str] = frozenset(),
+    ) -> None:
+        self.acronyms = {**COMMON_ACRONYMS, **mine_acronyms(abstracts.values())}
+        self.long_forms = {long: short for short, long in self.acronyms.items()}
+        self.vocabulary = vocabulary
+        self.stop_words = stop_words
+        self._by_deletion: dict[str, list[str]] = {}
+        for term in vocabulary:
+            if len(term) >= 4 and term.isalpha():
+                for key in _deletes(term) | {term}:
+                    self._by_deletion.setdefault(key, []).append(term)
+        coined = coined_words(abstracts)
+        self.abstract_names = abstract_names(abstracts, coined=coined)
+        self.coined_papers = {n: len(p) for n, p in coined.items()}
+        # a one-word name that is also an everyday word of the abstracts ("Mask") names nothing
+        self.title_names = {
+            name: pids
+            for name, pids in title_names(titles).items()
+            if not re.fullmatch(r"\w+", name) or vocabulary.get(name, 0) <= MAX_NAME_DF
+        }
+
+    def analyze(self, question: str, strip: bool = True, expand: bool = True) -> Query:
+        text = strip_boilerplate(question) if strip else question.strip()
+        lowered = text.lower()
+        words = WORD.findall(lowered)
+        expansions = self._expansions(lowered, words) if expand else []
+        named = [pid for name, pids in self.title_names.items() if contains_token(lowered, name) for pid in pids]
+        coined = [
+            pid
+            for word in NAME_TOKEN.findall(text)
+            if any(_coined(part) for part in word.split("-"))
+            for pid in self.abstract_names.get(word.lower(), ())
+        ]
+        famous = [
+            word.lower()
+            for word in NAME_TOKEN.findall(text)
+            if self.coined_papers.get(word.lower(), 0) > MAX_NAME_PAPERS
+            and any(_coined(p) for p in word.split("-"))
+            and word.lower().removesuffix("s") not in COMMON_ACRONYMS
+        ]
+        asked = [
+            (m.group(1) or m.group(2)).lower()
+            for m in ASKS_BY_NAME.finditer(question)
+            if (m.group(1) or m.group(2)).lower() not in {"this", "that", "a", "an", "which", "what", "same"}
+        ]
+        name_words = [w for w in NAME_TOKEN.findall(text) if w.lower() not in ASKING_WORDS]
+        named_here = [*named, *coined]
+        only_name = named_here if named_here and len(name_words) == 1 else []
+        return Query(
+            question=question,
+            only_name=list(dict.fromkeys(only_name)),
+            text=text,
+            expansions=expansions,
+            asked_names=list(dict.fromkeys(asked)),
+            famous=list(dict.fromkeys(famous)),
+            named=list(dict.fromkeys(named)),
+            named_in_abstract=[pid for pid in dict.fromkeys(coined) if pid not in named],
+        )
+
+    def _expansions(self, lowered: str, words: list[str]) -> list[str]:
+        """Acronym long forms, short forms of spelled-out terms, and typo repairs."""
+        expansions: list[str] = []
+        for word in dict.fromkeys(words):
+            singular = word[:-1] if word.endswith("s") and word[:-1] in self.acronyms else word
+            long = self.acronyms.get(singular)
+            if long and long not in lowered:
+                expansions.append(long)
+            elif word not in self.vocabulary and word not in self.stop_words and (fix := self.repair(word)):
+                expansions.append(fix)
+        for long, short in self.long_forms.items():
+            if " " in long and long in lowered and short not in words:
+                expansions.append(short)
+        return expansions
+
+    def repair(self, word: str) -> str | None:
+        """The corpus word one edit away from an unknown word (the most frequent one), if any."""
+        if len(word) < 5 or not word.isalpha():
+            return None
+        candidates: set[str] = set()
+        for key in _deletes(word) | {word}:
+            candidates.update(self._by_deletion.get(key, ()))
+        candidates = {c for c in candidates if _edit_distance_at_most_one(word, c)}
+        if not candidates:
+            return None
+        return max(sorted(candidates), key=lambda c: self.vocabulary.get(c, 0))
+
+
+def _edit_distance_at_most_one(a: str, b: str) -> bool:
+    """Substitution, insertion, deletion or an adjacent transposition."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def contains_token(text: str, name: str) -> bool:
+    """`name` as a whole token of `text` (a plural allowed), not inside another word ("bert" in "palbert")."""
+    return re.search(r"(?<![\w\-])" + re.escape(name) + r"(?:s|es)?(?![\w\-])", text) is not None
+
+
+def abstract_names(
+    abstracts: dict[str, str], max_papers: int = MAX_NAME_PAPERS, coined: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    """Coined words of abstracts ("PCME", "LieGAN", "MERU") -> the (at most two) papers using them.
+
+    A name many abstracts use ("BERT", "GPT-4") is a baseline, not what a paper is about.
+    """
+    common = set(COMMON_ACRONYMS) | {a + "s" for a in COMMON_ACRONYMS}
+    names: dict[str, list[str]] = {}
+    for name, pids in (coined if coined is not None else coined_words(abstracts)).items():
+        if len(pids) > max_papers or name in common:
+            continue
+        owners = [pid for pid in pids if _coins(abstracts[pid], name)]
+        if owners:
+            names[name] = owners
+    return names
+
+
+def _coins(abstract: str, name: str) -> bool:
+    """The abstract introduces `name` (used twice, or in a "we propose ..." sentence), not just cites it."""
+    pattern = re.compile(r"(?<![\w\-])" + re.escape(name) + r"(?![\w\-])", re.IGNORECASE)
+    if len(pattern.findall(abstract)) >= 2:
+        return True
+    return any(pattern.search(s) and INTRODUCES.search(s) for s in re.split(r"(?<=[.!?])\s+", abstract))
+
+
+def coined_words(texts: dict[str, str]) -> dict[str, list[str]]:
+    """Every coined word (lower-cased) of the texts -> the ids of the texts using it."""
+    names: dict[str, set[str]] = {}
+    for pid, text in texts.items():
+        for word in {m.group() for m in NAME_TOKEN.finditer(text)}:
+            if any(_coined(part) for part in word.split("-")):
+                names.setdefault(word.lower(), set()).add(pid)
+    return {n: sorted(p) for n, p in names.items()}
+
+
+def _coined(word: str) -> bool:
+    """ "SoFar", "HYPO", "GPT4" look coined; "Memory", "Efficient", "3D" do not."""
+    letters = sum(c.isalpha() for c in word)
+    if letters < 2:
+        return False
+    return any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+
+
+def strip_boilerplate(question: str) -> str:
+    """ "Which paper proposes X in here?" -> "X"; "What does the SoFar paper propose?" -> "SoFar"."""
+    named = PAPER_NAMED.match(question)
+    if named:
+        return named.group(1).strip()
+    text = question
+    for _ in range(3):  # "Hi, can you tell me about ..." peels in steps
+        stripped = LEAD.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    text = TRAIL.sub("", text).strip()
+    return text if len(WORD.findall(text)) >= 1 else question.strip()
+
+
+def title_names(titles: dict[str, str]) -> dict[str, list[str]]:
+    """Name-like words of titles -> paper ids: "SoFar", "HYPO", "MM-Lego", a short title before ":".
+
+    A word counts when it looks like a coined name (inner capital, all capitals, digits,
+    or the whole head before a colon) and at most two titles use it, so "LLM" or "3D" is
+    no paper's name.
+    """
+    names: dict[str, list[str]] = {}
+    for pid, title in titles.items():
+        head = title.split(":", 1)[0].strip() if ":" in title else ""
+        candidates = set()
+        if head and len(head.split()) <= 3 and len(head) >= 3:
+            candidates.add(head.lower())
+        if len(title.split()) <= 3:
+            candidates.add(title.lower().rstrip("?!."))
+        for match in NAME_TOKEN.finditer(title):
+            word = match.group()
+            letters = [c for c in word if c.isalpha()]
+            if len(letters) < 2:
+                continue
+            if any(_coined(part) for part in word.split("-")):
+                candidates.add(word.lower())
+        for name in candidates:
+            names.setdefault(name, []).append(pid)
+    common = set(COMMON_ACRONYMS) | {a + "s" for a in COMMON_ACRONYMS}
+    return {n: pids for n, pids in names.items() if len(pids) <= 2 and n not in common}
