@@ -50,9 +50,10 @@ serve: setup
 
 lint: setup
 	$(BIN)/ruff check rag tests bench scripts app.py
+	$(BIN)/ruff format --check rag tests bench scripts app.py
+	$(BIN)/mypy rag
 
-test: setup setup-browser setup-llm
-	$(BIN)/ruff check rag tests bench scripts app.py
+test: setup setup-browser setup-llm lint
 	$(BIN)/pytest -q
 
 test-quick: setup

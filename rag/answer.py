@@ -295,7 +295,7 @@ class LLMAnswerer:
     def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
         """Yield the answer's text deltas as the endpoint streams them."""
         deadline = time.monotonic() + self.settings.llm_timeout
-        common = {
+        common: dict[str, Any] = {
             "model": self.settings.llm_model,
             "max_tokens": self.settings.llm_max_tokens,
             "temperature": self.settings.llm_temperature,
@@ -306,7 +306,10 @@ class LLMAnswerer:
             # A base model runs on past its answer into another example: stop at the next one.
             response = self.client.completions.create(prompt=prompt, stop=COMPLETION_STOPS, **common)
         else:
-            response = self.client.chat.completions.create(messages=self.messages(question, sources), **common)
+            response = self.client.chat.completions.create(
+                messages=self.messages(question, sources),  # type: ignore[arg-type]  # plain role/content dicts
+                **common,
+            )
         try:
             for chunk in response:
                 if time.monotonic() > deadline:
@@ -328,11 +331,11 @@ class LLMAnswerer:
             titles = [title for _, title in turn.cited()]
             lines.append(f"Assistant answered from: {'; '.join(titles)}" if titles else "Assistant: not in the papers")
         prompt = self.prompts.render_condense(question, "\n".join(lines))
-        common = {"model": self.settings.llm_model, "max_tokens": 80, "temperature": 0.0}
+        common: dict[str, Any] = {"model": self.settings.llm_model, "max_tokens": 80, "temperature": 0.0}
         if self.settings.llm_api == "completions":
             reply = self.client.completions.create(prompt=prompt, stop=["\n"], **common).choices[0].text or ""
         else:
-            messages = [{"role": "user", "content": prompt}]
+            messages: list[Any] = [{"role": "user", "content": prompt}]
             reply = self.client.chat.completions.create(messages=messages, **common).choices[0].message.content or ""
         standalone = " ".join(reply.strip().splitlines()[0].split()) if reply.strip() else ""
         standalone = re.sub(r"^(?:standalone question:\s*)", "", standalone, flags=re.IGNORECASE).strip(" \"'")

@@ -67,9 +67,7 @@ def run_cli(args: list, data_dir: Path, stdin: bytes | None = None, **env: str) 
     return subprocess.CompletedProcess(["rag", *args], code, out.getvalue(), err.getvalue())
 
 
-def run_cli_process(
-    args: list, data_dir: Path, stdin: bytes | None = None, **env: str
-) -> subprocess.CompletedProcess:
+def run_cli_process(args: list, data_dir: Path, stdin: bytes | None = None, **env: str) -> subprocess.CompletedProcess:
     """`python -m rag.cli ARGS` as a real process, argv passed as given (str or raw bytes)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "RAG_"))}
     full_env.update(RAG_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT), **env)
