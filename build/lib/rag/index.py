@@ -244,7 +244,7 @@ def stored_state(collection: Collection, page: int = 5000) -> dict[str, StoredPa
                 StoredPaper(
                     str(meta.get("content_hash", "")),
                     [],
-                    int(meta.get("n_chunks", 0)),
+                    int(str(meta.get("n_chunks", 0))),
                     frozenset(s for s in str(meta.get("seed_files", "")).split(SEED_FILES_SEPARATOR) if s),
                 ),
             )
@@ -469,7 +469,7 @@ def load_index(settings: Settings | None = None, page: int = 5000) -> list[Store
                         abstract=str(meta["abstract"]),
                         seed_files=[s for s in str(meta.get("seed_files", "")).split(SEED_FILES_SEPARATOR) if s],
                     )
-                start, end = int(meta["start"]), int(meta["end"])
+                start, end = int(str(meta["start"])), int(str(meta["end"]))
                 chunk = Chunk(id=cid, paper_id=pid, text=paper.abstract[start:end], start=start, end=end)
                 chunks.append(StoredChunk(chunk=chunk, paper=paper, text=doc or ""))
             if len(got["ids"]) < page:

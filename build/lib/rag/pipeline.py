@@ -180,7 +180,7 @@ class Pipeline:
         resolution = self.resolve(text, history)
         condense_notice = ""
         if chosen == "llm" and as_turns(history):
-            resolution, condense_notice = self._condense(text, history, resolution)
+            resolution, condense_notice = self._condense(text, history or [], resolution)
             if condense_notice:
                 yield StreamEvent(kind="notice", text=condense_notice)
         stale = self.refresh()
@@ -271,12 +271,13 @@ class Pipeline:
 
     def _condense(self, question: str, history: Sequence[Any], offline: Resolution) -> tuple[Resolution, str]:
         """The LLM restates the conversation's last message; on any failure the offline resolution stands."""
+        llm: LLMAnswerer | None = None
         try:
             llm = self.llm()
             assert llm is not None  # only called in llm mode
             standalone = llm.condense(question, as_turns(history))
         except Exception as exc:  # the same fallback rule as answering: say so, never fail the question
-            reason = llm.scrub(str(exc)) if self._llm is not None else str(exc)
+            reason = llm.scrub(str(exc)) if llm is not None else str(exc)
             log.warning("condensing the conversation failed: %s", reason)
             return offline, f"The language model could not restate the follow-up ({shorten(reason)}); searched offline."
         return Resolution(standalone_question=standalone, follow_up=offline.follow_up, carried=offline.carried), ""

@@ -393,9 +393,7 @@ class Retriever:
             ),
         }
 
-    def decide(
-        self, query: Query, fused: list[PaperHit], evidence: dict[str, float], k: int
-    ) -> tuple[float, Verdict]:
+    def decide(self, query: Query, fused: list[PaperHit], evidence: dict[str, float], k: int) -> tuple[float, Verdict]:
         """The answerability model's probability and verdict, with one override.
 
         A question that asks about nothing but a name a retrieved paper goes by ("what is

@@ -354,7 +354,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         """
         try:
             pipe = backend.get()
-            return answer_json(pipe.ask(question, k=int(k), mode=mode, history=history or None))  # type: ignore[arg-type]
+            return answer_json(pipe.ask(question, k=int(k), mode=mode, history=history or None))
         except (InvalidQuestion, PaperIndexError) as exc:
             raise gr.Error(str(exc)) from exc
 

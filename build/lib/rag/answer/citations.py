@@ -1,0 +1,151 @@
+"""The citation checker every answer passes through, and the sentence splitter it quotes with.
+
+Whatever wrote an answer, `check_citations` keeps only `[n]` that name a retrieved source
+(`[n, m]`, `[n-m]` and `[Source n]` are read too), resolves each to the paper's title and
+the abstract sentence it supports, and lists the numbers it removed (a model's made-up
+citations) and the sentences left without a citation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rag.models import Citation, Source
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+NOT_IN_CORPUS = "I could not find this in the listed papers, so I will not guess."
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
+# abbreviations a sentence does not end on
+NO_BREAK_AFTER = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bcf|\bvs|\bFigs?|\bEqs?|\bSec|\bTab|\bapprox|\bNo)\.$")
+# `[1]`, `[1, 2]`, `[1;2]`, `[2-4]`, `[1, 2, and 3]`, `[Source 1]`: the forms LLMs write.
+_CITE_BODY = r"\s*\d+(?:\s*(?:,\s*and|[-–,;]|and)\s*\d+)*\s*"
+CITATION = re.compile(rf"\[(?:sources?\s*)?({_CITE_BODY})\]", re.IGNORECASE)
+WORD = re.compile(r"(?u)\b\w\w+\b")
+TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int
+    end: int
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences with character offsets into `text` (abstract debris stays verbatim)."""
+    out, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        piece = text[start : match.start()]
+        if NO_BREAK_AFTER.search(piece) or piece.rfind("(") > max(piece.rfind(")"), len(piece) - 60):
+            continue  # "Welleck et al. (2020)." and "(e.g. Python)" are one sentence each
+        if piece.strip():
+            out.append(Sentence(piece, start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        out.append(Sentence(text[start:].rstrip(), start, len(text.rstrip())))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Citation checking
+
+
+def parse_citation_numbers(body: str) -> list[int]:
+    """`1`, `1, 3`, `2-4`, `1 and 2`, `1; 2, and 3` -> [1], [1, 3], [2, 3, 4], [1, 2], [1, 2, 3] (ranges: 50 max)."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|;|\band\b)\s*", body.strip()):
+        if not part:
+            continue
+        bounds = re.split(r"\s*[-–]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
+            lo, hi = int(bounds[0]), int(bounds[1])
+            if lo <= hi and hi - lo <= 50:
+                numbers.extend(range(lo, hi + 1))
+        elif part.isdigit():
+            numbers.append(int(part))
+    return list(dict.fromkeys(numbers))
+
+
+@dataclass
+class CheckedText:
+    text: str
+    citations: list[Citation]
+    uncited_sentences: list[str] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+
+def best_quote(claim: str, source: Source) -> Sentence:
+    """The sentence of the cited abstract quoted in the claim, else the one sharing most words."""
+    sentences = split_sentences(source.paper.abstract) or [
+        Sentence(source.paper.abstract, 0, len(source.paper.abstract))
+    ]
+    verbatim = [s for s in sentences if s.text.strip().rstrip(".!?") in claim]
+    if verbatim:
+        return max(verbatim, key=lambda s: len(s.text))
+    claim_words = set(WORD.findall(claim.lower()))
+    return max(sentences, key=lambda s: (len(claim_words & set(WORD.findall(s.text.lower()))), -s.start))
+
+
+def check_citations(text: str, sources: list[Source]) -> CheckedText:
+    """Drop `[n]` that are not retrieved sources; resolve the rest to title + quote.
+
+    Citation forms `[n]`, `[n, m]`, `[n-m]` are read; what survives is rewritten
+    as `[n][m]` so every marker a reader sees is one clickable source.
+    """
+    text = TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), text)  # "claim. [1]" -> "claim [1]."
+    by_n = {s.n: s for s in sources}
+    citations: dict[tuple[int, int], Citation] = {}
+    removed: list[int] = []
+    uncited: list[str] = []
+    out_parts: list[str] = []
+    cursor = 0
+
+    for sentence in split_sentences(text) if text.strip() else []:
+        numbers: list[int] = []
+
+        def rewrite(match: re.Match[str], numbers: list[int] = numbers) -> str:
+            kept = []
+            for n in parse_citation_numbers(match.group(1)):
+                if n in by_n:
+                    kept.append(n)
+                    numbers.append(n)
+                else:
+                    removed.append(n)
+            return "".join(f"[{n}]" for n in kept)
+
+        cleaned = CITATION.sub(rewrite, sentence.text)
+        cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned))
+        claim = CITATION.sub("", cleaned).strip()
+        if numbers:
+            for n in dict.fromkeys(numbers):
+                quote = best_quote(claim, by_n[n])
+                key = (n, quote.start)
+                if key not in citations:
+                    citations[key] = Citation(
+                        n=n,
+                        paper_id=by_n[n].paper.id,
+                        title=by_n[n].paper.title,
+                        quote=quote.text,
+                        start=quote.start,
+                        end=quote.end,
+                    )
+        elif len(WORD.findall(claim)) >= 4 and not claim.endswith(":"):
+            uncited.append(claim)
+        out_parts.append(text[cursor : sentence.start])  # the original whitespace keeps paragraphs
+        out_parts.append(cleaned)
+        cursor = sentence.end
+    clean_text = "".join(out_parts).strip()
+    ordered = sorted(citations.values(), key=lambda c: (c.n, c.start))
+    return CheckedText(clean_text, ordered, uncited, list(dict.fromkeys(removed)))
+
+
+# ------------------------------------------------------------------------------------------
+# The extractive answerer
