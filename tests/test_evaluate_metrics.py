@@ -227,3 +227,22 @@ def test_bad_k_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
     with pytest.raises(ValueError, match="k must be"):
         ev.run(DEV_QUESTIONS, tmp_path / "o", k=99)
     assert not (tmp_path / "o").exists()
+
+
+def test_report_json_is_a_typed_report_with_the_settings_and_no_key(pipeline, tmp_path: Path) -> None:
+
+    from rag import evaluate as ev
+    from tests.conftest import DEV_QUESTIONS
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
+    keyed = type(pipeline)(
+        pipeline.settings.model_copy(update={"openai_api_key": "sk-test-SECRET123"}), pipeline.retriever
+    )
+    ev.run(questions, tmp_path / "o", pipeline=keyed, progress=False, retrieval_only=True)
+    text = (tmp_path / "o" / "report.json").read_text()
+    report = ev.EvalReport.model_validate_json(text)
+    assert report.settings["top_k"] == pipeline.settings.top_k
+    assert report.settings["collection"] == pipeline.settings.collection
+    assert "openai_api_key" not in report.settings
+    assert "SECRET123" not in text
