@@ -15,7 +15,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,32 +191,27 @@ def embedding_text(paper: Paper, chunk: Chunk) -> str:
     return f"{paper.title}\n{chunk.text}"
 
 
-def _nodes_for(paper: Paper, chunks: list[Chunk], digest: str, vectors: Iterable[Any]) -> list[Any]:
-    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+def _records_for(paper: Paper, chunks: list[Chunk], digest: str) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """Ids, documents and metadata of a paper's chunks, as they are written to the collection.
 
-    nodes = []
-    for chunk, vector in zip(chunks, vectors, strict=True):
-        node = TextNode(
-            id_=chunk.id,
-            text=embedding_text(paper, chunk),
-            embedding=[float(x) for x in vector],
-            metadata={
-                "paper_id": paper.id,
-                "title": paper.title,
-                "abstract": paper.abstract,
-                "seed_files": SEED_FILES_SEPARATOR.join(paper.seed_files),
-                "chunk_n": int(chunk.id.rsplit(":", 1)[1]),
-                "n_chunks": len(chunks),
-                "start": chunk.start,
-                "end": chunk.end,
-                "content_hash": digest,
-            },
-            excluded_embed_metadata_keys=["abstract"],
-            excluded_llm_metadata_keys=["abstract"],
-        )
-        node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=paper.id)
-        nodes.append(node)
-    return nodes
+    Written with chromadb directly (not llama-index's ChromaVectorStore, whose node JSON kept a
+    second copy of the abstract and the seed names as they were at first ingest).
+    """
+    metadatas: list[dict[str, Any]] = [
+        {
+            "paper_id": paper.id,
+            "title": paper.title,
+            "abstract": paper.abstract,
+            "seed_files": SEED_FILES_SEPARATOR.join(paper.seed_files),
+            "chunk_n": int(chunk.id.rsplit(":", 1)[1]),
+            "n_chunks": len(chunks),
+            "start": chunk.start,
+            "end": chunk.end,
+            "content_hash": digest,
+        }
+        for chunk in chunks
+    ]
+    return [c.id for c in chunks], [embedding_text(paper, c) for c in chunks], metadatas
 
 
 @dataclass
@@ -270,8 +265,6 @@ def ingest(
     paper_progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Bring the store in line with the seeds: embed only what is new or changed."""
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
     from rag.embeddings import get_embedder
 
     settings = settings or get_settings()
@@ -291,7 +284,6 @@ def ingest(
     if rebuild:
         drop_index(settings)
     collection = open_collection(settings, create=True)
-    store = ChromaVectorStore(chroma_collection=collection)
     embedder = get_embedder(settings)
     state = stored_state(collection)
 
@@ -323,16 +315,22 @@ def ingest(
     for batch in _batches(todo, max(1, settings.embed_batch)):
         chunked = [(paper, digest, existed, chunk_paper(paper, splitter)) for paper, digest, existed in batch]
         texts = [embedding_text(p, c) for p, _, _, chunks in chunked for c in chunks]
-        vectors = iter(embedder.embed(texts))
-        nodes = []
+        vectors = embedder.embed(texts)
+        ids: list[str] = []
+        documents: list[str] = []
+        metadatas: list[dict[str, Any]] = []
         for paper, digest, existed, chunks in chunked:
             if existed:
                 collection.delete(ids=state[paper.id].chunk_ids)
-            nodes.extend(_nodes_for(paper, chunks, digest, [next(vectors) for _ in chunks]))
+            chunk_ids, docs, metas = _records_for(paper, chunks, digest)
+            ids += chunk_ids
+            documents += docs
+            metadatas += metas
             report.updated += existed
             report.added += not existed
-        store.add(nodes)
-        report.chunks_written += len(nodes)
+        if ids:
+            collection.add(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas)  # type: ignore[arg-type]
+        report.chunks_written += len(ids)
         done += len(batch)
         if progress:
             progress(done, len(todo))
