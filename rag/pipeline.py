@@ -90,7 +90,7 @@ class Pipeline:
     def _use(self, retriever: Retriever) -> None:
         """Answer from `retriever` from now on (its extractive answerer weighs words by its BM25)."""
         self.extractive = ExtractiveAnswerer(
-            retriever.bm25.idf, self.settings.answer_sentences, self.settings.answer_source_floor
+            retriever.idf, self.settings.answer_sentences, self.settings.answer_source_floor
         )
         self.retriever = retriever
 
@@ -139,10 +139,7 @@ class Pipeline:
         return self.retriever.paper_count
 
     def papers(self) -> list[Any]:
-        seen: dict[str, Any] = {}
-        for stored in self.retriever.chunks:
-            seen.setdefault(stored.paper.id, stored.paper)
-        return sorted(seen.values(), key=lambda p: p.title.lower())
+        return self.retriever.all_papers()
 
     def llm(self) -> LLMAnswerer | None:
         """The LLM answerer when an endpoint is configured, else None (built once)."""

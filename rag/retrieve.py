@@ -29,7 +29,7 @@ from rag.answerability import AnswerabilityModel, Verdict, default_model_file
 from rag.config import Settings, get_settings
 from rag.index import StoredChunk, corpus_version, load_index, open_collection
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
-from rag.models import Source
+from rag.models import Paper, Source
 from rag.query import Query, QueryAnalyzer, contains_token
 from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
@@ -280,6 +280,18 @@ class Retriever:
             log.warning("no paper-level vectors (%s): run `rag ingest`; using chunk retrieval only", exc)
             return None, None
         return get_paper_embedder(self.settings), collection
+
+    def all_papers(self) -> list[Paper]:
+        """Every paper of the index, by title."""
+        return sorted(self.papers.values(), key=lambda p: p.title.lower())
+
+    def title_of(self, position: int) -> str:
+        """The title of the paper a chunk position (as the retrievers return them) belongs to."""
+        return self.chunks[position].paper.title
+
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency of a word over the chunks (the extractive answerer weighs by it)."""
+        return self.bm25.idf(term)
 
     def present(self, paper_ids: Sequence[str]) -> set[str]:
         """Which of these papers the store still holds (another process may have removed some)."""

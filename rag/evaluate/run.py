@@ -122,7 +122,7 @@ def _conversation_turns(
 # -- running systems ---------------------------------------------------------------------------
 def _papers_in_order(retriever: Any, hits: list[tuple[int, float]], depth: int) -> list[str]:
     """Chunk hits grouped by paper (a paper takes its best chunk's rank)."""
-    return distinct_titles(retriever.chunks[pos].paper.title for pos, _ in hits)[:depth]
+    return distinct_titles(retriever.title_of(pos) for pos, _ in hits)[:depth]
 
 
 def run_question(
