@@ -25,8 +25,9 @@ FAULTS: dict[str, tuple[bytes, int, str]] = {
 
 class ScriptedHandler(BaseHTTPRequestHandler):
     reply = ""
-    fault = ""
+    fault = ""  # a key of FAULTS, "401" (rejects the key it was sent, naming it as OpenAI does) or "hang"
     requests: list[dict[str, Any]] = []  # noqa: RUF012 (a fresh list per server, set in `scripted_server`)
+    release = threading.Event()  # ends a "hang" (set when the server stops)
 
     def log_message(self, *args: object) -> None:  # quiet
         pass
@@ -37,6 +38,13 @@ class ScriptedHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
         self.requests.append({"path": self.path, "body": body, "auth": self.headers.get("authorization", "")})
+        if self.fault == "hang":
+            self.release.wait(30)
+            return
+        if self.fault == "401":
+            key = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+            self._send(json.dumps({"error": {"message": f"Incorrect API key provided: {key}."}}).encode(), 401)
+            return
         if self.fault:
             payload, status, ctype = FAULTS[self.fault]
             self._send(payload, status, ctype)
@@ -84,7 +92,8 @@ def sse(text: str, chat: bool) -> bytes:
 @contextmanager
 def scripted_server(reply: str = "", fault: str = "") -> Iterator[tuple[str, type[ScriptedHandler]]]:
     """(base URL ending in /v1, the handler class with its `requests` log), stopped on exit."""
-    handler = type("Handler", (ScriptedHandler,), {"reply": reply, "fault": fault, "requests": []})
+    attrs = {"reply": reply, "fault": fault, "requests": [], "release": threading.Event()}
+    handler = type("Handler", (ScriptedHandler,), attrs)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -92,6 +101,7 @@ def scripted_server(reply: str = "", fault: str = "") -> Iterator[tuple[str, typ
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
     finally:
+        handler.release.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

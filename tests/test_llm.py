@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import re
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -259,121 +256,6 @@ def test_server_stopped_mid_session_falls_back_quickly(pipeline, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------
-# Faults the real server cannot show: a tiny fake endpoint on loopback
-
-
-class FaultHandler(BaseHTTPRequestHandler):
-    fault = "500"
-    requests: list[dict] = []  # noqa: RUF012 (per-server list, set in the fixture)
-    release = threading.Event()
-
-    def log_message(self, *args) -> None:  # quiet
-        pass
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        self.rfile.read(length)
-        self.requests.append({"auth": self.headers.get("authorization", "")})
-        if self.fault == "hang":
-            self.release.wait(30)
-            return
-        body, status, ctype = {
-            "429": (b'{"error": {"message": "Rate limit reached", "type": "requests"}}', 429, "application/json"),
-            "500": (b'{"error": {"message": "internal error"}}', 500, "application/json"),
-            "401": (
-                json.dumps({"error": {"message": f"Incorrect API key provided: {KEY}."}}).encode(),
-                401,
-                "application/json",
-            ),
-            "garbage-sse": (b"data: {this is not json\n\n", 200, "text/event-stream"),
-            "garbage-html": (b"<html><body>502 Bad Gateway</body></html>", 200, "text/html"),
-            "refusal": (_sse_chat(NOT_IN_CORPUS), 200, "text/event-stream"),
-        }[self.fault]
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(body)))
-        if status == 429:
-            self.send_header("retry-after", "0")
-        self.end_headers()
-        self.wfile.write(body)
-
-
-def _sse_chat(text: str) -> bytes:
-    """A streamed chat completion saying `text` (the model's own refusal, which gemma 270M never says on cue)."""
-    chunk = {
-        "id": "x",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "fake",
-        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
-    }
-    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
-
-
-@pytest.fixture
-def fault_server(request) -> Iterator[tuple[str, type[FaultHandler]]]:
-    handler = type("Handler", (FaultHandler,), {"fault": request.param, "requests": [], "release": threading.Event()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
-    finally:
-        handler.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.mark.parametrize(
-    ("fault_server", "expect"),
-    [
-        ("429", "rate-limiting"),
-        ("500", "HTTP 500"),
-        ("401", "rejected the API key"),
-        ("garbage-sse", "unreadable reply"),
-        ("garbage-html", "empty answer"),
-        ("hang", "within 1.5 s"),
-    ],
-    indirect=["fault_server"],
-)
-def test_faults_fall_back_with_a_notice_and_never_leak_the_key(pipeline, fault_server, expect, caplog):
-    base_url, handler = fault_server
-    caplog.set_level(logging.DEBUG)
-    llm = llm_pipeline(pipeline, base_url, llm_timeout=1.5, llm_max_retries=1)
-    started = time.perf_counter()
-    answer = llm.ask(QUESTION, k=3, mode="llm")
-    elapsed = time.perf_counter() - started
-    assert answer.mode == "extractive"
-    assert answer.citations
-    assert not answer.refused
-    assert "language model" in answer.notice, answer.notice
-    assert expect in answer.notice, answer.notice
-    assert_citations_valid(answer)
-    assert handler.requests
-    assert handler.requests[0]["auth"] == f"Bearer {KEY}"  # the key was really sent
-    if handler.fault in ("429", "500", "hang"):
-        assert len(handler.requests) == 2  # llm_max_retries=1: one retry, no more
-    dumped = answer.model_dump_json()
-    for text in (dumped, answer.notice, caplog.text):
-        assert KEY not in text
-        assert "SECRET123" not in text
-    assert elapsed < 2 * 1.5 + 5, elapsed  # two timed-out attempts at most, plus backoff
-
-
-@pytest.mark.parametrize("fault_server", ["refusal"], indirect=True)
-def test_model_refusing_a_confident_retrieval_shows_the_quotes_with_a_notice(pipeline, fault_server):
-    base_url, _ = fault_server
-    llm = llm_pipeline(pipeline, base_url, llm_timeout=5, llm_max_retries=0, llm_api="chat")
-    assert llm.retriever.retrieve(QUESTION, 3).verdict == "answer"
-    answer = llm.ask(QUESTION, k=3, mode="llm")
-    assert not answer.refused, answer.text
-    assert answer.mode == "extractive", answer.mode
-    assert "found no direct answer" in answer.notice, answer.notice
-    assert_citations_valid(answer)
-
-
 MEMTREE_QUESTION = "Which paper organises an LLM's long-term memory as a tree?"
 MEMTREE = "From Isolated Conversations to Hierarchical Schemas: Dynamic Tree Memory Representation for LLMs"
 
@@ -392,15 +274,3 @@ def test_follow_up_is_condensed_by_the_real_model_or_resolved_offline_with_a_not
     else:
         assert answer.standalone_question != offline, answer.standalone_question
         assert 3 <= len(answer.standalone_question.split()) <= 60, answer.standalone_question
-
-
-@pytest.mark.parametrize("fault_server", ["500"], indirect=True)
-def test_failed_condense_falls_back_to_the_offline_resolution_with_a_notice(pipeline, fault_server):
-    base_url, _ = fault_server
-    first = pipeline.ask(MEMTREE_QUESTION)
-    llm = llm_pipeline(pipeline, base_url, llm_timeout=2, llm_max_retries=0)
-    answer = llm.ask("What benchmarks was it evaluated on?", mode="llm", history=[(first.question, first)])
-    assert "could not restate the follow-up" in answer.notice, answer.notice
-    assert MEMTREE in answer.standalone_question, answer.standalone_question
-    assert MEMTREE in {c.title for c in answer.citations}, answer.text  # extractive fallback, right paper
-    assert_citations_valid(answer)
