@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 WORD = re.compile(r"(?u)\b\w\w+\b")
 NAME_TOKEN = re.compile(r"[A-Za-z0-9][\w\-]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -276,11 +277,6 @@ class QueryAnalyzer:
         self.long_forms = {long: short for short, long in self.acronyms.items()}
         self.vocabulary = vocabulary
         self.stop_words = stop_words
-        self._by_deletion: dict[str, list[str]] = {}
-        for term in vocabulary:
-            if len(term) >= 4 and term.isalpha():
-                for key in _deletes(term) | {term}:
-                    self._by_deletion.setdefault(key, []).append(term)
         coined = coined_words(abstracts)
         self.abstract_names = abstract_names(abstracts, coined=coined)
         self.coined_papers = {n: len(p) for n, p in coined.items()}
@@ -343,6 +339,16 @@ class QueryAnalyzer:
             if " " in long and long in lowered and short not in words:
                 expansions.append(short)
         return expansions
+
+    @cached_property
+    def _by_deletion(self) -> dict[str, list[str]]:
+        """Corpus words by each one-letter deletion: built on the first typo repair (expansion is opt-in)."""
+        index: dict[str, list[str]] = {}
+        for term in self.vocabulary:
+            if len(term) >= 4 and term.isalpha():
+                for key in _deletes(term) | {term}:
+                    index.setdefault(key, []).append(term)
+        return index
 
     def repair(self, word: str) -> str | None:
         """The corpus word one edit away from an unknown word (the most frequent one), if any."""
