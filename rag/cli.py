@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -37,6 +38,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     def bar_for(desc: str):
         def progress(done: int, total: int) -> None:
+            if _STOP.is_set():  # a Ctrl-C whose KeyboardInterrupt something swallowed: stop between batches
+                raise KeyboardInterrupt
             bar = bars.get(desc)
             if bar is None:
                 bar = bars[desc] = tqdm(total=total, unit="paper", desc=desc, disable=args.quiet or None)
@@ -241,15 +244,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_STOP = threading.Event()
+
+
 def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C: the current Chroma write finishes, the rest waits for the next run."""
+    """SIGINT and SIGTERM unwind: the current Chroma write finishes, the rest waits for the next run.
+
+    The flag is for a KeyboardInterrupt that lands inside a finaliser (where Python swallows it,
+    seen once under load): ingest checks it after every batch, so the stop still happens.
+    """
+    _STOP.set()
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    signal.signal(signal.SIGTERM, _terminate)
+    _STOP.clear()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGINT, _terminate)
     from pydantic import ValidationError
 
     from rag.index import PaperIndexError

@@ -56,14 +56,15 @@ def run_cli(args: list, data_dir: Path, stdin: bytes | None = None, **env: str) 
     from rag.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    handler = signal.getsignal(signal.SIGTERM)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     with rag_environment(data_dir, **env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main([str(a) for a in args])
         except SystemExit as exc:  # argparse errors exit 2
             code = exc.code if isinstance(exc.code, int) else 1
         finally:
-            signal.signal(signal.SIGTERM, handler)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
     return subprocess.CompletedProcess(["rag", *args], code, out.getvalue(), err.getvalue())
 
 
