@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 WORD = re.compile(r"(?u)\b\w\w+\b")
+NAME_WORD = re.compile(r"[\w]+")  # the words a lower-cased name or question is matched on
 NAME_TOKEN = re.compile(r"[A-Za-z0-9][\w\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 INTRODUCES = re.compile(
     r"\b(?:we|this (?:paper|work)|our)\b.{0,60}?\b(?:propose|introduce|present|develop|call|dub|name|term|design)",
@@ -292,7 +293,13 @@ class QueryAnalyzer:
         lowered = text.lower()
         words = WORD.findall(lowered)
         expansions = self._expansions(lowered, words) if expand else []
-        named = [pid for name, pids in self.title_names.items() if contains_token(lowered, name) for pid in pids]
+        named = [
+            pid
+            for word in dict.fromkeys(NAME_WORD.findall(lowered))
+            for name in self._names_by_first_word.get(word, ())
+            if contains_token(lowered, name)
+            for pid in self.title_names[name]
+        ]
         coined = [
             pid
             for word in NAME_TOKEN.findall(text)
@@ -339,6 +346,17 @@ class QueryAnalyzer:
             if " " in long and long in lowered and short not in words:
                 expansions.append(short)
         return expansions
+
+    @cached_property
+    def _names_by_first_word(self) -> dict[str, list[str]]:
+        """Title names by their first word: a question is matched against the names its words start,
+        not against every name of the corpus (50,000 papers: 0.4 s a question the other way)."""
+        index: dict[str, list[str]] = {}
+        for name in self.title_names:
+            first = NAME_WORD.findall(name)
+            if first:
+                index.setdefault(first[0], []).append(name)
+        return index
 
     @cached_property
     def _by_deletion(self) -> dict[str, list[str]]:
