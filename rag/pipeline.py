@@ -163,12 +163,19 @@ class Pipeline:
         return resolve(question, history)
 
     def stream(
-        self, question: Any, k: int | None = None, mode: ModeChoice = "auto", history: Sequence[Any] | None = None
+        self,
+        question: Any,
+        k: int | None = None,
+        mode: ModeChoice = "auto",
+        history: Sequence[Any] | None = None,
+        ranked: Retrieval | None = None,
     ) -> Iterator[StreamEvent]:
         """Events: `sources` first, then `delta` text pieces, maybe a `notice`, last the `answer`.
 
         `history`: the earlier turns of a conversation (see `rag.conversation.as_turns`); a
         follow-up ("what datasets did they use?") is searched with the paper it refers to.
+        `ranked`: a retrieval of this very search made already (`rag eval` ranks deeper than
+        k for its metrics): answered from, cut to k, instead of searching again.
         """
         started = time.perf_counter()
         text = clean_question(question, self.settings.max_question_chars)
@@ -182,7 +189,10 @@ class Pipeline:
                 yield StreamEvent(kind="notice", text=condense_notice)
         stale = self.refresh()
         retriever = self.retriever  # one retriever for the whole question, even if a reload lands meanwhile
-        retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
+        if ranked is not None and ranked.query.question == resolution.standalone_question and not stale:
+            retrieval = replace(ranked, sources=ranked.sources[:k])
+        else:
+            retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
         if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
             retrieval = drop_missing(retrieval, retriever.present([s.paper.id for s in retrieval.sources]))
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
@@ -324,10 +334,15 @@ class Pipeline:
         return answer.model_copy(update={"timings": {k: round(v, 3) for k, v in timings.items()}})
 
     def ask(
-        self, question: Any, k: int | None = None, mode: ModeChoice = "auto", history: Sequence[Any] | None = None
+        self,
+        question: Any,
+        k: int | None = None,
+        mode: ModeChoice = "auto",
+        history: Sequence[Any] | None = None,
+        ranked: Retrieval | None = None,
     ) -> Answer:
         """The whole Answer at once."""
-        for event in self.stream(question, k=k, mode=mode, history=history):
+        for event in self.stream(question, k=k, mode=mode, history=history, ranked=ranked):
             if event.kind == "answer" and event.answer is not None:
                 return event.answer
         raise RuntimeError("the pipeline ended without an answer")  # pragma: no cover

@@ -157,7 +157,7 @@ def run_question(
         row.update(cited=[], refused=None, answer=None, latency_ms=row["retrieval_ms"])
         return row
     t0 = time.perf_counter()
-    answer = pipeline.ask(text, k=k, history=history)
+    answer = pipeline.ask(text, k=k, history=history, ranked=retrieval)  # searched once, above
     row["standalone_question"] = answer.standalone_question
     row["latency_ms"] = (time.perf_counter() - t0) * 1e3
     row["cited"] = distinct_titles(c.title for c in answer.citations)
