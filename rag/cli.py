@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -67,7 +68,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         + (f", {report.papers_embedded} papers" if report.papers_embedded else "")
         + f" embedded) in {report.seconds:.1f}s"
     )
+    _prepare_retrieval(settings, args.quiet)
     return 0
+
+
+def _prepare_retrieval(settings: Any, quiet: bool) -> None:
+    """Build the retrieval snapshot of the new corpus version now, so the app's first start reads it.
+
+    Otherwise the first `rag serve` after an ingest reads every chunk back from Chroma and builds
+    BM25 itself (47.6 s at 100x instead of 5.8 s; rag/snapshot.py). Best effort: a failure here
+    costs the next start its speed, never the ingest.
+    """
+    import time as _time
+
+    from rag.retrieve import Retriever
+
+    started = _time.perf_counter()
+    try:
+        Retriever(settings)
+    except Exception as exc:
+        print(f"warning: could not prepare the retrieval snapshot ({exc}); the app will build it", file=sys.stderr)
+        return
+    if not quiet:
+        print(f"retrieval snapshot ready in {_time.perf_counter() - started:.1f}s")
 
 
 def _print_answer(answer) -> None:

@@ -52,3 +52,22 @@ def test_an_unreadable_snapshot_is_rebuilt_from_the_store(tmp_path, model_cache)
     path.write_bytes(b"not a pickle")
     assert Retriever(settings).paper_count == 3
     assert path.read_bytes() != b"not a pickle", "the broken snapshot was not replaced"
+
+
+def test_rag_ingest_leaves_the_snapshot_the_app_starts_from(tmp_path, model_cache, monkeypatch):
+    from tests.helpers import run_cli
+
+    settings = make_settings(tmp_path / "data", model_cache)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "one.txt").write_text(next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8"), encoding="utf-8")
+    out = run_cli(["ingest", "--seeds", str(seeds)], settings.data_dir)
+    assert out.returncode == 0, out.stderr
+    assert "retrieval snapshot ready" in out.stdout
+    import rag.retrieve
+
+    def no_store_reads(*args, **kwargs):
+        raise AssertionError("the first start after ingest read the chunks from Chroma")
+
+    monkeypatch.setattr(rag.retrieve, "load_index", no_store_reads)
+    assert Retriever(settings).paper_count > 0
