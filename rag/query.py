@@ -31,8 +31,13 @@ INTRODUCES = re.compile(
 )
 # "the BERT paper", "the original GAN paper", "which paper introduced GraphSAGE": a paper asked for by name
 ASKS_BY_NAME = re.compile(
-    r"\b(?:the|original|of)\s+(?:original\s+)?([\w\-.]+(?:\s+[\w\-.]+)?)\s+paper\b"
+    r"\b(?:the|original|of)\s+(?:original\s+)?([\w\-.]+(?:\s+[\w\-.]+){0,2}?)\s+paper\b"
     r"|\b(?:introduced|proposed|invented|introducing|proposing)\s+(?:the\s+)?([A-Z][\w\-.]*[A-Za-z0-9])",
+)
+# "what is DARTS?", "explain Deep Sets", "how does DINO work": a question about one named thing
+ASKS_ABOUT = re.compile(
+    r"^\s*(?i:what(?:'s|\s+is|\s+are|\s+does|\s+problem\s+does|\s+task\s+does)|explain|describe|tell\s+me\s+about"
+    r"|how\s+(?:well\s+)?(?:does|do|did))\s+(?:the\s+)?([\w\-.]*[A-Z0-9][\w\-.]*(?:\s+[A-Z][\w\-.]*)?)"
 )
 MAX_NAME_PAPERS = 2  # a coined word of more abstracts than this is a well-known name, not one paper's
 MAX_NAME_DF = 6  # chunks a one-word title name may appear in and still name its paper
@@ -318,6 +323,16 @@ class QueryAnalyzer:
             for m in ASKS_BY_NAME.finditer(question)
             if (m.group(1) or m.group(2)).lower() not in {"this", "that", "a", "an", "which", "what", "same"}
         ]
+        about = ASKS_ABOUT.match(question)
+        if about and any(c.isupper() or c.isdigit() for c in about.group(1)):
+            subject = about.group(1).rstrip(".").lower()
+            generic = (
+                subject.removesuffix("s") in COMMON_ACRONYMS
+                or max(self.coined_papers.get(subject, 0), self.coined_papers.get(subject.removesuffix("s"), 0))
+                > MAX_NAME_PAPERS
+            )  # "LLMs", "SAEs": what many papers are about, not one work's name
+            if not generic and subject not in asked:
+                asked.append(subject)
         name_words = [w for w in NAME_TOKEN.findall(text) if w.lower() not in ASKING_WORDS]
         named_here = [*named, *coined]
         only_name = named_here if named_here and len(name_words) == 1 else []

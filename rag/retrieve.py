@@ -40,12 +40,27 @@ LANDMARK_MATCH = 0.6  # cosine above which a question and a landmark's summary a
 QUOTED = re.compile(r"(?<!\w)['\"\u2018\u201c]([^'\"\u2019\u201d]{3,60})['\"\u2019\u201d](?!\w)")
 
 
+DESCRIPTOR = re.compile(r"-(?:style|like|based|type|esque|inspired)$", re.IGNORECASE)
+# an amount ("1.6", "1000", "3B", "4-bit", "20%"): written many ways ("1,000", "three billion"), so no name
+AMOUNT = re.compile(r"^\d[\d.,]*(?:[kmbt]|bn|-?bits?|%|x)?$", re.IGNORECASE)
+ACRONYM = re.compile(r"^[a-z]?[A-Z][A-Za-z0-9]*[A-Z][a-z]?$")  # CNN, kNN, mBERT, ViT, NeRFs, PDEs
+
+
 def named_terms(question: str) -> list[str]:
-    """Quoted phrases and name-like tokens (MusicLM, LLaMA-2, Chinchilla) of a question."""
+    """Quoted phrases and name-like tokens (MusicLM, LLaMA-2, Chinchilla) of a question.
+
+    "GPT-style" or "BERT-based" only says what something resembles, and an amount can be
+    written many ways, so neither is a name the papers must carry; a number right after a
+    capitalised word is part of a name ("Atari 2600").
+    """
     names = [m.strip() for m in QUOTED.findall(question)]
+    previous = ""
     for match in TOKEN.finditer(question):
-        word = match.group()
-        if len(word) < 2:
+        word, before = match.group(), previous
+        previous = word
+        if len(word) < 2 or DESCRIPTOR.search(word):
+            continue
+        if AMOUNT.match(word) and not before[:1].isupper():  # "Atari 2600", "Llama 2": part of a name
             continue
         inner_capital = any(c.isupper() for c in word[1:])
         capitalised = word[0].isupper() and match.start() > 0 and question[: match.start()].rstrip()[-1:] not in ".?!:"
@@ -54,12 +69,33 @@ def named_terms(question: str) -> list[str]:
     return names
 
 
-def _mentions(text: str, name: str) -> bool:
-    """Case-insensitive, forgiving a plural and a `-style`/`-based` suffix on hyphenated names."""
-    name = name.lower()
-    variants = {name, name.removesuffix("s")}
+def _mentions(text: str, name: str, acronyms: dict[str, str] | None = None) -> bool:
+    """Case-insensitive, forgiving a plural and a `-style`/`-based` suffix on hyphenated names.
+
+    An acronym also counts as mentioned when the text spells it out: by the long form
+    the abstracts or the common list give it ("ViT": vision transformer), or by words
+    whose initials are its letters ("kNN": k-nearest neighbours, "PDEs": partial
+    differential equations).
+    """
+    lowered = name.lower()
+    variants = {lowered, lowered.removesuffix("s")}
     variants |= {v.split("-")[0] for v in list(variants) if "-" in v and len(v.split("-")[0]) >= 4}
-    return any(v in text for v in variants)
+    if any(v in text for v in variants):
+        return True
+    if not ACRONYM.match(name):
+        return False
+    singular = name[:-1] if name.endswith("s") and name[-2:-1].isupper() else name
+    long = (acronyms or {}).get(singular.lower())
+    if long and long in text:
+        return True
+    return _spelled_out(text, singular.lower())
+
+
+def _spelled_out(text: str, letters: str) -> bool:
+    """Do consecutive words of `text` start with exactly these letters, in order?"""
+    if not letters.isalpha() or not 2 <= len(letters) <= 6:
+        return False
+    return letters in "".join(w[0] for w in re.findall(r"[a-z0-9]+", text))
 
 
 class Tokenizer:
@@ -370,7 +406,8 @@ class Retriever:
         names = named_terms(query.text)
         texts = [self.paper_text[h.paper_id] for h in fused[:k]]
         top_titles = [self.papers[h.paper_id].title.lower() for h in fused[:k]]
-        missing = [name for name in names if not any(_mentions(t, name) for t in texts)]
+        acronyms = self.analyzer.acronyms
+        missing = [name for name in names if not any(_mentions(t, name, acronyms) for t in texts)]
         dense = rankings.get("dense") or []
         paper_dense = rankings.get("paper_dense") or []
         dense_scores = [score for _, score in dense[:20]]
@@ -432,11 +469,17 @@ class Retriever:
         return None
 
     def _names_paper(self, name: str, hits: list[PaperHit]) -> bool:
-        """Is `name` the title (or a title word, or the coined name) of one of these papers?"""
+        """Is `name` the title (or a title word, or the coined name) of one of these papers?
+
+        A hyphenated variant counts as its paper's name ("MIGA-Conv" is MIGA's).
+        """
         analyzer = self.analyzer
         owners = set(analyzer.title_names.get(name, ())) | set(analyzer.abstract_names.get(name, ()))
+        stem = name.split("-")[0] if "-" in name and len(name.split("-")[0]) >= 3 else name  # "MIGA-Conv": MIGA's
+        owners |= set(analyzer.title_names.get(stem, ())) | set(analyzer.abstract_names.get(stem, ()))
         return any(
-            h.paper_id in owners or contains_token(self.papers[h.paper_id].title.lower().split(":")[0], name)
+            h.paper_id in owners
+            or any(contains_token(self.papers[h.paper_id].title.lower().split(":")[0], n) for n in {name, stem})
             for h in hits
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -73,3 +74,38 @@ def test_every_shipped_model_file_loads(paper_embedder):
 
     model = AnswerabilityModel.load(default_model_file(paper_embedder))
     assert model.low_threshold <= model.answer_threshold
+
+
+def _tune_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "tune.py"
+    spec = importlib.util.spec_from_file_location("paperchat_tune", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_out_of_fold_probabilities_are_less_sure_than_in_sample_ones():
+    """Why thresholds are set out of fold: a fit scores its own questions too confidently."""
+    tune = _tune_script()
+    rng = random.Random(3)
+    features = ["signal", *(f"noise{i}" for i in range(8))]
+    rows, labels = [], []
+    for i in range(60):
+        label = i % 3 != 0
+        row = {"signal": (0.6 if label else -0.6) + rng.gauss(0, 1)}
+        row.update({f: rng.gauss(0, 1) for f in features[1:]})
+        rows.append(row)
+        labels.append(label)
+    mean, scale, coef, intercept = fit_logistic(rows, [int(x) for x in labels], features, l2=0.3)
+    fitted = _model(features=features, mean=mean, scale=scale, coef=coef, intercept=intercept)
+    in_sample = [fitted.probability(r) for r in rows]
+    out_of_fold = tune.out_of_fold_probabilities(rows, labels, 0.3, features)
+
+    def log_loss(probs):
+        return -sum(math.log(p if y else 1 - p) for p, y in zip(probs, labels, strict=True)) / len(probs)
+
+    assert log_loss(out_of_fold) > log_loss(in_sample) + 0.05
+    assert tune.out_of_fold_probabilities(rows, labels, 0.3, features) == out_of_fold  # seeded: reproducible

@@ -70,16 +70,17 @@ def test_vectors_for_another_embedder_are_computed_once_and_cached(tmp_path):
     assert embedder.calls == 2, "a changed list must not reuse stale vectors"
 
 
-NEAR_MISSES = [  # test-half questions (regression guards; nothing was fitted on them)
-    (
+NEAR_MISSES = [
+    (  # test half: nothing was fitted on it
         "Which paper speeds up training by normalizing each layer's inputs with mini-batch mean and variance "
         "to reduce internal covariate shift?",
         "Batch Normalization",
     ),
-    (
-        "Which paper trained a single convolutional agent from raw pixels and the game score, using experience "
-        "replay and a target network, to human-level play across 49 Atari 2600 games?",
-        "Human-level control",
+    (  # tune half (the test half's DQN question, guarded here before, is answered since the model
+        # stopped counting amounts such as "49" as names; README lists it among the misses)
+        "Which paper scales a convolutional network's depth, width and input resolution together with a single "
+        "compound coefficient and gets 84.3% ImageNet top-1 with a much smaller model?",
+        "EfficientNet",
     ),
 ]
 

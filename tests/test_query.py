@@ -111,3 +111,18 @@ def test_a_name_coined_in_an_abstract_is_spotted(analyzer):
 )
 def test_a_question_asking_only_about_a_name_is_marked(analyzer, question, only_name):
     assert analyzer.analyze(question).only_name == only_name
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("Explain DARTS, the continuous relaxation for architecture search.", ["darts"]),
+        ("what is Deep Sets", ["deep sets"]),
+        ("What is the Swin Transformer?", ["swin transformer"]),
+        ("Tell me about SoFar.", ["sofar"]),
+        ("What is a hypothesis?", []),  # no name
+        ("How do TSPs get solved by pointer networks?", []),  # an acronym the abstracts spell out
+    ],
+)
+def test_a_question_about_one_named_thing_asks_for_it_by_name(analyzer, question, asked):
+    assert analyzer.analyze(question).asked_names == asked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieve import named_terms
+from rag.retrieve import _mentions, named_terms
 
 
 def _ranks(retriever, questions, k=10):
@@ -75,3 +75,26 @@ def test_named_terms_finds_names_and_quotes_not_sentence_starts():
     assert named_terms("How does MusicLM work with LLaMA-2?") == ["MusicLM", "LLaMA-2"]
     assert named_terms("what did the 'dark knowledge' paper say?") == ["dark knowledge"]
     assert named_terms("Which paper's idea is this?") == []
+
+
+def test_descriptors_and_amounts_are_not_names():
+    assert named_terms("a GPT-style model with 4-bit weights trained on 1.6 billion tokens") == []
+    assert named_terms("Does BERT-based retrieval beat 3B models?") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("kNN", "we search k nearest neighbours with a cross-encoder"),
+        ("PDEs", "solving partial differential equations with sine activations"),
+        ("MPNN", "beyond message passing neural networks on subgraphs"),
+        ("ViT", "we merge two vision transformer models"),  # by the long form the acronym list gives
+    ],
+)
+def test_an_acronym_is_mentioned_by_its_spelled_out_form(name, text):
+    assert _mentions(text, name, {"vit": "vision transformer"})
+
+
+def test_an_acronym_needs_its_own_letters_in_order():
+    assert not _mentions("we search nearest neighbours", "kNN")
+    assert not _mentions("large language models", "LVM")

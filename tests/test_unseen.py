@@ -40,6 +40,9 @@ NEAR_MISSES = [
     "What learning rate schedule did the original Adam paper recommend?",
     "Which paper introduced GraphSAGE for inductive node embeddings?",
     "How does MusicLM generate music from text descriptions?",
+    # from eval/questions_fresh.jsonl: famous works the famous-papers list does not hold
+    "How does HuggingGPT use ChatGPT as a controller to pick Hugging Face models?",
+    "What is PatchTST and why do patches help transformer time series forecasting?",
 ]
 
 
@@ -77,17 +80,17 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 
     report = run(ROOT / "eval" / "questions_test.jsonl", tmp_path, pipeline=pipeline, progress=False)
     summary = report["summary"]
-    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.972, answered_with_gold 0.931,
-    # citation_precision 0.955, false_refusal_rate 0.054 overall and 0 on questions naming a paper
+    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.944, answered_with_gold 0.915,
+    # citation_precision 0.943, false_refusal_rate 0.054 overall and 0 on questions naming a paper
     floors = {
         "hit@5": 0.97,
         "mrr@10": 0.93,
         "refusal_accuracy": 0.90,
         "answered_with_gold": 0.90,
-        "citation_precision": 0.92,
+        "citation_precision": 0.91,
     }
     for metric, floor in floors.items():
         assert summary[metric] >= floor, f"{metric} {summary[metric]:.3f} fell below {floor}"
-    assert summary["false_refusal_rate"] <= 0.07, f"false_refusal_rate {summary['false_refusal_rate']:.3f} > 0.07"
+    assert summary["false_refusal_rate"] <= 0.06, f"false_refusal_rate {summary['false_refusal_rate']:.3f} > 0.06"
     named = report["by_style"]["named"]
     assert named["false_refusal_rate"] <= 0.05, f"named false_refusal_rate {named['false_refusal_rate']:.3f} > 0.05"
