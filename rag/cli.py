@@ -101,6 +101,10 @@ def _print_answer(answer) -> None:
         print(f"\nnote: {LOW_CONFIDENCE}")
     if answer.notice:
         print(f"\nnote: {answer.notice}")
+    if answer.refused and answer.closest:
+        print("\nClosest papers (not judged to answer it):")
+        for title in answer.closest:
+            print(f"  - {title}")
     cited = {c.n for c in answer.citations}
     if answer.sources:
         print("\nSources:")

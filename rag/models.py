@@ -76,6 +76,11 @@ class Answer(_Frozen):
         False, description="Answered, but the evidence was middling: the papers shown are the closest matches."
     )
     confidence: float = Field(0.0, description="The answerability model's probability that the papers answer it.")
+    closest: list[str] = Field(
+        default_factory=list,
+        description="On a refusal: titles of the best-matching papers, cited for nothing, so the user can still check"
+        " them (a refusal can be wrong).",
+    )
     standalone_question: str = Field(
         "", description="What was searched: the question itself, or a follow-up resolved against the conversation."
     )
@@ -110,6 +115,7 @@ def answer_record(answer: Answer) -> dict[str, Any]:
         "low_confidence": answer.low_confidence,
         "confidence": answer.confidence,
         "standalone_question": answer.standalone_question,
+        "closest": list(answer.closest),
         "citations": [c.model_dump() for c in answer.citations],
         "sources": [
             {

@@ -35,6 +35,7 @@ from rag.retrieve import Retrieval, Retriever
 log = logging.getLogger(__name__)
 
 MIN_ANSWER_WORDS = 3  # an LLM reply that is little more than "[2]" is not an answer
+CLOSEST_SHOWN = 3  # titles a refusal still shows
 
 ModeChoice = Literal["auto", "extractive", "llm"]
 
@@ -203,7 +204,10 @@ class Pipeline:
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
-            yield from self._refuse(text, chosen, timings, started, confidence, resolution.standalone_question, hint)
+            closest = [s.paper.title for s in retrieval.sources[:CLOSEST_SHOWN]]
+            yield from self._refuse(
+                text, chosen, timings, started, confidence, resolution.standalone_question, hint, closest=closest
+            )
             return
         low_confidence = retrieval.verdict == "low_confidence"
 
@@ -215,7 +219,14 @@ class Pipeline:
             if checked is not None and not checked.citations:  # the model says the papers do not answer it
                 if low_confidence:  # two weak signals agree: refuse (the refusal was streamed already)
                     yield from self._refuse(
-                        text, chosen, timings, started, confidence, resolution.standalone_question, streamed=True
+                        text,
+                        chosen,
+                        timings,
+                        started,
+                        confidence,
+                        resolution.standalone_question,
+                        streamed=True,
+                        closest=[s.paper.title for s in sources[:CLOSEST_SHOWN]],
                     )
                     return
                 # retrieval is confident: the quotes with a notice beat a bare refusal
@@ -259,8 +270,14 @@ class Pipeline:
         standalone_question: str,
         notice: str = "",
         streamed: bool = False,
+        closest: Sequence[str] = (),
     ) -> Iterator[StreamEvent]:
-        """The fixed "not in the listed papers" outcome: no sources, no citations."""
+        """The fixed "not in the listed papers" outcome: no sources, no citations.
+
+        The best-matching titles still come along (`Answer.closest`, cited for nothing): a
+        refusal can be wrong, and the worst case, "the papers do not cover it" when one does,
+        then still shows the user where to look.
+        """
         if not streamed:
             yield StreamEvent(kind="delta", text=NOT_IN_CORPUS)
         answer = Answer(
@@ -273,6 +290,7 @@ class Pipeline:
             notice=notice,
             confidence=confidence,
             standalone_question=standalone_question,
+            closest=list(closest),
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 

@@ -43,6 +43,15 @@ def test_off_corpus_question_is_refused_with_no_citations(pipeline):
     assert answer.citations == []
     assert answer.sources == []
     assert "could not find" in answer.text
+    assert len(answer.closest) == 3  # the best titles still shown, cited for nothing
+
+
+def test_a_wrong_refusal_still_shows_the_right_title_among_the_closest(pipeline):
+    """Test half: refused though the corpus answers it; the user can still find the paper."""
+    answer = pipeline.ask("parts of speech arising unprompted in a model that only guesses what comes after")
+    if not answer.refused:
+        pytest.skip("answered now: nothing to check")
+    assert any(t.startswith("Word class representations spontaneously emerge") for t in answer.closest), answer.closest
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", "x" * 100_000])
@@ -114,3 +123,13 @@ def test_cli_json_and_the_api_share_one_answer_schema(pipeline, seeds_index):
     assert set(printed) == set(api) == set(answer_record(pipeline.ask("pointer networks")))
     assert printed["sources"][0]["title"] == api["sources"][0]["title"]
     assert set(printed["sources"][0]) == set(api["sources"][0])
+
+
+def test_cli_refusal_prints_the_closest_titles(seeds_index):
+    from tests.helpers import run_cli
+
+    out = run_cli(["ask", "Which paper introduced the Chinchilla compute-optimal scaling rule?"], seeds_index.data_dir)
+    assert out.returncode == 0, out.stderr
+    assert "could not find" in out.stdout
+    assert "Closest papers (not judged to answer it):" in out.stdout
+    assert out.stdout.count("\n  - ") == 3

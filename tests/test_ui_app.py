@@ -243,3 +243,13 @@ def test_api_ask_takes_the_conversation_history(app_url: str) -> None:
     ]
     again = client.predict("and what does it improve on?", 5, "auto", light, api_name="/ask")
     assert MEMTREE in {c["title"] for c in again["citations"]}, again["text"]
+
+
+def test_a_refusal_lists_the_closest_titles_escaped() -> None:
+    from rag.ui.rendering import sources_block
+
+    block = sources_block([], [], 1, refused=True, closest=["<b>Pointer</b> Networks", "Other"])
+    assert "No paper covers this question" in block
+    assert "&lt;b&gt;Pointer&lt;/b&gt; Networks" in block
+    assert "<li>Other</li>" in block
+    assert "Closest papers" not in sources_block([], [], 1, refused=False, closest=["x"])  # still retrieving

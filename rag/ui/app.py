@@ -142,7 +142,9 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                             answer.low_confidence,
                         ),
                     }
-                    turns[-1]["html"] = sources_block(answer.sources, answer.citations, turn, answer.refused)
+                    turns[-1]["html"] = sources_block(
+                        answer.sources, answer.citations, turn, answer.refused, answer.closest
+                    )
                     cited = {c.paper_id: c.title for c in sorted(answer.citations, key=lambda c: c.n)}
                     turns[-1]["cited_paper_ids"], turns[-1]["cited_titles"] = list(cited), list(cited.values())
                     yield "", history, sources_panel(turns), "", turns

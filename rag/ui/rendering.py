@@ -40,6 +40,7 @@ CSS = """
 .src-abstract mark { background: #fde68a; color: inherit; padding: 0 1px; }
 .src-turn > summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
 .src-empty { opacity: 0.75; }
+.src-closest { font-size: 0.9em; } .src-closest ul { margin: 0.2em 0 0 1.2em; }
 .src-more > summary { cursor: pointer; font-size: 0.85em; opacity: 0.8; }
 a.cite { text-decoration: none; }
 .paper-row { padding: 6px 0; border-bottom: 1px solid var(--border-color-primary); }
@@ -122,10 +123,20 @@ def source_card(source: Source, citations: Sequence[Citation], turn: int) -> str
     )
 
 
-def sources_block(sources: Sequence[Source], citations: Sequence[Citation], turn: int, refused: bool = False) -> str:
+def sources_block(
+    sources: Sequence[Source],
+    citations: Sequence[Citation],
+    turn: int,
+    refused: bool = False,
+    closest: Sequence[str] = (),
+) -> str:
     if not sources:
         why = "No paper covers this question well enough to answer from it." if refused else "Retrieving…"
-        return f'<p class="src-empty">{why}</p>'
+        block = f'<p class="src-empty">{why}</p>'
+        if refused and closest:  # a refusal can be wrong: show where the user might still look
+            items = "".join(f"<li>{html.escape(title)}</li>" for title in closest)
+            block += f'<div class="src-closest"><b>Closest papers</b> (not judged to answer it):<ul>{items}</ul></div>'
+        return block
     return "".join(source_card(s, citations, turn) for s in sources)
 
 
