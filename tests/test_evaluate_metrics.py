@@ -246,3 +246,19 @@ def test_report_json_is_a_typed_report_with_the_settings_and_no_key(pipeline, tm
     assert report.settings["collection"] == pipeline.settings.collection
     assert "openai_api_key" not in report.settings
     assert "SECRET123" not in text
+
+
+def test_gold_shown_counts_a_refusal_that_lists_the_gold_title() -> None:
+    from rag.evaluate.metrics import aggregate, score_row
+
+    base = {"question": "q", "type": "single", "gold_titles": ["Pointer Networks"], "retrieved": ["Pointer Networks"]}
+    rows = [
+        {**base, "answer": "x [1]", "cited": ["Pointer Networks"], "refused": False},  # answered, gold cited
+        {**base, "answer": "no", "cited": [], "refused": True, "closest": ["Other", "Pointer Networks"]},
+        {**base, "answer": "no", "cited": [], "refused": True, "closest": ["Other"]},
+        {**base, "answer": "x [1]", "cited": ["Other"], "refused": False},  # answered, wrong paper
+    ]
+    scored = [score_row(r) for r in rows]
+    assert [s["gold_shown"] for s in scored] == [1.0, 1.0, 0.0, 0.0]
+    assert [s["answered_with_gold"] for s in scored] == [1.0, 0.0, 0.0, 0.0]
+    assert aggregate([{**r, **s} for r, s in zip(rows, scored, strict=True)])["gold_shown"] == 0.5

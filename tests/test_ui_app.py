@@ -253,3 +253,13 @@ def test_a_refusal_lists_the_closest_titles_escaped() -> None:
     assert "&lt;b&gt;Pointer&lt;/b&gt; Networks" in block
     assert "<li>Other</li>" in block
     assert "Closest papers" not in sources_block([], [], 1, refused=False, closest=["x"])  # still retrieving
+
+
+@pytest.mark.browser
+def test_a_refusal_shows_the_closest_titles_in_the_sources_panel(page) -> None:
+    ask_in_browser(page, "Which paper introduced the Chinchilla compute-optimal scaling rule?")
+    page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('could not find')")
+    page.wait_for_selector(".src-closest li")
+    assert page.locator(".src-closest li").count() == 3
+    assert "No paper covers this question" in page.inner_text(".src-closest >> xpath=..")
+    page.screenshot(path=str(ARTIFACTS / "refusal_closest.png"))

@@ -34,6 +34,7 @@ METRICS = (
     "citation_recall",
     "answer_f1",
     "answered_with_gold",
+    "gold_shown",
     "low_confidence_rate",
     "stale_citation_rate",
     "made_up_citation_rate",
@@ -177,6 +178,9 @@ def score_row(row: dict[str, Any], k: int = 5) -> dict[str, Any]:
             # the user's view of "it worked": an answer (not a refusal) that cites a gold paper
             cited_gold = _gold_keys(gold) & {normalize_title(t) for t in row.get("cited") or []}
             scores["answered_with_gold"] = float(not row["refused"] and bool(cited_gold))
+            # or, refused, a gold paper among the closest titles the refusal lists: the user still finds it
+            shown_gold = _gold_keys(gold) & {normalize_title(t) for t in row.get("closest") or []}
+            scores["gold_shown"] = float(bool(cited_gold) if not row["refused"] else bool(shown_gold))
     return scores
 
 
@@ -201,6 +205,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["citation_recall"] = avg("citation_recall", answered_answerable)
     out["answer_f1"] = avg("answer_f1", answered_answerable)
     out["answered_with_gold"] = avg("answered_with_gold", answerable)
+    out["gold_shown"] = avg("gold_shown", answerable)
     # answers whose text had a [n] naming no retrieved source (removed before the user saw it)
     with_text = [r for r in answered if "made_up_citations" in r and not r.get("refused")]
     out["made_up_citation_rate"] = mean(float(r["made_up_citations"] > 0) for r in with_text) if with_text else None

@@ -162,6 +162,7 @@ def run_question(
     row["latency_ms"] = (time.perf_counter() - t0) * 1e3
     row["cited"] = distinct_titles(c.title for c in answer.citations)
     row["refused"] = answer.refused
+    row["closest"] = list(answer.closest)
     row["low_confidence"] = answer.low_confidence
     row["made_up_citations"] = len(answer.made_up_citations)
     row["confidence"] = answer.confidence
