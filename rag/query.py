@@ -331,7 +331,14 @@ class QueryAnalyzer:
                 or max(self.coined_papers.get(subject, 0), self.coined_papers.get(subject.removesuffix("s"), 0))
                 > MAX_NAME_PAPERS
             )  # "LLMs", "SAEs": what many papers are about, not one work's name
-            if not generic and subject not in asked:
+            ordinary = (
+                " " not in subject
+                and not _coined(about.group(1))
+                and (
+                    self.vocabulary.get(subject, 0) > MAX_NAME_DF  # "Transformers", "Attention": words, not a name
+                )
+            )
+            if not generic and not ordinary and subject not in asked:
                 asked.append(subject)
         name_words = [w for w in NAME_TOKEN.findall(text) if w.lower() not in ASKING_WORDS]
         named_here = [*named, *coined]

@@ -126,3 +126,9 @@ def test_a_question_asking_only_about_a_name_is_marked(analyzer, question, only_
 )
 def test_a_question_about_one_named_thing_asks_for_it_by_name(analyzer, question, asked):
     assert analyzer.analyze(question).asked_names == asked
+
+
+def test_an_ordinary_capitalised_word_is_not_asked_for_by_name() -> None:
+    analyzer = QueryAnalyzer({"p1": "Transformers learn."}, {"p1": "On Transformers"}, {"transformers": 40}, set())
+    assert analyzer.analyze("How do Transformers learn in context?").asked_names == []
+    assert analyzer.analyze("What is Mamba?").asked_names == ["mamba"]
