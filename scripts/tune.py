@@ -5,9 +5,10 @@
 
 Discipline: every number chosen here (temperatures, weights, the name bonus, the logistic
 coefficients and the two thresholds) is chosen on eval/questions_tune.jsonl only. The test
-half, the dev set and the fresh set (eval/questions_fresh.jsonl: papers no other set asks
-about, famous near misses outside rag/landmarks.jsonl) are scored with the chosen values and
-printed beside it; a gain on tune that does not show on them is not a gain. Fusion settings are printed for
+half, the dev set, the fresh set (eval/questions_fresh.jsonl: papers no other set asks
+about, famous near misses outside rag/landmarks.jsonl) and the blind set
+(eval/questions_blind.jsonl: questions written from titles only) are scored with the chosen
+values and printed beside it; a gain on tune that does not show on them is not a gain. Fusion settings are printed for
 rag/config.py (they are Settings defaults, so users can override them); the model is a file.
 
 Each question's retriever rankings are computed once and cached, so the search re-fuses
@@ -36,6 +37,7 @@ SETS = {
     "test": ROOT / "eval" / "questions_test.jsonl",
     "dev": ROOT / "eval" / "dev_questions.jsonl",
     "fresh": ROOT / "eval" / "questions_fresh.jsonl",
+    "blind": ROOT / "eval" / "questions_blind.jsonl",
 }
 FEATURES = [
     "fused_top",
