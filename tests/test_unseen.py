@@ -94,3 +94,22 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
     assert summary["false_refusal_rate"] <= 0.06, f"false_refusal_rate {summary['false_refusal_rate']:.3f} > 0.06"
     named = report["by_style"]["named"]
     assert named["false_refusal_rate"] <= 0.05, f"named false_refusal_rate {named['false_refusal_rate']:.3f} > 0.05"
+
+
+@pytest.mark.parametrize(
+    ("name", "floors", "ceiling"),
+    [
+        # measured (README): hit@5 1.000, mrr@10 1.000, refusal_accuracy 0.810, false_refusal_rate 0.000
+        ("questions_fresh.jsonl", {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.76}, 0.03),
+        # measured (README): hit@5 0.969, mrr@10 0.805, gold_shown 0.750, false_refusal_rate 0.062
+        ("questions_blind.jsonl", {"hit@5": 0.93, "mrr@10": 0.77, "gold_shown": 0.70}, 0.10),
+    ],
+)
+def test_the_fresh_and_blind_sets_hold_their_measured_figures(pipeline, tmp_path, name, floors, ceiling):
+    """Regression guard on the sets written after the last fit (nothing was fitted on them)."""
+    from rag.evaluate import run
+
+    summary = run(ROOT / "eval" / name, tmp_path, pipeline=pipeline, progress=False)["summary"]
+    for metric, floor in floors.items():
+        assert summary[metric] >= floor, f"{name}: {metric} {summary[metric]:.3f} fell below {floor}"
+    assert summary["false_refusal_rate"] <= ceiling, f"{name}: false_refusal_rate {summary['false_refusal_rate']:.3f}"
