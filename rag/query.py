@@ -323,23 +323,9 @@ class QueryAnalyzer:
             for m in ASKS_BY_NAME.finditer(question)
             if (m.group(1) or m.group(2)).lower() not in {"this", "that", "a", "an", "which", "what", "same"}
         ]
-        about = ASKS_ABOUT.match(question)
-        if about and any(c.isupper() or c.isdigit() for c in about.group(1)):
-            subject = about.group(1).rstrip(".").lower()
-            generic = (
-                subject.removesuffix("s") in COMMON_ACRONYMS
-                or max(self.coined_papers.get(subject, 0), self.coined_papers.get(subject.removesuffix("s"), 0))
-                > MAX_NAME_PAPERS
-            )  # "LLMs", "SAEs": what many papers are about, not one work's name
-            ordinary = (
-                " " not in subject
-                and not _coined(about.group(1))
-                and (
-                    self.vocabulary.get(subject, 0) > MAX_NAME_DF  # "Transformers", "Attention": words, not a name
-                )
-            )
-            if not generic and not ordinary and subject not in asked:
-                asked.append(subject)
+        subject = self._asked_about(question)
+        if subject and subject not in asked:
+            asked.append(subject)
         name_words = [w for w in NAME_TOKEN.findall(text) if w.lower() not in ASKING_WORDS]
         named_here = [*named, *coined]
         only_name = named_here if named_here and len(name_words) == 1 else []
@@ -353,6 +339,24 @@ class QueryAnalyzer:
             named=list(dict.fromkeys(named)),
             named_in_abstract=[pid for pid in dict.fromkeys(coined) if pid not in named],
         )
+
+    def _asked_about(self, question: str) -> str | None:
+        """The name a "what is X" / "explain X" / "how does X work" question asks about, if X is one.
+
+        Not a name: what many papers are about ("LLMs", "SAEs") or a common word that
+        happens to be capitalised ("Transformers", "Attention").
+        """
+        about = ASKS_ABOUT.match(question)
+        if not about or not any(c.isupper() or c.isdigit() for c in about.group(1)):
+            return None
+        subject = about.group(1).rstrip(".").lower()
+        singular = subject.removesuffix("s")
+        papers = max(self.coined_papers.get(subject, 0), self.coined_papers.get(singular, 0))
+        if singular in COMMON_ACRONYMS or papers > MAX_NAME_PAPERS:
+            return None
+        if " " not in subject and not _coined(about.group(1)) and self.vocabulary.get(subject, 0) > MAX_NAME_DF:
+            return None
+        return subject
 
     def _expansions(self, lowered: str, words: list[str]) -> list[str]:
         """Acronym long forms, short forms of spelled-out terms, and typo repairs."""
