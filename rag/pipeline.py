@@ -204,9 +204,15 @@ class Pipeline:
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
-            closest = [s.paper.title for s in retrieval.sources[:CLOSEST_SHOWN]]
             yield from self._refuse(
-                text, chosen, timings, started, confidence, resolution.standalone_question, hint, closest=closest
+                text,
+                chosen,
+                timings,
+                started,
+                confidence,
+                resolution.standalone_question,
+                hint,
+                nearest=retrieval.sources,
             )
             return
         low_confidence = retrieval.verdict == "low_confidence"
@@ -226,7 +232,7 @@ class Pipeline:
                         confidence,
                         resolution.standalone_question,
                         streamed=True,
-                        closest=[s.paper.title for s in sources[:CLOSEST_SHOWN]],
+                        nearest=sources,
                     )
                     return
                 # retrieval is confident: the quotes with a notice beat a bare refusal
@@ -270,11 +276,11 @@ class Pipeline:
         standalone_question: str,
         notice: str = "",
         streamed: bool = False,
-        closest: Sequence[str] = (),
+        nearest: Sequence[Source] = (),
     ) -> Iterator[StreamEvent]:
         """The fixed "not in the listed papers" outcome: no sources, no citations.
 
-        The best-matching titles still come along (`Answer.closest`, cited for nothing): a
+        The best-matching titles of `nearest` still come along (`Answer.closest`, cited for nothing): a
         refusal can be wrong, and the worst case, "the papers do not cover it" when one does,
         then still shows the user where to look.
         """
@@ -290,7 +296,7 @@ class Pipeline:
             notice=notice,
             confidence=confidence,
             standalone_question=standalone_question,
-            closest=list(closest),
+            closest=[s.paper.title for s in nearest[:CLOSEST_SHOWN]],
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 

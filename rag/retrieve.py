@@ -474,12 +474,14 @@ class Retriever:
         A hyphenated variant counts as its paper's name ("MIGA-Conv" is MIGA's).
         """
         analyzer = self.analyzer
-        owners = set(analyzer.title_names.get(name, ())) | set(analyzer.abstract_names.get(name, ()))
-        stem = name.split("-")[0] if "-" in name and len(name.split("-")[0]) >= 3 else name  # "MIGA-Conv": MIGA's
-        owners |= set(analyzer.title_names.get(stem, ())) | set(analyzer.abstract_names.get(stem, ()))
+        stem = name.split("-")[0]  # "MIGA-Conv": MIGA's
+        names = {name, stem} if len(stem) >= 3 else {name}
+        owners = set().union(
+            *(set(analyzer.title_names.get(n, ())) | set(analyzer.abstract_names.get(n, ())) for n in names)
+        )
         return any(
             h.paper_id in owners
-            or any(contains_token(self.papers[h.paper_id].title.lower().split(":")[0], n) for n in {name, stem})
+            or any(contains_token(self.papers[h.paper_id].title.lower().split(":")[0], n) for n in names)
             for h in hits
         )
 

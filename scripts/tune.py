@@ -197,6 +197,16 @@ def choose_thresholds(probs: list[float], labels: list[bool]) -> tuple[float, fl
     return best
 
 
+def logistic_model(
+    rows: list[dict[str, float]], labels: list[bool], l2: float, features: list[str]
+) -> AnswerabilityModel:
+    """The logistic fit as a model; its thresholds are placeholders until choose_thresholds sets them."""
+    mean, scale, coef, intercept = fit_logistic(rows, [int(x) for x in labels], features, l2=l2)
+    return AnswerabilityModel(
+        features=features, mean=mean, scale=scale, coef=coef, intercept=intercept, answer_threshold=0.5, low_threshold=0
+    )
+
+
 def out_of_fold_probabilities(
     rows: list[dict[str, float]],
     labels: list[bool],
@@ -204,7 +214,6 @@ def out_of_fold_probabilities(
     features: list[str],
     folds: int = 5,
     repeats: int = 5,
-    seed: int = 0,
 ) -> list[float]:
     """Each question's probability from models fitted without it (k-fold, averaged over shuffles).
 
@@ -217,22 +226,11 @@ def out_of_fold_probabilities(
     total = [0.0] * len(rows)
     for repeat in range(repeats):
         order = list(range(len(rows)))
-        random.Random(seed + repeat).shuffle(order)  # fixed seeds: the fit is reproducible
+        random.Random(repeat).shuffle(order)  # fixed seeds: the fit is reproducible
         for fold in range(folds):
             held = set(order[fold::folds])
             train = [i for i in range(len(rows)) if i not in held]
-            mean, scale, coef, intercept = fit_logistic(
-                [rows[i] for i in train], [int(labels[i]) for i in train], features, l2=l2
-            )
-            model = AnswerabilityModel(
-                features=features,
-                mean=mean,
-                scale=scale,
-                coef=coef,
-                intercept=intercept,
-                answer_threshold=0.5,
-                low_threshold=0,
-            )
+            model = logistic_model([rows[i] for i in train], [labels[i] for i in train], l2, features)
             for i in held:
                 total[i] += model.probability(rows[i])
     return [t / repeats for t in total]
@@ -248,10 +246,7 @@ def fit_model(
     """Logistic fit on the rows given; thresholds from their out-of-fold probabilities
     (or, `out_of_fold=False`, from the fit's own, which is faster and looser)."""
     features = features or FEATURES
-    mean, scale, coef, intercept = fit_logistic(rows, [int(x) for x in labels], features, l2=l2)
-    model = AnswerabilityModel(
-        features=features, mean=mean, scale=scale, coef=coef, intercept=intercept, answer_threshold=1, low_threshold=0
-    )
+    model = logistic_model(rows, labels, l2, features)
     if out_of_fold:
         probabilities = out_of_fold_probabilities(rows, labels, l2, features)
     else:
