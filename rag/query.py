@@ -308,7 +308,7 @@ class QueryAnalyzer:
         coined = [
             pid
             for word in NAME_TOKEN.findall(text)
-            if any(_coined(part) for part in word.split("-"))
+            if any(_coined(part) for part in word.split("-")) or self._rare_lower_case(word)
             for pid in self.abstract_names.get(word.lower(), ())
         ]
         famous = [
@@ -338,6 +338,20 @@ class QueryAnalyzer:
             famous=list(dict.fromkeys(famous)),
             named=list(dict.fromkeys(named)),
             named_in_abstract=[pid for pid in dict.fromkeys(coined) if pid not in named],
+        )
+
+    def _rare_lower_case(self, word: str) -> bool:
+        """ "pcme", "kilogram": a paper's coined name typed in lower case, not an everyday word.
+
+        Rare here means in at most MAX_NAME_DF chunks (the rule title names follow).
+        """
+        return (
+            word.isalnum()
+            and word.islower()
+            and len(word) >= 3
+            and word not in ASKING_WORDS
+            and word not in self.stop_words
+            and self.vocabulary.get(word, 0) <= MAX_NAME_DF
         )
 
     def _asked_about(self, question: str) -> str | None:

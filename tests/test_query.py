@@ -132,3 +132,15 @@ def test_an_ordinary_capitalised_word_is_not_asked_for_by_name() -> None:
     analyzer = QueryAnalyzer({"p1": "Transformers learn."}, {"p1": "On Transformers"}, {"transformers": 40}, set())
     assert analyzer.analyze("How do Transformers learn in context?").asked_names == []
     assert analyzer.analyze("What is Mamba?").asked_names == ["mamba"]
+
+
+def test_a_coined_name_typed_in_lower_case_is_spotted(analyzer):
+    assert analyzer.analyze("what does liegan do").only_name == ["p3"]  # "liegan" is in no chunk's vocabulary
+
+
+@pytest.mark.parametrize(("chunks_using_it", "named"), [(2, ["p1"]), (9, [])])
+def test_a_lower_case_word_names_a_paper_only_when_rare(chunks_using_it, named):
+    """ "diffusion" in lower case is the everyday word unless few chunks use it."""
+    abstracts = {"p1": "We propose DiffUsion, a diffusion model. DiffUsion is fast."}
+    analyzer = QueryAnalyzer(abstracts, {"p1": "Fast Models"}, {"diffusion": chunks_using_it})
+    assert analyzer.analyze("how does diffusion work").named_in_abstract == named
