@@ -513,8 +513,7 @@ def title_names(titles: dict[str, str]) -> dict[str, list[str]]:
         candidates = set()
         if head and len(head.split()) <= 3 and len(head) >= 3:
             candidates.add(head.lower())
-        if len(title.split()) <= 3:
-            candidates.add(title.lower().rstrip("?!."))
+        candidates.add(title.lower().rstrip("?!."))  # the whole title, quoted or typed out
         for match in NAME_TOKEN.finditer(title):
             word = match.group()
             letters = [c for c in word if c.isalpha()]

@@ -22,7 +22,7 @@ from typing import Any
 from rag.config import Settings
 
 log = logging.getLogger(__name__)
-FORMAT = "1"  # bump when the pickled state changes shape
+FORMAT = "2"  # bump when the pickled state changes shape or how it is derived (rag.query name tables)
 
 
 def snapshot_path(settings: Settings, version: str, embedder_name: str) -> Path:

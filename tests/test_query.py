@@ -53,6 +53,7 @@ def test_title_names_keep_coined_words_and_drop_shared_ones():
     assert names["pointer networks"] == ["c"]
     assert "memory-efficient" not in names
     assert "llms" not in names
+    assert names["memory-efficient attention for llms"] == ["d"]  # a whole title, typed out or quoted
 
 
 @pytest.fixture(scope="module")
