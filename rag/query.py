@@ -39,6 +39,35 @@ ASKS_ABOUT = re.compile(
     r"^\s*(?i:what(?:'s|\s+is|\s+are|\s+does|\s+problem\s+does|\s+task\s+does)|explain|describe|tell\s+me\s+about"
     r"|how\s+(?:well\s+)?(?:does|do|did))\s+(?:the\s+)?([\w\-.]*[A-Z0-9][\w\-.]*(?:\s+[A-Z][\w\-.]*)?)"
 )
+# "what is capsule networks?", "explain layer normalization": a short question about one lower-case topic
+ASKS_ABOUT_TOPIC = re.compile(
+    r"^\s*(?i:what(?:'s|\s+is|\s+are)|explain|describe|tell\s+me\s+about|how\s+(?:does|do)"
+    r"|which\s+paper\s+(?:introduced|proposed))\s+(?i:the\s+|a\s+|an\s+)?"
+    r"([a-z][a-z0-9\-]+(?:\s+[A-Za-z0-9\-]+){0,3}?)(?i:\s+work)?\s*[?.!]*\s*$"
+)
+# Words that end a topic without naming it: "the clustering part" is about clustering.
+GENERIC_HEADS = frozenset(
+    [
+        "part",
+        "parts",
+        "idea",
+        "method",
+        "methods",
+        "approach",
+        "model",
+        "technique",
+        "trick",
+        "step",
+        "component",
+        "module",
+        "mechanism",
+        "framework",
+        "algorithm",
+        "thing",
+        "bit",
+        "piece",
+    ]
+)
 MAX_NAME_PAPERS = 2  # a coined word of more abstracts than this is a well-known name, not one paper's
 MAX_NAME_DF = 6  # chunks a one-word title name may appear in and still name its paper
 PARENTHESISED = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,11}?)(s)?\)")
@@ -257,6 +286,7 @@ class Query:
     famous: list[str] = field(default_factory=list)  # coined names it uses that many abstracts mention (baselines)
     asked_names: list[str] = field(default_factory=list)  # "the BERT paper" -> ["bert"]: papers asked for by name
     only_name: list[str] = field(default_factory=list)  # ids named by a question that asks about nothing else
+    asked_topic: str = ""  # "what is capsule networks?" -> "capsule networks": a short question's one topic
 
     @property
     def lexical_text(self) -> str:
@@ -335,10 +365,24 @@ class QueryAnalyzer:
             text=text,
             expansions=expansions,
             asked_names=list(dict.fromkeys(asked)),
+            asked_topic=self._asked_topic(question),
             famous=list(dict.fromkeys(famous)),
             named=list(dict.fromkeys(named)),
             named_in_abstract=[pid for pid in dict.fromkeys(coined) if pid not in named],
         )
+
+    def _asked_topic(self, question: str) -> str:
+        """The lower-case topic of a short "what is X" question, when X is more than a stop word."""
+        about = ASKS_ABOUT_TOPIC.match(question)
+        if not about:
+            return ""
+        words = about.group(1).split()
+        while len(words) > 1 and words[-1].lower() in GENERIC_HEADS:  # "the constrained clustering part"
+            words.pop()
+        topic = " ".join(words)
+        if all(w in self.stop_words or w in ASKING_WORDS for w in words) or len(topic) < 4:
+            return ""
+        return topic
 
     def _rare_lower_case(self, word: str) -> bool:
         """ "pcme", "kilogram": a paper's coined name typed in lower case, not an everyday word.
@@ -461,10 +505,24 @@ def abstract_names(
 
 def _coins(abstract: str, name: str) -> bool:
     """The abstract introduces `name` (used twice, or in a "we propose ..." sentence), not just cites it."""
-    pattern = re.compile(r"(?<![\w\-])" + re.escape(name) + r"(?![\w\-])", re.IGNORECASE)
+    return _introduces(abstract, re.compile(r"(?<![\w\-])" + re.escape(name) + r"(?![\w\-])", re.IGNORECASE))
+
+
+def _introduces(abstract: str, pattern: re.Pattern[str]) -> bool:
     if len(pattern.findall(abstract)) >= 2:
         return True
     return any(pattern.search(s) and INTRODUCES.search(s) for s in re.split(r"(?<=[.!?])\s+", abstract))
+
+
+def discusses(title: str, abstract: str, topic: str) -> bool:
+    """The paper is about `topic` (its title has it, or the abstract uses it twice or introduces it).
+
+    One passing mention ("... as well as all Capsule Network proposals") is not enough.
+    Singular and plural count alike.
+    """
+    stem = re.sub(r"(?<=\w{3})s$", "", topic)  # "capsule networks" -> "capsule network"
+    pattern = re.compile(r"(?<![\w\-])" + re.escape(stem) + r"(?:s|es)?(?![\w\-])", re.IGNORECASE)
+    return bool(pattern.search(title)) or _introduces(abstract, pattern)
 
 
 def coined_words(texts: dict[str, str]) -> dict[str, list[str]]:
@@ -511,7 +569,7 @@ def title_names(titles: dict[str, str]) -> dict[str, list[str]]:
     for pid, title in titles.items():
         head = title.split(":", 1)[0].strip() if ":" in title else ""
         candidates = set()
-        if head and len(head.split()) <= 3 and len(head) >= 3:
+        if head and len(head.split()) <= 5 and len(head) >= 3:
             candidates.add(head.lower())
         candidates.add(title.lower().rstrip("?!."))  # the whole title, quoted or typed out
         for match in NAME_TOKEN.finditer(title):

@@ -30,7 +30,7 @@ from rag.config import Settings, get_settings
 from rag.index import StoredChunk, corpus_version, load_index, open_collection
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Paper, Source
-from rag.query import Query, QueryAnalyzer, contains_token
+from rag.query import Query, QueryAnalyzer, contains_token, discusses
 from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
@@ -431,7 +431,11 @@ class Retriever:
             # a well-known name (BERT, ResNet) that no top title carries: asked about, only mentioned here
             "famous_name": float(any(not any(contains_token(t, name) for t in top_titles) for name in query.famous)),
             # "the BERT paper" when no retrieved paper is named BERT (in its title or as the name it coins)
-            "asked_name_absent": float(any(not self._names_paper(name, fused[:k]) for name in query.asked_names)),
+            # or "what is capsule networks?" when no retrieved paper is about capsule networks
+            "asked_name_absent": float(
+                any(not self._names_paper(name, fused[:k]) for name in query.asked_names)
+                or bool(query.asked_topic and not self._discussed(query.asked_topic, fused[:k]))
+            ),
             # a famous paper outside the collection matches the question better than the best chunk does
             "landmark_top": landmark_top,
             "landmark_margin": landmark_top - (dense_scores[0] if dense_scores else 0.0),
@@ -468,6 +472,10 @@ class Retriever:
             return landmark
         return None
 
+    def _discussed(self, topic: str, hits: list[PaperHit]) -> bool:
+        """Is one of these papers about `topic` (not just mentioning it once)?"""
+        return any(discusses(self.papers[h.paper_id].title, self.papers[h.paper_id].abstract, topic) for h in hits)
+
     def _names_paper(self, name: str, hits: list[PaperHit]) -> bool:
         """Is `name` the title (or a title word, or the coined name) of one of these papers?
 
@@ -491,8 +499,8 @@ class Retriever:
         n = max(self.settings.candidates, 4 * k)
         started = time.perf_counter()
         query = self.analyze(question)
-        if carried:
-            query = replace(query, named=list(dict.fromkeys([*query.named, *carried])))
+        if carried:  # "how does the clustering part work?" is about the paper under discussion
+            query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
         analysed = time.perf_counter()
         rankings, timings = self.rankings(query, n)
         timings["query_ms"] = (analysed - started) * 1e3

@@ -13,6 +13,7 @@ as the Chroma files next to it).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -22,7 +23,12 @@ from typing import Any
 from rag.config import Settings
 
 log = logging.getLogger(__name__)
-FORMAT = "2"  # bump when the pickled state changes shape or how it is derived (rag.query name tables)
+# The code that derives the state (BM25, the query analyser's name tables) is part of the key:
+# a release that changes how a name table is built never serves one built by the old code.
+DERIVING_CODE = ("query.py", "retrieve.py")
+FORMAT = hashlib.sha256(b"".join((Path(__file__).with_name(name)).read_bytes() for name in DERIVING_CODE)).hexdigest()[
+    :10
+]
 
 
 def snapshot_path(settings: Settings, version: str, embedder_name: str) -> Path:

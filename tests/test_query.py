@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.query import QueryAnalyzer, mine_acronyms, strip_boilerplate, title_names
+from rag.query import QueryAnalyzer, discusses, mine_acronyms, strip_boilerplate, title_names
 
 
 @pytest.mark.parametrize(
@@ -145,3 +145,27 @@ def test_a_lower_case_word_names_a_paper_only_when_rare(chunks_using_it, named):
     abstracts = {"p1": "We propose DiffUsion, a diffusion model. DiffUsion is fast."}
     analyzer = QueryAnalyzer(abstracts, {"p1": "Fast Models"}, {"diffusion": chunks_using_it})
     assert analyzer.analyze("how does diffusion work").named_in_abstract == named
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("What is capsule networks?", "capsule networks"),
+        ("explain layer normalization", "layer normalization"),
+        ("What is neural ODE?", "neural ODE"),
+        ("How does the constrained clustering part work?", "constrained clustering"),
+        ("Which paper introduced matching networks?", "matching networks"),
+        ("What is HYPO?", ""),  # a name: asked for by name instead
+        ("What is the best way to cluster images without labels?", ""),  # more than a topic
+    ],
+)
+def test_a_short_question_about_one_topic_names_it(analyzer, question, topic):
+    assert analyzer.analyze(question).asked_topic == topic
+
+
+def test_a_paper_discusses_a_topic_in_its_title_or_more_than_in_passing():
+    passing = "We outperform all previous equivariant models as well as all Capsule Network proposals."
+    assert not discusses("Lie Group Decompositions", passing, "capsule networks")
+    assert discusses("Dynamic Routing Between Capsule Networks", passing, "capsule networks")
+    assert discusses("Routing", "Capsule networks route. A capsule network votes.", "capsule networks")
+    assert discusses("Routing", "We propose a capsule network that routes by agreement.", "capsule networks")
