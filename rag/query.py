@@ -328,13 +328,13 @@ class QueryAnalyzer:
         lowered = text.lower()
         words = WORD.findall(lowered)
         expansions = self._expansions(lowered, words) if expand else []
-        named = [
-            pid
+        named_as = [
+            name
             for word in dict.fromkeys(NAME_WORD.findall(lowered))
             for name in self._names_by_first_word.get(word, ())
             if contains_token(lowered, name)
-            for pid in self.title_names[name]
         ]
+        named = [pid for name in named_as for pid in self.title_names[name]]
         coined = [
             pid
             for word in NAME_TOKEN.findall(text)
@@ -358,7 +358,9 @@ class QueryAnalyzer:
             asked.append(subject)
         name_words = [w for w in NAME_TOKEN.findall(text) if w.lower() not in ASKING_WORDS]
         named_here = [*named, *coined]
-        only_name = named_here if named_here and len(name_words) == 1 else []
+        # "How well does The Same But Different work?": nothing asked but a (multi-word) title name
+        rest = [w for w in name_words if not any(contains_token(name, w.lower()) for name in named_as)]
+        only_name = named_here if named_here and (len(name_words) == 1 or not rest) else []
         return Query(
             question=question,
             only_name=list(dict.fromkeys(only_name)),

@@ -190,11 +190,14 @@ def fuse(
     temperatures: dict[str, float],
     named: list[str] | tuple[str, ...] = (),
     name_bonus: float = 0.0,
+    first_chunk: dict[str, int] | None = None,
 ) -> list[PaperHit]:
     """Softmax-score fusion of chunk rankings into one paper ranking (best first).
 
     `rankings` maps a retriever to its (chunk position, score) list, best first;
-    `paper_of[position]` is the chunk's paper id. Pure: the tuning script calls it with
+    `paper_of[position]` is the chunk's paper id. A named paper no retriever ranked
+    ("what problem does The Geometry of Concepts solve") enters with its first chunk
+    (`first_chunk`) and the name bonus alone. Pure: the tuning script calls it with
     cached rankings to search weights and temperatures fast.
     """
     papers: dict[str, PaperHit] = {}
@@ -207,6 +210,9 @@ def fuse(
             if name not in hit.scores:
                 hit.ranks[name], hit.scores[name] = rank, score
                 rank += 1
+    for pid in named:
+        if first_chunk is not None and pid not in papers and pid in first_chunk:
+            papers[pid] = PaperHit(pid, chunks=[first_chunk[pid]])
     hits = list(papers.values())
     for name in rankings:
         scored = [(h, h.scores[name]) for h in hits if name in h.scores]
@@ -385,7 +391,8 @@ class Retriever:
         s = self.settings
         weights = {name: getattr(s, w) for name, w, _ in SIGNALS}
         temperatures = {name: getattr(s, t) for name, _, t in SIGNALS}
-        return fuse(rankings, self.paper_of, weights, temperatures, query.named + query.named_in_abstract, s.name_bonus)
+        named = query.named + query.named_in_abstract
+        return fuse(rankings, self.paper_of, weights, temperatures, named, s.name_bonus, self.first_chunk)
 
     # -- answerability ------------------------------------------------------------------------
     def evidence(

@@ -122,6 +122,7 @@ def fused_for(retriever: Retriever, c: Cached, p: dict[str, float]) -> list[Any]
         {n: p[f"{n}_temperature"] for n in names},
         query.named + query.named_in_abstract,
         p["name_bonus"],
+        retriever.first_chunk,
     )
 
 

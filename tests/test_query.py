@@ -108,6 +108,8 @@ def test_a_name_coined_in_an_abstract_is_spotted(analyzer):
         ("How well does HYPO work?", ["p2"]),
         ("How does HYPO do on PACS and VLCS?", []),  # asks about more than the name
         ("What is MobileNet?", []),  # a name no paper goes by
+        ("How well does Pointer Networks work?", ["p1"]),  # a two-word title name
+        ("How do Pointer Networks handle convex hulls?", []),
     ],
 )
 def test_a_question_asking_only_about_a_name_is_marked(analyzer, question, only_name):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieve import _mentions, named_terms
+from rag.retrieve import _mentions, fuse, named_terms
 
 
 def _ranks(retriever, questions, k=10):
@@ -98,3 +98,16 @@ def test_an_acronym_is_mentioned_by_its_spelled_out_form(name, text):
 def test_an_acronym_needs_its_own_letters_in_order():
     assert not _mentions("we search nearest neighbours", "kNN")
     assert not _mentions("large language models", "LVM")
+
+
+def test_a_named_paper_no_retriever_ranked_still_enters_the_fusion():
+    """ "what problem does The Geometry of Concepts solve": the user named it, so it is a candidate."""
+    rankings = {"dense": [(0, 0.5), (1, 0.4)], "bm25": [(1, 3.0)]}
+    paper_of = ["a", "b", "c"]
+    weights, temperatures = {"dense": 1.0, "bm25": 1.0}, {"dense": 0.05, "bm25": 1.0}
+    without = fuse(rankings, paper_of, weights, temperatures, ["c"], 0.3)
+    assert "c" not in [h.paper_id for h in without]
+    hits = fuse(rankings, paper_of, weights, temperatures, ["c"], 0.3, first_chunk={"c": 2})
+    named = next(h for h in hits if h.paper_id == "c")
+    assert named.chunks == [2]
+    assert named.fused == pytest.approx(0.3)

@@ -131,6 +131,8 @@ def test_every_title_name_asked_briefly_is_answered_from_its_paper(pipeline):
     failures, asked = [], 0
     for name, paper_ids in retriever.analyzer.title_names.items():
         titles = {retriever.papers[pid].title for pid in paper_ids}
+        if name in {t.lower().rstrip("?!.") for t in titles}:
+            continue  # a whole title is not how users name a paper in a short question
         spelled = _name_as_spelled(name, next(iter(titles)))
         for template in ("Tell me about {}.", "what problem does {} solve", "How well does {} work?"):
             answer = pipeline.ask(template.format(spelled))
@@ -138,7 +140,7 @@ def test_every_title_name_asked_briefly_is_answered_from_its_paper(pipeline):
             if answer.refused or not titles & _titles(answer):
                 failures.append((template.format(spelled), answer.refused))
     assert asked > 300
-    assert len(failures) <= asked // 100, failures  # measured: 0 refused, 1 of 1074 not citing its paper
+    assert len(failures) <= asked // 100, failures  # measured: 1 of 621 (none refused; it cites a neighbour)
 
 
 def test_a_coined_name_typed_in_lower_case_is_answered_from_its_paper(pipeline):
