@@ -122,6 +122,7 @@ def _name_as_spelled(name: str, title: str) -> str:
     return match.group() if match else name
 
 
+@pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
 def test_every_title_name_asked_briefly_is_answered_from_its_paper(pipeline):
     """Each paper a title names ("SoFar", "HYPO"), asked in the short ways users ask: never refused.
 
@@ -143,6 +144,7 @@ def test_every_title_name_asked_briefly_is_answered_from_its_paper(pipeline):
     assert len(failures) <= asked // 100, failures  # measured: 1 of 621 (none refused; it cites a neighbour)
 
 
+@pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
 def test_a_coined_name_typed_in_lower_case_is_answered_from_its_paper(pipeline):
     """ "how does pcme work?": an abstract's coined name (PCME, KiloGram) typed in lower case."""
     from rag.query import MAX_NAME_DF
@@ -165,6 +167,7 @@ def test_a_coined_name_typed_in_lower_case_is_answered_from_its_paper(pipeline):
     assert not failures, failures  # measured: 0 of 444 (before: 218 refused or not citing it)
 
 
+@pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
 def test_famous_work_outside_the_collection_is_refused(pipeline, tmp_path):
     """eval/questions_famous.jsonl: 145 famous works that no abstract names and the famous-papers
     list does not hold, asked three short ways ("What is capsule networks?"). Measured 0.959
