@@ -30,6 +30,7 @@ from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
 from rag.conversation import Resolution, as_turns, resolve
 from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, Source, StreamEvent
+from rag.query import respell
 from rag.retrieve import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,8 @@ class Pipeline:
         yield StreamEvent(kind="sources", sources=sources)
 
         confidence = retrieval.probability
+        spelled = "; ".join(f"searched for “{name}” (typed “{word}”)" for word, name in retrieval.query.spelled.items())
+        spelled = spelled[:1].upper() + spelled[1:] + "." if spelled else ""
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
@@ -211,7 +214,7 @@ class Pipeline:
                 started,
                 confidence,
                 resolution.standalone_question,
-                hint,
+                " ".join(n for n in (hint, spelled) if n),
                 nearest=retrieval.sources,
             )
             return
@@ -243,7 +246,8 @@ class Pipeline:
         if checked is None:
             pieces: list[str] = []
             # quotes answer what the user asked now (a follow-up's appended title would pull the title's sentence)
-            for piece in self.extractive.write(text, sources, self.retriever.tokenize):
+            quoted_for = respell(text, retrieval.query.spelled)  # "What is SPALDE?" quotes for "splade"
+            for piece in self.extractive.write(quoted_for, sources, self.retriever.tokenize):
                 pieces.append(piece)
                 yield StreamEvent(kind="delta", text=piece)
             checked = check_citations("".join(pieces), sources)
@@ -257,7 +261,7 @@ class Pipeline:
             refused=refused,
             mode=chosen,
             timings=timings,
-            notice=" ".join(n for n in (condense_notice, notice) if n),
+            notice=" ".join(n for n in (condense_notice, notice, spelled) if n),
             uncited_sentences=checked.uncited_sentences,
             made_up_citations=checked.removed,
             low_confidence=low_confidence and not refused,

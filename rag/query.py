@@ -69,6 +69,7 @@ GENERIC_HEADS = frozenset(
     ]
 )
 MAX_NAME_PAPERS = 2  # a coined word of more abstracts than this is a well-known name, not one paper's
+MIN_TYPO_NAME = 5  # shorter names are too close to other words to guess from a misspelling
 MAX_NAME_DF = 6  # chunks a one-word title name may appear in and still name its paper
 PARENTHESISED = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,11}?)(s)?\)")
 # Words that ask *about* something without saying what: "what problem does X solve", "how well does X work".
@@ -270,6 +271,13 @@ def mine_acronyms(texts: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def respell(text: str, spelled: dict[str, str]) -> str:
+    """`text` with each misspelt name (as `QueryAnalyzer.misspelt_names` found them) replaced."""
+    for word, name in spelled.items():
+        text = re.sub(r"(?<![\w\-])" + re.escape(word) + r"(?![\w\-])", name, text)
+    return text
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
@@ -287,6 +295,7 @@ class Query:
     asked_names: list[str] = field(default_factory=list)  # "the BERT paper" -> ["bert"]: papers asked for by name
     only_name: list[str] = field(default_factory=list)  # ids named by a question that asks about nothing else
     asked_topic: str = ""  # "what is capsule networks?" -> "capsule networks": a short question's one topic
+    spelled: dict[str, str] = field(default_factory=dict)  # a misspelt name as typed -> the name searched for
 
     @property
     def lexical_text(self) -> str:
@@ -323,7 +332,12 @@ class QueryAnalyzer:
             if not re.fullmatch(r"\w+", name) or vocabulary.get(name, 0) <= MAX_NAME_DF
         }
 
+    # Famous names outside the collection (the retriever sets them from rag.landmarks): never "corrected".
+    known_names: frozenset[str] = frozenset()
+
     def analyze(self, question: str, strip: bool = True, expand: bool = True) -> Query:
+        typed, spelled = question, self.misspelt_names(question)
+        question = respell(question, spelled)
         text = strip_boilerplate(question) if strip else question.strip()
         lowered = text.lower()
         words = WORD.findall(lowered)
@@ -362,7 +376,8 @@ class QueryAnalyzer:
         rest = [w for w in name_words if not any(contains_token(name, w.lower()) for name in named_as)]
         only_name = named_here if named_here and (len(name_words) == 1 or not rest) else []
         return Query(
-            question=question,
+            question=typed,
+            spelled=spelled,
             only_name=list(dict.fromkeys(only_name)),
             text=text,
             expansions=expansions,
@@ -453,6 +468,46 @@ class QueryAnalyzer:
                 for key in _deletes(term) | {term}:
                     index.setdefault(key, []).append(term)
         return index
+
+    @cached_property
+    def _names_by_deletion(self) -> dict[str, list[str]]:
+        """One-word paper names (title or coined, 5+ letters) by each one-letter deletion."""
+        index: dict[str, list[str]] = {}
+        for name in {*self.title_names, *self.abstract_names}:
+            if len(name) >= MIN_TYPO_NAME and name.isalpha():
+                for key in _deletes(name) | {name}:
+                    index.setdefault(key, []).append(name)
+        return index
+
+    def misspelt_names(self, question: str) -> dict[str, str]:
+        """ "What is SPALDE?" -> {"SPALDE": "splade"}: words one edit from exactly one paper's name.
+
+        Only words the corpus never uses are corrected, so an ordinary word is never
+        turned into a name, and never a famous name of `known_names` ("ConvNeXt" is not a
+        misspelt "ConvNet"). Letters only: "GPT-3" and "CIFAR-10" are not typos of "GPT-4".
+        """
+
+        spelled: dict[str, str] = {}
+        for word in NAME_TOKEN.findall(question):
+            lowered = word.lower()
+            if (
+                len(lowered) < MIN_TYPO_NAME
+                or not lowered.isalpha()
+                or lowered in self.known_names
+                or lowered in self.vocabulary
+                or lowered in self.title_names
+                or lowered in self.abstract_names
+            ):
+                continue
+            candidates = {
+                name
+                for key in _deletes(lowered) | {lowered}
+                for name in self._names_by_deletion.get(key, ())
+                if _edit_distance_at_most_one(lowered, name)
+            }
+            if len(candidates) == 1:
+                spelled[word] = candidates.pop()
+        return spelled
 
     def repair(self, word: str) -> str | None:
         """The corpus word one edit away from an unknown word (the most frequent one), if any."""

@@ -295,6 +295,9 @@ class Retriever:
         self.landmarks = LandmarkIndex(
             load_landmarks(), [p.title for p in self.papers.values()], self.embedder, self.settings.data_dir / "cache"
         )
+        self.analyzer.known_names = frozenset(
+            name.lower() for landmark in self.landmarks.landmarks for name in [*landmark.aka, landmark.title]
+        )
         self._vectors: dict[str, np.ndarray] = {}  # the last few query vectors: dense search and landmarks share one
         self._vectors_lock = threading.Lock()
 

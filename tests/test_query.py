@@ -171,3 +171,18 @@ def test_a_paper_discusses_a_topic_in_its_title_or_more_than_in_passing():
     assert discusses("Dynamic Routing Between Capsule Networks", passing, "capsule networks")
     assert discusses("Routing", "Capsule networks route. A capsule network votes.", "capsule networks")
     assert discusses("Routing", "We propose a capsule network that routes by agreement.", "capsule networks")
+
+
+def test_a_misspelt_name_is_searched_as_the_name(analyzer):
+    query = analyzer.analyze("what is LeiGAN?")
+    assert query.spelled == {"LeiGAN": "liegan"}
+    assert query.named_in_abstract == ["p3"]
+    assert query.question == "what is LeiGAN?"  # as typed
+
+
+def test_words_that_are_not_misspelt_names_stay_as_typed(analyzer):
+    assert analyzer.analyze("wich paper uses difusion models").spelled == {}  # ordinary words: typo repair's job
+    assert analyzer.analyze("what is GPT-3?").spelled == {}  # letters only
+    famous = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
+    famous.known_names = frozenset({"leigan"})  # a famous name outside the collection is not a typo
+    assert famous.analyze("what is LeiGAN?").spelled == {}
