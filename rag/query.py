@@ -572,14 +572,17 @@ def _introduces(abstract: str, pattern: re.Pattern[str]) -> bool:
 
 
 def discusses(title: str, abstract: str, topic: str) -> bool:
-    """The paper is about `topic` (its title has it, or the abstract uses it twice or introduces it).
+    """The paper is about `topic` (its title has it, or the abstract uses it twice, abbreviates or introduces it).
 
     One passing mention ("... as well as all Capsule Network proposals") is not enough.
     Singular and plural count alike.
     """
     stem = re.sub(r"(?<=\w{3})s$", "", topic)  # "capsule networks" -> "capsule network"
-    pattern = re.compile(r"(?<![\w\-])" + re.escape(stem) + r"(?:s|es)?(?![\w\-])", re.IGNORECASE)
-    return bool(pattern.search(title)) or _introduces(abstract, pattern)
+    phrase = r"(?<![\w\-])" + re.escape(stem) + r"(?:s|es)?(?![\w\-])"
+    pattern = re.compile(phrase, re.IGNORECASE)
+    # "maximum inner product search (MIPS)": an abstract that abbreviates a topic goes on to use it
+    abbreviated = re.compile(phrase + r"\s*\(\s*[A-Za-z][\w\-]*\s*\)", re.IGNORECASE)
+    return bool(pattern.search(title) or abbreviated.search(abstract)) or _introduces(abstract, pattern)
 
 
 def coined_words(texts: dict[str, str]) -> dict[str, list[str]]:

@@ -171,6 +171,8 @@ def test_a_paper_discusses_a_topic_in_its_title_or_more_than_in_passing():
     assert discusses("Dynamic Routing Between Capsule Networks", passing, "capsule networks")
     assert discusses("Routing", "Capsule networks route. A capsule network votes.", "capsule networks")
     assert discusses("Routing", "We propose a capsule network that routes by agreement.", "capsule networks")
+    abbreviates = "Maximum inner product search (MIPS) is costly. We cut MIPS latency."
+    assert discusses("Fixed Dimensional Encodings", abbreviates, "maximum inner product search")
 
 
 def test_a_misspelt_name_is_searched_as_the_name(analyzer):

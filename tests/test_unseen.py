@@ -206,3 +206,30 @@ def test_every_title_name_with_two_letters_swapped_is_answered_from_its_paper(pi
                 failures.append((template.format(typo), answer.refused))
     assert asked > 100
     assert len(failures) <= asked // 50, (len(failures), asked, failures[:5])
+
+
+@pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
+def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
+    """ "What is maximum inner product search?": each long form an abstract abbreviates for a name
+    it coins (MIPS, PCME), asked two short ways. The topic check must not refuse what the papers
+    discuss: measured 19 of 316 refused (9 with no topic check; 46 before abbreviations counted
+    as discussing) and 266 cite the paper that defines it (267 with no topic check)."""
+    from rag.query import mine_acronyms
+
+    retriever = pipeline.retriever
+    analyzer = retriever.analyzer
+    asked = refused = cited = 0
+    for paper_id, paper in retriever.papers.items():
+        for short, long in mine_acronyms([paper.abstract]).items():
+            owners = analyzer.abstract_names.get(short) or analyzer.title_names.get(short)
+            if not owners or paper_id not in owners:
+                continue
+            titles = {retriever.papers[pid].title for pid in owners}
+            for question in (f"What is {long}?", f"how does {long} work"):
+                answer = pipeline.ask(question)
+                asked += 1
+                refused += answer.refused
+                cited += bool(titles & _titles(answer))
+    assert asked > 250
+    assert refused / asked <= 0.08, (refused, asked)
+    assert cited / asked >= 0.80, (cited, asked)
