@@ -441,10 +441,10 @@ class Retriever:
             # a well-known name (BERT, ResNet) that no top title carries: asked about, only mentioned here
             "famous_name": float(any(not any(contains_token(t, name) for t in top_titles) for name in query.famous)),
             # "the BERT paper" when no retrieved paper is named BERT (in its title or as the name it coins)
-            # or "what is capsule networks?" when no retrieved paper is about capsule networks
+            # or "what is capsule networks?" when no candidate paper (of all fused) is about capsule networks
             "asked_name_absent": float(
                 any(not self._names_paper(name, fused[:k]) for name in query.asked_names)
-                or bool(query.asked_topic and not self._discussed(query.asked_topic, fused[:k]))
+                or bool(query.asked_topic and not self._discussed(query.asked_topic, fused))
             ),
             # a famous paper outside the collection matches the question better than the best chunk does
             "landmark_top": landmark_top,
