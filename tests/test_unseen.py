@@ -212,8 +212,8 @@ def test_every_title_name_with_two_letters_swapped_is_answered_from_its_paper(pi
 def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
     """ "What is maximum inner product search?": each long form an abstract abbreviates for a name
     it coins (MIPS, PCME), asked two short ways. The topic check must not refuse what the papers
-    discuss: measured 11 of 316 refused (9 with no topic check; 46 when only the top 5 counted and
-    as discussing) and 266 cite the paper that defines it (267 with no topic check)."""
+    discuss: measured 11 of 316 refused (9 with no topic check; 46 when only the top 5 papers were
+    searched and abbreviations did not count) and 266 cite the defining paper (267 with no check)."""
     from rag.query import mine_acronyms
 
     retriever = pipeline.retriever
@@ -231,5 +231,5 @@ def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
                 refused += answer.refused
                 cited += bool(titles & _titles(answer))
     assert asked > 250
-    assert refused / asked <= 0.08, (refused, asked)
+    assert refused / asked <= 0.05, (refused, asked)
     assert cited / asked >= 0.80, (cited, asked)
