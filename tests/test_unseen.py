@@ -116,6 +116,17 @@ def test_the_fresh_and_blind_sets_hold_their_measured_figures(pipeline, tmp_path
     assert summary["false_refusal_rate"] <= ceiling, f"{name}: false_refusal_rate {summary['false_refusal_rate']:.3f}"
 
 
+def _sweep(pipeline, asks) -> tuple[int, list[tuple[str, bool]]]:
+    """Ask each (question, titles): how many were asked, and those refused or citing none of the titles."""
+    asked, failures = 0, []
+    for question, titles in asks:
+        answer = pipeline.ask(question)
+        asked += 1
+        if answer.refused or not titles & _titles(answer):
+            failures.append((question, answer.refused))
+    return asked, failures
+
+
 def _name_as_spelled(name: str, title: str) -> str:
     """The title's own spelling of a lower-cased title name ("sofar" -> "SoFar")."""
     match = re.search(re.escape(name), title, re.IGNORECASE)
@@ -129,17 +140,15 @@ def test_every_title_name_asked_briefly_is_answered_from_its_paper(pipeline):
     The issue's 30 such questions were refused 13 times; this asks all the corpus's names.
     """
     retriever = pipeline.retriever
-    failures, asked = [], 0
+    asks = []
     for name, paper_ids in retriever.analyzer.title_names.items():
         titles = {retriever.papers[pid].title for pid in paper_ids}
         if name in {t.lower().rstrip("?!.") for t in titles}:
             continue  # a whole title is not how users name a paper in a short question
         spelled = _name_as_spelled(name, next(iter(titles)))
         for template in ("Tell me about {}.", "what problem does {} solve", "How well does {} work?"):
-            answer = pipeline.ask(template.format(spelled))
-            asked += 1
-            if answer.refused or not titles & _titles(answer):
-                failures.append((template.format(spelled), answer.refused))
+            asks.append((template.format(spelled), titles))
+    asked, failures = _sweep(pipeline, asks)
     assert asked > 300
     assert len(failures) <= asked // 100, failures  # measured: 1 of 621 (none refused; it cites a neighbour)
 
@@ -151,20 +160,17 @@ def test_a_coined_name_typed_in_lower_case_is_answered_from_its_paper(pipeline):
 
     retriever = pipeline.retriever
     analyzer = retriever.analyzer
-    failures, asked = [], 0
+    asks = []
     for name, paper_ids in analyzer.abstract_names.items():
         if name in analyzer.title_names or not name.isalnum() or len(name) < 3:
             continue
         if retriever.bm25.vocab_df.get(name, 0) > MAX_NAME_DF:  # an everyday word of the abstracts ("attention")
             continue
         titles = {retriever.papers[pid].title for pid in paper_ids}
-        for template in ("how does {} work?", "what is {}"):
-            answer = pipeline.ask(template.format(name))
-            asked += 1
-            if answer.refused or not titles & _titles(answer):
-                failures.append((template.format(name), answer.refused))
+        asks += [(template.format(name), titles) for template in ("how does {} work?", "what is {}")]
+    asked, failures = _sweep(pipeline, asks)
     assert asked > 200
-    assert not failures, failures  # measured: 0 of 444 (before: 218 refused or not citing it)
+    assert not failures, failures  # measured: 0 of 444 (before: 223 refused or not citing it)
 
 
 @pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
@@ -191,7 +197,7 @@ def test_every_title_name_with_two_letters_swapped_is_answered_from_its_paper(pi
     """ "What is ALEBRT?": one adjacent transposition in each one-word title name of 5+ letters.
     Measured: 0 of 124 asks fail (116 refused or uncited before names were respelt)."""
     retriever = pipeline.retriever
-    failures, asked = [], 0
+    asks = []
     for name, paper_ids in retriever.analyzer.title_names.items():
         if " " in name or len(name) < 5 or not name.isalpha():
             continue
@@ -199,11 +205,8 @@ def test_every_title_name_with_two_letters_swapped_is_answered_from_its_paper(pi
         spelled = _name_as_spelled(name, next(iter(titles)))
         middle = len(spelled) // 2
         typo = spelled[: middle - 1] + spelled[middle] + spelled[middle - 1] + spelled[middle + 1 :]
-        for template in ("What is {}?", "tell me about {}"):
-            answer = pipeline.ask(template.format(typo))
-            asked += 1
-            if answer.refused or not titles & _titles(answer):
-                failures.append((template.format(typo), answer.refused))
+        asks += [(template.format(typo), titles) for template in ("What is {}?", "tell me about {}")]
+    asked, failures = _sweep(pipeline, asks)
     assert asked > 100
     assert len(failures) <= asked // 50, (len(failures), asked, failures[:5])
 
