@@ -518,6 +518,8 @@ class Retriever:
         fused = self.fuse(query, rankings)
         evidence = self.evidence(query, fused, rankings, self.settings.top_k)
         probability, verdict = self.decide(query, fused, evidence, k)
+        if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
+            fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
         sources = []
         for number, hit in enumerate(fused[:k], start=1):
             positions = sorted(hit.chunks, key=lambda p: self.chunks[p].chunk.start)
