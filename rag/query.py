@@ -332,8 +332,10 @@ class QueryAnalyzer:
             if not re.fullmatch(r"\w+", name) or vocabulary.get(name, 0) <= MAX_NAME_DF
         }
 
-    # Famous names outside the collection (the retriever sets them from rag.landmarks): never "corrected".
+    # Never "corrected" (the retriever sets them): famous names outside the collection (rag.landmarks),
+    # and everyday English words (the embedder's vocabulary: "money" is not a misspelt "Monet").
     known_names: frozenset[str] = frozenset()
+    common_words: frozenset[str] = frozenset()
 
     def analyze(self, question: str, strip: bool = True, expand: bool = True) -> Query:
         typed, spelled = question, self.misspelt_names(question)
@@ -474,7 +476,7 @@ class QueryAnalyzer:
         """One-word paper names (title or coined, 5+ letters) by each one-letter deletion."""
         index: dict[str, list[str]] = {}
         for name in {*self.title_names, *self.abstract_names}:
-            if len(name) >= MIN_TYPO_NAME and name.isalpha():
+            if len(name) >= MIN_TYPO_NAME and name.isalpha() and self.vocabulary.get(name, 0) <= MAX_NAME_DF:
                 for key in _deletes(name) | {name}:
                     index.setdefault(key, []).append(name)
         return index
@@ -482,9 +484,9 @@ class QueryAnalyzer:
     def misspelt_names(self, question: str) -> dict[str, str]:
         """ "What is SPALDE?" -> {"SPALDE": "splade"}: words one edit from exactly one paper's name.
 
-        Only words the corpus never uses are corrected, so an ordinary word is never
-        turned into a name, and never a famous name of `known_names` ("ConvNeXt" is not a
-        misspelt "ConvNet"). Letters only: "GPT-3" and "CIFAR-10" are not typos of "GPT-4".
+        Only words the corpus never uses are corrected, never an English word of `common_words`
+        or a famous name of `known_names` ("ConvNeXt" is not a misspelt "ConvNet"), and only into
+        a name that is no everyday word of the chunks. Letters only: "GPT-3" is not "GPT-4".
         """
 
         spelled: dict[str, str] = {}
@@ -494,6 +496,7 @@ class QueryAnalyzer:
                 len(lowered) < MIN_TYPO_NAME
                 or not lowered.isalpha()
                 or lowered in self.known_names
+                or lowered in self.common_words
                 or lowered in self.vocabulary
                 or lowered in self.title_names
                 or lowered in self.abstract_names

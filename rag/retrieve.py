@@ -298,6 +298,9 @@ class Retriever:
         self.analyzer.known_names = frozenset(
             name.lower() for landmark in self.landmarks.landmarks for name in [*landmark.aka, landmark.title]
         )
+        tokenizer = getattr(self.embedder, "tokenizer", None)
+        if tokenizer is not None:
+            self.analyzer.common_words = frozenset(w for w in tokenizer.get_vocab() if w.isalpha())
         self._vectors: dict[str, np.ndarray] = {}  # the last few query vectors: dense search and landmarks share one
         self._vectors_lock = threading.Lock()
 

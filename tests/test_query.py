@@ -188,3 +188,6 @@ def test_words_that_are_not_misspelt_names_stay_as_typed(analyzer):
     famous = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
     famous.known_names = frozenset({"leigan"})  # a famous name outside the collection is not a typo
     assert famous.analyze("what is LeiGAN?").spelled == {}
+    english = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
+    english.common_words = frozenset({"leigan"})  # an everyday English word is not a typo either
+    assert english.analyze("what is LeiGAN?").spelled == {}

@@ -192,6 +192,12 @@ def test_a_misspelt_paper_name_is_answered_from_the_paper_with_a_notice(pipeline
     assert "splade" in answer.notice, answer.notice
 
 
+def test_an_english_word_is_never_respelt_into_a_paper_name(pipeline):
+    """ "money" is one edit from the corpus's Monet, "earning" from a "LEarning" an abstract spells out."""
+    analyzer = pipeline.retriever.analyzer
+    assert analyzer.misspelt_names("How much money and earning does it save?") == {}
+
+
 @pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
 def test_every_title_name_with_two_letters_swapped_is_answered_from_its_paper(pipeline):
     """ "What is ALEBRT?": one adjacent transposition in each one-word title name of 5+ letters.
