@@ -14,6 +14,7 @@ import time
 import unicodedata
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, Literal
 
 from rag.answer import (
@@ -204,19 +205,12 @@ class Pipeline:
         confidence = retrieval.probability
         spelled = "; ".join(f"searched for “{name}” (typed “{word}”)" for word, name in retrieval.query.spelled.items())
         spelled = spelled[:1].upper() + spelled[1:] + "." if spelled else ""
+        # both refusals below: the same question, mode, timings and confidence
+        refuse = partial(self._refuse, text, chosen, timings, started, confidence, resolution.standalone_question)
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
-            yield from self._refuse(
-                text,
-                chosen,
-                timings,
-                started,
-                confidence,
-                resolution.standalone_question,
-                " ".join(n for n in (hint, spelled) if n),
-                nearest=retrieval.sources,
-            )
+            yield from refuse(" ".join(n for n in (hint, spelled) if n), nearest=retrieval.sources)
             return
         low_confidence = retrieval.verdict == "low_confidence"
 
@@ -227,16 +221,7 @@ class Pipeline:
             checked, notice = yield from self._answer_llm(resolution.standalone_question, sources)
             if checked is not None and not checked.citations:  # the model says the papers do not answer it
                 if low_confidence:  # two weak signals agree: refuse (the refusal was streamed already)
-                    yield from self._refuse(
-                        text,
-                        chosen,
-                        timings,
-                        started,
-                        confidence,
-                        resolution.standalone_question,
-                        streamed=True,
-                        nearest=sources,
-                    )
+                    yield from refuse(streamed=True, nearest=sources)
                     return
                 # retrieval is confident: the quotes with a notice beat a bare refusal
                 checked, notice = None, f"The language model found no direct answer in these papers; {FALLBACK}"

@@ -569,8 +569,9 @@ def _coins(abstract: str, name: str) -> bool:
 
 
 def _introduces(abstract: str, pattern: re.Pattern[str]) -> bool:
-    if len(pattern.findall(abstract)) >= 2:
-        return True
+    uses = len(pattern.findall(abstract))
+    if uses != 1:  # twice or more: introduced; never: nothing to look for sentence by sentence
+        return uses >= 2
     return any(pattern.search(s) and INTRODUCES.search(s) for s in re.split(r"(?<=[.!?])\s+", abstract))
 
 

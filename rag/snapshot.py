@@ -26,9 +26,8 @@ log = logging.getLogger(__name__)
 # The code that derives the state (BM25, the query analyser's name tables) is part of the key:
 # a release that changes how a name table is built never serves one built by the old code.
 DERIVING_CODE = ("query.py", "retrieve.py")
-FORMAT = hashlib.sha256(b"".join((Path(__file__).with_name(name)).read_bytes() for name in DERIVING_CODE)).hexdigest()[
-    :10
-]
+_DERIVING_SOURCE = b"".join(Path(__file__).with_name(name).read_bytes() for name in DERIVING_CODE)
+FORMAT = hashlib.sha256(_DERIVING_SOURCE).hexdigest()[:10]
 
 
 def snapshot_path(settings: Settings, version: str, embedder_name: str) -> Path:
