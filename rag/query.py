@@ -70,6 +70,7 @@ GENERIC_HEADS = frozenset(
 )
 MAX_NAME_PAPERS = 2  # a coined word of more abstracts than this is a well-known name, not one paper's
 MIN_TYPO_NAME = 5  # shorter names are too close to other words to guess from a misspelling
+MIN_TYPO_WORD = 6  # an everyday word shorter than this has too many neighbours one edit away
 MAX_NAME_DF = 6  # chunks a one-word title name may appear in and still name its paper
 PARENTHESISED = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,11}?)(s)?\)")
 # Words that ask *about* something without saying what: "what problem does X solve", "how well does X work".
@@ -339,6 +340,7 @@ class QueryAnalyzer:
 
     def analyze(self, question: str, strip: bool = True, expand: bool = True) -> Query:
         typed, spelled = question, self.misspelt_names(question)
+        spelled |= self.misspelt_words(question, skip=spelled)
         question = respell(question, spelled)
         text = strip_boilerplate(question) if strip else question.strip()
         lowered = text.lower()
@@ -512,17 +514,107 @@ class QueryAnalyzer:
                 spelled[word] = candidates.pop()
         return spelled
 
+    def misspelt_words(self, question: str, skip: dict[str, str] | None = None) -> dict[str, str]:
+        """ "reasoinng" -> "reasoning": an everyday word typed wrong, mended so that it counts as known.
+
+        Only a lower-case word of MIN_TYPO_WORD+ letters that no chunk uses and that is no English
+        word (`common_words`) or famous name is mended, into a corpus word one slip of the keys
+        away (`_slip_of_the_keys`) that is an English word or an everyday word of the chunks (in
+        more than MAX_NAME_DF): a term the papers lack is not made into one paper's coined name.
+        (English words the corpus lacks are no candidates: "juggle" would become "jungle".)
+        Without `common_words` (an embedder with no vocabulary) nothing is mended.
+        """
+        spelled: dict[str, str] = {}
+        if not self.common_words:
+            return spelled
+        for word in WORD.findall(question):
+            lowered = word.lower()
+            if (
+                (skip and word in skip)
+                or len(lowered) < MIN_TYPO_WORD
+                or not lowered.isalpha()
+                or not (word.islower() or word[1:].islower())  # "reasoinng", "Reasoinng"; never "SPALDE"
+                or lowered in self.vocabulary
+                or lowered in self.common_words
+                or lowered in self.known_names
+            ):
+                continue
+            stems = self._known_stems(lowered)  # "detects" is detect's, never a typo of "defects"
+            candidates = [
+                c
+                for c in self._typo_candidates(lowered)
+                if (c in self.common_words or self.vocabulary.get(c, 0) > MAX_NAME_DF)
+                and _slip_of_the_keys(lowered, c)
+                and (not stems or any(stem in c for stem in stems))  # "embeding": embed's, so "embedding"
+            ]
+            if candidates:
+                spelled[word] = max(sorted(candidates), key=lambda c: self.vocabulary.get(c, 0))
+        return spelled
+
+    def _known_stems(self, word: str) -> set[str]:
+        """ "detects" -> {"detect"}, "retraining" -> {"training"}: known words it may inflect."""
+        stems = {word[: -len(end)] for end in _ENDINGS if word.endswith(end)}
+        stems |= {stem + "e" for stem in stems} | {stem[:-1] for stem in stems if stem[-1:] == stem[-2:-1]}
+        stems |= {word[len(start) :] for start in _PREFIXES if word.startswith(start)}
+        return {s for s in stems if len(s) >= 4 and (s in self.common_words or s in self.vocabulary)}
+
+    def _typo_candidates(self, word: str) -> set[str]:
+        """Corpus words one edit (substitution, insertion, deletion, swap) from `word`."""
+        candidates: set[str] = set()
+        for key in _deletes(word) | {word}:
+            candidates.update(self._by_deletion.get(key, ()))
+        return {c for c in candidates if _edit_distance_at_most_one(word, c)}
+
     def repair(self, word: str) -> str | None:
         """The corpus word one edit away from an unknown word (the most frequent one), if any."""
         if len(word) < 5 or not word.isalpha():
             return None
-        candidates: set[str] = set()
-        for key in _deletes(word) | {word}:
-            candidates.update(self._by_deletion.get(key, ()))
-        candidates = {c for c in candidates if _edit_distance_at_most_one(word, c)}
+        candidates = self._typo_candidates(word)
         if not candidates:
             return None
         return max(sorted(candidates), key=lambda c: self.vocabulary.get(c, 0))
+
+
+_ENDINGS = ("s", "es", "ed", "d", "ing", "er", "ers", "ly", "ment", "ments", "ness", "ise", "ize")
+_PREFIXES = ("re", "pre", "un", "non", "de", "dis", "mis", "over", "under", "sub", "co", "multi", "self")
+_KEYBOARD = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+_NEIGHBOURS = {
+    key: {
+        _KEYBOARD[r][c]
+        for r in range(max(row - 1, 0), min(row + 2, 3))
+        for c in (col - 1, col, col + 1)
+        if 0 <= c < len(_KEYBOARD[r]) and (r, c) != (row, col)
+    }
+    for row, line in enumerate(_KEYBOARD)
+    for col, key in enumerate(line)
+}
+
+
+def _slip_of_the_keys(typed: str, word: str) -> bool:
+    """Could `typed` be `word` with one slip of the fingers inside it (not at its first letter or its end)?
+
+    Swapped letters, a dropped letter, a doubled or neighbouring extra key, or a neighbouring
+    key hit instead. A different ending ("refusals" for "refusal", "optima" for "optimal") or
+    beginning ("retraining" for "pretraining") is another word, not a typo; so is a far key
+    ("parses" for "passes").
+    """
+    prefix = 0
+    while prefix < min(len(typed), len(word)) and typed[prefix] == word[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(typed), len(word)) - prefix and typed[-1 - suffix] == word[-1 - suffix]:
+        suffix += 1
+    if prefix < 1 or suffix < 1:
+        return False
+    typed_part, word_part = typed[prefix : len(typed) - suffix], word[prefix : len(word) - suffix]
+    if len(typed_part) == len(word_part) == 2:  # swapped
+        return typed_part == word_part[::-1]
+    if len(typed_part) == len(word_part) == 1:  # a neighbouring key
+        return typed_part in _NEIGHBOURS.get(word_part, ())
+    if not word_part and len(typed_part) == 1:  # an extra key: doubled or beside its neighbour
+        extra, around = typed_part, {typed[prefix - 1], typed[len(typed) - suffix]}
+        return extra in around or bool(_NEIGHBOURS.get(extra, set()) & around)
+    return not typed_part and len(word_part) == 1  # a dropped letter
 
 
 def _edit_distance_at_most_one(a: str, b: str) -> bool:

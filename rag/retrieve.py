@@ -40,10 +40,24 @@ LANDMARK_MATCH = 0.6  # cosine above which a question and a landmark's summary a
 QUOTED = re.compile(r"(?<!\w)['\"\u2018\u201c]([^'\"\u2019\u201d]{3,60})['\"\u2019\u201d](?!\w)")
 
 
+# "the 'dark knowledge' paper": a lower-case phrase quoted before one of these words is a name
+# (not before "model": "a 'denoising generative' model" describes one)
+NAMED_THINGS = frozenset(["paper", "papers"])
 DESCRIPTOR = re.compile(r"-(?:style|like|based|type|esque|inspired)$", re.IGNORECASE)
 # an amount ("1.6", "1000", "3B", "4-bit", "20%"): written many ways ("1,000", "three billion"), so no name
 AMOUNT = re.compile(r"^\d[\d.,]*(?:[kmbt]|bn|-?bits?|%|x)?$", re.IGNORECASE)
 ACRONYM = re.compile(r"^[a-z]?[A-Z][A-Za-z0-9]*[A-Z][a-z]?$")  # CNN, kNN, mBERT, ViT, NeRFs, PDEs
+
+
+def _quotes_a_name(question: str, quote: re.Match[str]) -> bool:
+    """ "'Change is Hard'", "'seq2seq'" and "the 'dark knowledge' paper" quote a name; "the 'what job to
+    do' summary" or "does it 'know'" only quote the asker's own words (scare quotes), which no
+    abstract need carry."""
+    phrase = quote.group(1)
+    if any(c.isupper() or c.isdigit() for c in phrase):
+        return True
+    following = question[quote.end() :].split(maxsplit=1)
+    return bool(following) and following[0].lower().strip(",.?!") in NAMED_THINGS
 
 
 def named_terms(question: str) -> list[str]:
@@ -53,7 +67,7 @@ def named_terms(question: str) -> list[str]:
     written many ways, so neither is a name the papers must carry; a number right after a
     capitalised word is part of a name ("Atari 2600").
     """
-    names = [m.strip() for m in QUOTED.findall(question)]
+    names = [m.group(1).strip() for m in QUOTED.finditer(question) if _quotes_a_name(question, m)]
     previous = ""
     for match in TOKEN.finditer(question):
         word, before = match.group(), previous
@@ -298,6 +312,8 @@ class Retriever:
         self.analyzer.known_names = frozenset(
             name.lower() for landmark in self.landmarks.landmarks for name in [*landmark.aka, landmark.title]
         )
+        # and their words: "Perceiver" and "splatting" are not misspelt "perceive" and "splitting"
+        self.analyzer.known_names |= {w for name in self.analyzer.known_names for w in WORD.findall(name)}
         tokenizer = getattr(self.embedder, "tokenizer", None)
         if tokenizer is not None:
             self.analyzer.common_words = frozenset(w for w in tokenizer.get_vocab() if w.isalpha())

@@ -183,7 +183,7 @@ def test_a_misspelt_name_is_searched_as_the_name(analyzer):
 
 
 def test_words_that_are_not_misspelt_names_stay_as_typed(analyzer):
-    assert analyzer.analyze("wich paper uses difusion models").spelled == {}  # ordinary words: typo repair's job
+    assert analyzer.analyze("wich paper uses difusion models").spelled == {}  # no English words: nothing mended
     assert analyzer.analyze("what is GPT-3?").spelled == {}  # letters only
     famous = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
     famous.known_names = frozenset({"leigan"})  # a famous name outside the collection is not a typo
@@ -191,3 +191,42 @@ def test_words_that_are_not_misspelt_names_stay_as_typed(analyzer):
     english = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
     english.common_words = frozenset({"leigan"})  # an everyday English word is not a typo either
     assert english.analyze("what is LeiGAN?").spelled == {}
+
+
+@pytest.fixture
+def typist() -> QueryAnalyzer:
+    """An analyzer that knows which words are English (as the retriever sets from the embedder)."""
+    vocabulary = {"reasoning": 9, "clustering": 12, "embed": 8, "embedding": 20, "defects": 7, "training": 30}
+    vocabulary |= {"retaining": 7, "liegan": 2}
+    typist = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, vocabulary)
+    typist.common_words = frozenset({"reasoning", "embed", "detect", "training", "retaining", "the", "how"})
+    return typist
+
+
+@pytest.mark.parametrize(
+    ("question", "spelled"),
+    [
+        ("how does Coconut reasoinng work", {"reasoinng": "reasoning"}),  # swapped letters
+        ("explainable clustring of x-rays", {"clustring": "clustering"}),  # a dropped letter
+        ("boxes in embeding space", {"embeding": "embedding"}),  # embed's, and into embed's word
+        ("it sortts", {}),  # shorter than MIN_TYPO_WORD letters
+        ("a probe that detects it", {}),  # detect's: an inflection, not a typo of "defects"
+        ("after retraining", {}),  # training's, not a typo of "retaining"
+        ("Reasoning about REASOINNG", {}),  # capitals: a name's business (misspelt_names)
+        ("what is LeiGAN?", {"LeiGAN": "liegan"}),  # a name, mended as a name
+    ],
+)
+def test_a_slip_of_the_keys_in_an_everyday_word_is_mended(typist, question, spelled):
+    assert typist.analyze(question).spelled == spelled
+
+
+def test_only_slips_of_the_keys_count_as_typos():
+    from rag.query import _slip_of_the_keys
+
+    assert _slip_of_the_keys("reasoinng", "reasoning")  # swapped
+    assert _slip_of_the_keys("efficent", "efficient")  # dropped
+    assert _slip_of_the_keys("sortting", "sorting")  # doubled
+    assert _slip_of_the_keys("protwin", "protein")  # w is beside e
+    assert not _slip_of_the_keys("parses", "passes")  # r is far from s
+    assert not _slip_of_the_keys("refusals", "refusal")  # another ending
+    assert not _slip_of_the_keys("retraining", "pretraining")  # another beginning

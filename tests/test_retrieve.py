@@ -74,6 +74,10 @@ def test_sources_are_numbered_distinct_papers(pipeline):
 def test_named_terms_finds_names_and_quotes_not_sentence_starts():
     assert named_terms("How does MusicLM work with LLaMA-2?") == ["MusicLM", "LLaMA-2"]
     assert named_terms("what did the 'dark knowledge' paper say?") == ["dark knowledge"]
+    assert named_terms("In 'Change is Hard', how many datasets?")[0] == "Change is Hard"
+    # scare quotes around the asker's own words name nothing an abstract must carry
+    assert named_terms("can I paste the 'what job to do' summary into a VLM?") == ["VLM"]
+    assert named_terms("does a 'denoising generative' model need codebooks?") == []
     assert named_terms("Which paper's idea is this?") == []
 
 

@@ -242,3 +242,55 @@ def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
     assert asked > 250
     assert refused / asked <= 0.05, (refused, asked)
     assert cited / asked >= 0.80, (cited, asked)
+
+
+def _scare_quoted(question: str) -> str | None:
+    """The question with its first two adjacent lower-case content words in quotes ("the 'test error'")."""
+    words = question.split()
+    for i in range(1, len(words) - 1):
+        pair = words[i : i + 2]
+        if all(w.isalpha() and w.islower() and len(w) > 3 for w in pair):
+            return " ".join([*words[:i], f"'{pair[0]}", f"{pair[1]}'", *words[i + 2 :]])
+    return None
+
+
+def _slipped(question: str) -> str | None:
+    """The question with two middle letters of its longest lower-case word swapped ("reasoinng")."""
+    words = question.split()
+    candidates = [w for w in words if w.isalpha() and w.islower() and len(w) >= 7]
+    if not candidates:
+        return None
+    word = max(candidates, key=len)
+    middle = len(word) // 2
+    typo = word[: middle - 1] + word[middle] + word[middle - 1] + word[middle + 1 :]
+    return " ".join(typo if w == word else w for w in words)
+
+
+@pytest.mark.slow  # a sweep over four question sets: make test runs it, test-quick does not
+@pytest.mark.parametrize(
+    ("perturb", "most"),
+    [
+        # measured: 3 of 190 refused or losing the paper (before: 17, quoted words were a name to find)
+        (_scare_quoted, 5),
+        # measured: 3 of 189 (before: 17, a typo'd everyday word counted as unknown to the corpus)
+        (_slipped, 5),
+    ],
+)
+def test_an_answered_question_stays_answered_when_typed_loosely(pipeline, perturb, most):
+    """Answered questions of the tune, dev, fresh and blind sets (not the test half), each asked
+    again with scare quotes or one slip of the keys: still answered from the same paper."""
+    asks = []
+    for name in ("questions_tune.jsonl", "dev_questions.jsonl", "questions_fresh.jsonl", "questions_blind.jsonl"):
+        for q in _load(name):
+            if q.get("type") == "unanswerable" or not q.get("gold_titles"):
+                continue
+            variant = perturb(q["question"])
+            if variant is None:
+                continue
+            answer = pipeline.ask(q["question"])
+            gold = set(q["gold_titles"])
+            if not answer.refused and gold & _titles(answer):
+                asks.append((variant, gold))
+    asked, failures = _sweep(pipeline, asks)
+    assert asked > 100
+    assert len(failures) <= most, (len(failures), asked, failures)
