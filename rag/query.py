@@ -30,14 +30,18 @@ INTRODUCES = re.compile(
     re.IGNORECASE,
 )
 # "the BERT paper", "the original GAN paper", "which paper introduced GraphSAGE": a paper asked for by name
+# A capitalised name of up to four words: "DINO", "mip-NeRF", "Progressive GAN", "Network in Network"
+_CAPITALISED = r"[\w\-.]*[A-Z][\w\-.]*[A-Za-z0-9]"
+_NAME_WORDS = _CAPITALISED + r"(?:\s+(?:(?:in|of|for|and|is|not)\s+)?[A-Z][\w\-.]*[A-Za-z0-9]){0,3}"
 ASKS_BY_NAME = re.compile(
     r"\b(?:the|original|of)\s+(?:original\s+)?([\w\-.]+(?:\s+[\w\-.]+){0,2}?)\s+paper\b"
-    r"|\b(?:introduced|proposed|invented|introducing|proposing)\s+(?:the\s+)?([A-Z][\w\-.]*[A-Za-z0-9])",
+    r"|\b(?:introduced|proposed|invented|introducing|proposing)\s+(?:the\s+)?(" + _NAME_WORDS + ")",
 )
 # "what is DARTS?", "explain Deep Sets", "how does DINO work": a question about one named thing
 ASKS_ABOUT = re.compile(
     r"^\s*(?i:what(?:'s|\s+is|\s+are|\s+does|\s+problem\s+does|\s+task\s+does)|explain|describe|tell\s+me\s+about"
-    r"|how\s+(?:well\s+)?(?:does|do|did))\s+(?:the\s+)?([\w\-.]*[A-Z0-9][\w\-.]*(?:\s+[A-Z][\w\-.]*)?)"
+    r"|how\s+(?:well\s+)?(?:does|do|did))\s+(?:the\s+)?([\w\-.]*[A-Z0-9][\w\-.]*"
+    r"(?:\s+(?:(?:in|of|for|and|is|not)\s+)?[A-Z][\w\-.]*){0,3})"
 )
 # "what is capsule networks?", "explain layer normalization": a short question about one lower-case topic
 ASKS_ABOUT_TOPIC = re.compile(

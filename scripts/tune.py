@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -175,16 +177,32 @@ def evidence_rows(retriever: Retriever, cached: list[Cached], p: dict[str, float
     return [retriever.evidence(*variant(c, p)[:1], fused_for(retriever, c, p), variant(c, p)[1], k) for c in cached]
 
 
+def refusal_threshold(answerable: list[float]) -> float:
+    """The probability below which only MAX_FALSE_REFUSALS of answerable questions fall.
+
+    Read off a normal fitted to their log-odds, not off the sorted values: with 130
+    answerable questions the 2% point of the sorted list is the third-lowest question,
+    and one question more or less moves it. Nested 5-fold on tune (4 shuffles, each
+    training part's out-of-fold scores set the threshold, its held-out fold is scored):
+    held-out false refusals 9 of 520 with the sorted-list point, 0 with the normal one;
+    off-corpus questions answered 4 of 144 against 8 (cost 26.5 against 8 with COST's weights).
+    """
+    if len(answerable) < 3:
+        return 0.5
+    logits = [math.log(max(p, 1e-6) / max(1 - p, 1e-6)) for p in answerable]
+    cut = statistics.mean(logits) + statistics.NormalDist().inv_cdf(MAX_FALSE_REFUSALS) * statistics.stdev(logits)
+    return 1 / (1 + math.exp(-cut))
+
+
 def choose_thresholds(probs: list[float], labels: list[bool]) -> tuple[float, float]:
     """(answer_threshold, low_threshold) from the targets, on tune.
 
-    The refusal threshold is the highest that keeps tune's false refusals within
-    MAX_FALSE_REFUSALS (a false refusal is the worst failure); above it, the answer
-    threshold minimises the outcome costs (the low-confidence band between them).
+    The refusal threshold keeps false refusals within MAX_FALSE_REFUSALS (a false refusal
+    is the worst failure; see refusal_threshold); above it, the answer threshold minimises
+    the outcome costs (the low-confidence band between them).
     """
-    answerable = sorted(p for p, label in zip(probs, labels, strict=True) if label)
-    allowed = int(MAX_FALSE_REFUSALS * len(answerable))
-    low = answerable[allowed] if answerable else 0.5  # refusing below it refuses `allowed` answerable ones
+    answerable = [p for p, label in zip(probs, labels, strict=True) if label]
+    low = refusal_threshold(answerable)
     # rounded candidates, but never below the refusal threshold (the model rejects answer < low)
     grid = sorted({low, 1.0, *(r for x in probs if (r := round(x, 3)) >= low)})
     best, best_cost = (low, low), float("inf")

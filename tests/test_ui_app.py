@@ -263,3 +263,16 @@ def test_a_refusal_shows_the_closest_titles_in_the_sources_panel(page) -> None:
     assert page.locator(".src-closest li").count() == 3
     assert "No paper covers this question" in page.inner_text(".src-closest >> xpath=..")
     page.screenshot(path=str(ARTIFACTS / "refusal_closest.png"))
+
+
+@pytest.mark.browser
+def test_a_middling_answer_is_marked_low_confidence(page) -> None:
+    """Evidence between the refusal and answer thresholds: the best papers, marked as a weak match.
+    (Influence functions: a famous method outside the collection that nearby papers touch.)"""
+    from rag.answer import LOW_CONFIDENCE
+
+    ask_in_browser(page, "Which paper introduced influence functions?")
+    page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('sources cited')")
+    assert LOW_CONFIDENCE[:40] in page.inner_text("#chatbot")
+    assert page.locator("#chatbot a.cite").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "low_confidence.png"))

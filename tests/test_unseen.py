@@ -81,18 +81,18 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 
     report = run(ROOT / "eval" / "questions_test.jsonl", tmp_path, pipeline=pipeline, progress=False)
     summary = report["summary"]
-    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.944, answered_with_gold 0.915,
-    # citation_precision 0.943, false_refusal_rate 0.054 overall and 0 on questions naming a paper
+    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.944, answered_with_gold 0.946,
+    # citation_precision 0.926, false_refusal_rate 0.008 overall and 0 on questions naming a paper
     floors = {
         "hit@5": 0.97,
         "mrr@10": 0.93,
         "refusal_accuracy": 0.90,
-        "answered_with_gold": 0.90,
+        "answered_with_gold": 0.92,
         "citation_precision": 0.91,
     }
     for metric, floor in floors.items():
         assert summary[metric] >= floor, f"{metric} {summary[metric]:.3f} fell below {floor}"
-    assert summary["false_refusal_rate"] <= 0.06, f"false_refusal_rate {summary['false_refusal_rate']:.3f} > 0.06"
+    assert summary["false_refusal_rate"] <= 0.04, f"false_refusal_rate {summary['false_refusal_rate']:.3f} > 0.04"
     named = report["by_style"]["named"]
     assert named["false_refusal_rate"] <= 0.05, f"named false_refusal_rate {named['false_refusal_rate']:.3f} > 0.05"
 
@@ -100,10 +100,10 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 @pytest.mark.parametrize(
     ("name", "floors", "ceiling"),
     [
-        # measured (README): hit@5 1.000, mrr@10 1.000, refusal_accuracy 0.810, false_refusal_rate 0.000
-        ("questions_fresh.jsonl", {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.76}, 0.03),
-        # measured (README): hit@5 0.969, mrr@10 0.805, gold_shown 0.750, false_refusal_rate 0.062
-        ("questions_blind.jsonl", {"hit@5": 0.93, "mrr@10": 0.77, "gold_shown": 0.70}, 0.10),
+        # measured (README): hit@5 1.000, mrr@10 1.000, refusal_accuracy 0.762, false_refusal_rate 0.000
+        ("questions_fresh.jsonl", {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.71}, 0.03),
+        # measured (README): hit@5 0.969, mrr@10 0.805, gold_shown 0.750, false_refusal_rate 0.031
+        ("questions_blind.jsonl", {"hit@5": 0.93, "mrr@10": 0.77, "gold_shown": 0.70}, 0.07),
     ],
 )
 def test_the_fresh_and_blind_sets_hold_their_measured_figures(pipeline, tmp_path, name, floors, ceiling):
@@ -176,13 +176,14 @@ def test_a_coined_name_typed_in_lower_case_is_answered_from_its_paper(pipeline):
 @pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
 def test_famous_work_outside_the_collection_is_refused(pipeline, tmp_path):
     """eval/questions_famous.jsonl: 145 famous works that no abstract names and the famous-papers
-    list does not hold, asked three short ways ("What is capsule networks?"). Measured 0.952
-    (0.851 before short questions about a lower-case topic needed a paper about it)."""
+    list does not hold, asked three short ways ("What is capsule networks?"). Measured 0.917
+    (0.851 before short questions about a lower-case topic needed a paper about it, 0.952 before
+    the refusal threshold moved down from 0.760 to 0.636, which answers 15 more of them)."""
     from rag.evaluate import run
 
     summary = run(ROOT / "eval" / "questions_famous.jsonl", tmp_path, pipeline=pipeline, progress=False)["summary"]
     assert summary["n"] == 435
-    assert summary["refusal_accuracy"] >= 0.93, f"refusal_accuracy {summary['refusal_accuracy']:.3f}"
+    assert summary["refusal_accuracy"] >= 0.90, f"refusal_accuracy {summary['refusal_accuracy']:.3f}"
 
 
 def test_a_misspelt_paper_name_is_answered_from_the_paper_with_a_notice(pipeline):
