@@ -29,10 +29,10 @@ INTRODUCES = re.compile(
     r"\b(?:we|this (?:paper|work)|our)\b.{0,60}?\b(?:propose|introduce|present|develop|call|dub|name|term|design)",
     re.IGNORECASE,
 )
-# "the BERT paper", "the original GAN paper", "which paper introduced GraphSAGE": a paper asked for by name
 # A capitalised name of up to four words: "DINO", "mip-NeRF", "Progressive GAN", "Network in Network"
 _CAPITALISED = r"[\w\-.]*[A-Z][\w\-.]*[A-Za-z0-9]"
 _NAME_WORDS = _CAPITALISED + r"(?:\s+(?:(?:in|of|for|and|is|not)\s+)?[A-Z][\w\-.]*[A-Za-z0-9]){0,3}"
+# "the BERT paper", "the original GAN paper", "which paper introduced GraphSAGE": a paper asked for by name
 ASKS_BY_NAME = re.compile(
     r"\b(?:the|original|of)\s+(?:original\s+)?([\w\-.]+(?:\s+[\w\-.]+){0,2}?)\s+paper\b"
     r"|\b(?:introduced|proposed|invented|introducing|proposing)\s+(?:the\s+)?(" + _NAME_WORDS + ")",
