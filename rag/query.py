@@ -374,6 +374,7 @@ class QueryAnalyzer:
             (m.group(1) or m.group(2)).lower()
             for m in ASKS_BY_NAME.finditer(question)
             if (m.group(1) or m.group(2)).lower() not in {"this", "that", "a", "an", "which", "what", "same"}
+            and not _describes(m.group(1) or "")
         ]
         subject = self._asked_about(question)
         if subject and subject not in asked:
@@ -390,7 +391,7 @@ class QueryAnalyzer:
             text=text,
             expansions=expansions,
             asked_names=list(dict.fromkeys(asked)),
-            asked_topic=self._asked_topic(question),
+            asked_topic="" if named_here else self._asked_topic(question),  # "what's special about VanillaNet"
             famous=list(dict.fromkeys(famous)),
             named=list(dict.fromkeys(named)),
             named_in_abstract=[pid for pid in dict.fromkeys(coined) if pid not in named],
@@ -619,6 +620,12 @@ def _slip_of_the_keys(typed: str, word: str) -> bool:
         extra, around = typed_part, {typed[prefix - 1], typed[len(typed) - suffix]}
         return extra in around or bool(_NEIGHBOURS.get(extra, set()) & around)
     return not typed_part and len(word_part) == 1  # a dropped letter
+
+
+def _describes(phrase: str) -> bool:
+    """ "the multi-hop query paper" describes a paper in lower-case words; "the BERT paper", "the
+    word2vec paper" and "the dropout paper" name one (a capital, a digit, or one word)."""
+    return " " in phrase.strip() and not any(c.isupper() or c.isdigit() for c in phrase)
 
 
 def _edit_distance_at_most_one(a: str, b: str) -> bool:

@@ -30,7 +30,7 @@ from rag.config import Settings, get_settings
 from rag.index import StoredChunk, corpus_version, load_index, open_collection
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Paper, Source
-from rag.query import Query, QueryAnalyzer, contains_token, discusses
+from rag.query import MAX_NAME_DF, Query, QueryAnalyzer, _coins, contains_token, discusses
 from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
@@ -508,7 +508,9 @@ class Retriever:
     def _names_paper(self, name: str, hits: list[PaperHit]) -> bool:
         """Is `name` the title (or a title word, or the coined name) of one of these papers?
 
-        A hyphenated variant counts as its paper's name ("MIGA-Conv" is MIGA's).
+        A hyphenated variant counts as its paper's name ("MIGA-Conv" is MIGA's). So does a rare
+        word an abstract introduces though it does not look coined ("we introduce a new paradigm
+        Coconut"); a word many chunks use (BERT) is a well-known name, not the paper's.
         """
         analyzer = self.analyzer
         stem = name.split("-")[0]  # "MIGA-Conv": MIGA's
@@ -516,9 +518,11 @@ class Retriever:
         owners = set().union(
             *(set(analyzer.title_names.get(n, ())) | set(analyzer.abstract_names.get(n, ())) for n in names)
         )
+        rare = self.analyzer.vocabulary.get(name, 0) <= MAX_NAME_DF  # "Coconut", not "BERT"
         return any(
             h.paper_id in owners
-            or any(contains_token(self.papers[h.paper_id].title.lower().split(":")[0], n) for n in names)
+            or contains_token(self.papers[h.paper_id].title.lower().split(":")[0], name)  # the stem only as a name
+            or (rare and _coins(self.papers[h.paper_id].abstract, name))
             for h in hits
         )
 

@@ -230,3 +230,11 @@ def test_only_slips_of_the_keys_count_as_typos():
     assert not _slip_of_the_keys("parses", "passes")  # r is far from s
     assert not _slip_of_the_keys("refusals", "refusal")  # another ending
     assert not _slip_of_the_keys("retraining", "pretraining")  # another beginning
+
+
+def test_a_lower_case_description_of_a_paper_is_no_name():
+    from rag.query import _describes
+
+    assert _describes("multi-hop query")  # "the multi-hop query paper"
+    assert not _describes("BERT") and not _describes("word2vec") and not _describes("dropout")
+    assert not _describes("original GAN")

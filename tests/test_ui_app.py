@@ -266,13 +266,35 @@ def test_a_refusal_shows_the_closest_titles_in_the_sources_panel(page) -> None:
 
 
 @pytest.mark.browser
-def test_a_middling_answer_is_marked_low_confidence(page) -> None:
+def test_a_middling_answer_is_marked_low_confidence(browser, seeds_index, tmp_path) -> None:
     """Evidence between the refusal and answer thresholds: the best papers, marked as a weak match.
-    (Influence functions: a famous method outside the collection that nearby papers touch.)"""
-    from rag.answer import LOW_CONFIDENCE
 
-    ask_in_browser(page, "Which paper introduced influence functions?")
-    page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('sources cited')")
-    assert LOW_CONFIDENCE[:40] in page.inner_text("#chatbot")
-    assert page.locator("#chatbot a.cite").count() >= 1
-    page.screenshot(path=str(ARTIFACTS / "low_confidence.png"))
+    The shipped thresholds move with each fit on tune (the band may be empty), so this app gets a
+    copy of the shipped model with a wide band: the question's probability falls inside it."""
+    from rag.answer import LOW_CONFIDENCE
+    from rag.answerability import AnswerabilityModel, default_model_file
+    from rag.pipeline import Pipeline
+    from tests.conftest import launch_app
+
+    shipped = AnswerabilityModel.load(default_model_file(seeds_index.paper_embedder))
+    banded = shipped.model_copy(update={"answer_threshold": 1.0, "low_threshold": 0.05})
+    banded.save(tmp_path / "banded.json")
+    settings = seeds_index.model_copy(update={"answerability_model": tmp_path / "banded.json"})
+    question = "Which paper proposes pointer networks that output positions of the input sequence?"
+    pipeline = Pipeline(settings)
+    assert pipeline.ask(question).low_confidence
+    app, url = launch_app(pipeline, settings)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.wait_for_selector("#question textarea")
+        ask_in_browser(page, question)
+        page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('sources cited')")
+        assert LOW_CONFIDENCE[:40] in page.inner_text("#chatbot")
+        assert page.locator("#chatbot a.cite").count() >= 1
+        page.screenshot(path=str(ARTIFACTS / "low_confidence.png"))
+    finally:
+        context.close()
+        app.close()
