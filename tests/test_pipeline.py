@@ -47,11 +47,14 @@ def test_off_corpus_question_is_refused_with_no_citations(pipeline):
 
 
 def test_a_wrong_refusal_still_shows_the_right_title_among_the_closest(pipeline):
-    """Test half: refused though the corpus answers it; the user can still find the paper."""
-    answer = pipeline.ask("parts of speech arising unprompted in a model that only guesses what comes after")
-    if not answer.refused:
-        pytest.skip("answered now: nothing to check")
-    assert any(t.startswith("Word class representations spontaneously emerge") for t in answer.closest), answer.closest
+    """Test half: the one answerable question still refused (famous names as context, which its
+    abstract never uses); the user still sees the paper, cited or among the closest titles."""
+    answer = pipeline.ask(
+        "mBERT/XLM-R vectors sit in a narrow cone with a few huge dimensions — does stripping those dims or "
+        "whitening help match translations across tongues without fine-tuning?"
+    )
+    shown = answer.closest if answer.refused else [c.title for c in answer.citations]
+    assert any(t.startswith("Exploring Anisotropy and Outliers in Multilingual") for t in shown), shown
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", "x" * 100_000])
