@@ -343,7 +343,8 @@ class QueryAnalyzer:
     common_words: frozenset[str] = frozenset()
 
     def analyze(self, question: str, strip: bool = True, expand: bool = True) -> Query:
-        typed, spelled = question, self.misspelt_names(question)
+        typed, question = question, plain_question(question)
+        spelled = self.misspelt_names(question)
         spelled |= self.misspelt_words(question, skip=spelled)
         question = respell(question, spelled)
         text = strip_boilerplate(question) if strip else question.strip()
@@ -708,6 +709,39 @@ def _coined(word: str) -> bool:
     if letters < 2:
         return False
     return any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+
+
+# What a question may end with that asks nothing: "... Thanks!", "..., please."
+PLEASANTRIES = re.compile(
+    r"\s*[,;:-]?\s*\b(?:thanks|thank you|thx|cheers|please)(?: (?:a lot|so much|in advance))?[\s.!]*$",
+    re.IGNORECASE,
+)
+# "I need a paper about this: explain ReACC": a lead before a colon that only asks for a paper
+ASKING_LEAD = re.compile(r"^([^:?]{0,80}\b(?:paper|papers|work|study|research|article)s?\b[^:?]{0,30}):\s*(?=\S)", re.I)
+TITLE_CASED = re.compile(r"^[A-Z][a-z]+(?:-[a-z]+)*$")  # "Compress", "Per-patch", "Bert-based"
+
+
+def plain_question(question: str) -> str:
+    """The question without what asks nothing, and in sentence case if typed In Title Case.
+
+    A capital is the main sign of a name, so "How Does Meru Compare to Clip?" would ask about
+    seven names; when most longer words are capitalised ("Title Case"), only the words that
+    look coined (MERU, ViT, GPT-2) keep their capitals. "... Thanks!" and a lead such as "I
+    need a paper about this:" are dropped (the lead only when it names nothing).
+    """
+    kept = PLEASANTRIES.sub("", question)
+    question = kept if len(kept.split()) >= 2 else question  # "what is pls": PLS may be a name
+    lead = ASKING_LEAD.match(question)
+    words = lead.group(1).split() if lead else []
+    if lead and not any(w != "I" and (w[1:] != w[1:].lower() or (i and w[0].isupper())) for i, w in enumerate(words)):
+        question = question[lead.end() :]  # the lead names nothing ("In the SoFar paper: ..." stays)
+    words = re.findall(r"[A-Za-z][\w\-]{3,}", question)
+    capitalised = [w for w in words if TITLE_CASED.match(w)]
+    if len(capitalised) >= 4 and len(capitalised) >= 0.6 * len(words):
+        question = re.sub(
+            r"[A-Za-z][\w\-]*", lambda m: m.group().lower() if TITLE_CASED.match(m.group()) else m.group(), question
+        )
+    return question
 
 
 def strip_boilerplate(question: str) -> str:

@@ -238,3 +238,23 @@ def test_a_lower_case_description_of_a_paper_is_no_name():
     assert _describes("multi-hop query")  # "the multi-hop query paper"
     assert not _describes("BERT") and not _describes("word2vec") and not _describes("dropout")
     assert not _describes("original GAN")
+
+
+@pytest.mark.parametrize(
+    ("typed", "plain"),
+    [
+        ("explain ReACC Thanks!", "explain ReACC"),
+        ("What is FACT? Thanks!", "What is FACT?"),
+        ("please explain SoFar, please", "please explain SoFar"),
+        ("I need a paper about this: What is Du-IN?", "What is Du-IN?"),
+        ("In the SoFar paper: what is new?", "In the SoFar paper: what is new?"),  # the lead names a paper
+        ("How Does Meru Compare to Clip?", "how does meru compare to clip?"),  # Title Case
+        ("How Does MERU Compare With CLIP Here?", "how does MERU compare with CLIP here?"),  # coined words keep capitals
+        ("Which paper introduced Progressive GAN?", "Which paper introduced Progressive GAN?"),  # a sentence
+        ("Thanks", "Thanks"),  # nothing else: left as typed
+    ],
+)
+def test_a_question_is_read_without_what_asks_nothing(typed, plain):
+    from rag.query import plain_question
+
+    assert plain_question(typed) == plain
