@@ -718,6 +718,8 @@ PLEASANTRIES = re.compile(
 )
 # "I need a paper about this: explain ReACC": a lead before a colon that only asks for a paper
 ASKING_LEAD = re.compile(r"^([^:?]{0,80}\b(?:paper|papers|work|study|research|article)s?\b[^:?]{0,30}):\s*(?=\S)", re.I)
+# A first sentence about the asker, not the papers: "I'm a PhD student working on my thesis."
+ABOUT_THE_ASKER = re.compile(r"^\s*(?:I|I'm|I am|I've|I have|We|We're|We are|My|Our)\b[^?.!]*[.!]+\s+(?=\S)")
 TITLE_CASED = re.compile(r"^[A-Z][a-z]+(?:-[a-z]+)*$")  # "Compress", "Per-patch", "Bert-based"
 
 
@@ -726,16 +728,20 @@ def plain_question(question: str) -> str:
 
     A capital is the main sign of a name, so "How Does Meru Compare to Clip?" would ask about
     seven names; when most longer words are capitalised ("Title Case"), only the words that
-    look coined (MERU, ViT, GPT-2) keep their capitals. "... Thanks!" and a lead such as "I
-    need a paper about this:" are dropped (the lead only when it names nothing).
+    look coined (MERU, ViT, GPT-2) keep their capitals. "... Thanks!", a lead such as "I need
+    a paper about this:" (only when it names nothing) and first sentences about the asker
+    ("I'm a PhD student working on my thesis.") are dropped.
     """
     kept = PLEASANTRIES.sub("", question)
     question = kept if len(kept.split()) >= 2 else question  # "what is pls": PLS may be a name
+    while (about_me := ABOUT_THE_ASKER.match(question)) and len(question[about_me.end() :].split()) >= 2:
+        question = question[about_me.end() :]  # "I'm a PhD student. What is FACT?": the question is the rest
     lead = ASKING_LEAD.match(question)
     words = lead.group(1).split() if lead else []
     if lead and not any(w != "I" and (w[1:] != w[1:].lower() or (i and w[0].isupper())) for i, w in enumerate(words)):
         question = question[lead.end() :]  # the lead names nothing ("In the SoFar paper: ..." stays)
-    words = re.findall(r"[A-Za-z][\w\-]{3,}", question)
+    # the first word is capitalised in any sentence
+    words = [m.group() for m in re.finditer(r"[A-Za-z][\w\-]{3,}", question) if question[: m.start()].strip()]
     capitalised = [w for w in words if TITLE_CASED.match(w)]
     if len(capitalised) >= 4 and len(capitalised) >= 0.6 * len(words):
         question = re.sub(

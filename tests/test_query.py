@@ -252,6 +252,10 @@ def test_a_lower_case_description_of_a_paper_is_no_name():
         ("How Does MERU Compare With CLIP Here?", "how does MERU compare with CLIP here?"),  # coined words keep capitals
         ("Which paper introduced Progressive GAN?", "Which paper introduced Progressive GAN?"),  # a sentence
         ("Thanks", "Thanks"),  # nothing else: left as typed
+        ("I'm a PhD student working on my thesis. What is FACT?", "What is FACT?"),  # about the asker
+        ("We use BERT. My question: which index is fastest?", "My question: which index is fastest?"),
+        ("I'm new here.", "I'm new here."),  # nothing else
+        ("Which paper proposes Diverse Beam Search?", "Which paper proposes Diverse Beam Search?"),  # 3 of 5
     ],
 )
 def test_a_question_is_read_without_what_asks_nothing(typed, plain):

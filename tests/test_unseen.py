@@ -280,6 +280,10 @@ def _with_a_lead(question: str) -> str | None:
     return f"I need a paper about this: {question}"
 
 
+def _with_a_preamble(question: str) -> str | None:
+    return f"I'm a PhD student working on my thesis. {question}"
+
+
 @pytest.mark.slow  # a sweep over four question sets: make test runs it, test-quick does not
 @pytest.mark.parametrize(
     ("perturb", "most"),
@@ -294,6 +298,8 @@ def _with_a_lead(question: str) -> str | None:
         (_thanked, 3),
         # measured: 0 of 217 (before: 10)
         (_with_a_lead, 3),
+        # measured: 0 of 217 (before: 39, "PhD" was a name and short-question patterns failed)
+        (_with_a_preamble, 3),
     ],
 )
 def test_an_answered_question_stays_answered_when_typed_loosely(pipeline, perturb, most):
