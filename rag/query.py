@@ -35,12 +35,12 @@ _NAME_WORDS = _CAPITALISED + r"(?:\s+(?:(?:in|of|for|and|is|not)\s+)?[A-Z][\w\-.
 # "the BERT paper", "the original GAN paper", "which paper introduced GraphSAGE": a paper asked for by name
 ASKS_BY_NAME = re.compile(
     r"\b(?:the|original|of)\s+(?:original\s+)?([\w\-.]+(?:\s+[\w\-.]+){0,2}?)\s+paper\b"
-    r"|\b(?:introduced|proposed|invented|introducing|proposing)\s+(?:the\s+)?(" + _NAME_WORDS + ")",
+    r"|\b(?:introduced|proposed|invented|introducing|proposing)\s+(?:the\s+)?['\"\u2018\u201c]?(" + _NAME_WORDS + ")",
 )
 # "what is DARTS?", "explain Deep Sets", "how does DINO work": a question about one named thing
 ASKS_ABOUT = re.compile(
     r"^\s*(?i:what(?:'s|\s+is|\s+are|\s+does|\s+problem\s+does|\s+task\s+does)|explain|describe|tell\s+me\s+about"
-    r"|how\s+(?:well\s+)?(?:does|do|did))\s+(?:the\s+)?([\w\-.]*[A-Z0-9][\w\-.]*"
+    r"|how\s+(?:well\s+)?(?:does|do|did))\s+(?:the\s+)?['\"\u2018\u201c]?([\w\-.]*[A-Z0-9][\w\-.]*"
     r"(?:\s+(?:(?:in|of|for|and|is|not)\s+)?[A-Z][\w\-.]*){0,3})"
 )
 # "what is capsule networks?", "explain layer normalization": a short question about one lower-case topic
@@ -718,9 +718,33 @@ PLEASANTRIES = re.compile(
 )
 # "I need a paper about this: explain ReACC": a lead before a colon that only asks for a paper
 ASKING_LEAD = re.compile(r"^([^:?]{0,80}\b(?:paper|papers|work|study|research|article)s?\b[^:?]{0,30}):\s*(?=\S)", re.I)
+GREETING = re.compile(r"^\s*(?:hi|hey|hello|hiya|dear \w+)(?: there)?\s*[,!.:]*\s+(?=\S)", re.IGNORECASE)
+POLITE_ASK = re.compile(
+    r"^\s*(?:(?:can|could|would|will) you (?:please |kindly )?|please |kindly )"
+    r"(?:(?:tell|show) me (?=what|how|which|who|why|whether|if)|(?=tell|explain|describe|summari|give|show|list|find))",
+    re.IGNORECASE,
+)
+TRAILING_SYMBOLS = re.compile(r"[\s\u2600-\u27bf\U0001f000-\U0001faff\ufe0f\u200d]+$")  # emoji and pictographs
 # A first sentence about the asker, not the papers: "I'm a PhD student working on my thesis."
 ABOUT_THE_ASKER = re.compile(r"^\s*(?:I|I'm|I am|I've|I have|We|We're|We are|My|Our)\b[^?.!]*[.!]+\s+(?=\S)")
 TITLE_CASED = re.compile(r"^[A-Z][a-z]+(?:-[a-z]+)*$")  # "Compress", "Per-patch", "Bert-based"
+
+
+QUOTED = re.compile(r"(?<!\w)['\"\u2018\u201c]([^'\"\u2019\u201d]{3,60})['\"\u2019\u201d](?!\w)")
+# "the 'dark knowledge' paper": a lower-case phrase quoted before one of these words is a name
+# (not before "model": "a 'denoising generative' model" describes one)
+NAMED_THINGS = frozenset(["paper", "papers"])
+
+
+def quotes_a_name(question: str, quote: re.Match[str]) -> bool:
+    """ "'Change is Hard'", "'seq2seq'" and "the 'dark knowledge' paper" quote a name; "the 'what job to
+    do' summary" or "does it 'know'" only quote the asker's own words (scare quotes), which no
+    abstract need carry."""
+    phrase = quote.group(1)
+    if any(c.isupper() or c.isdigit() for c in phrase):
+        return True
+    following = question[quote.end() :].split(maxsplit=1)
+    return bool(following) and following[0].lower().strip(",.?!") in NAMED_THINGS
 
 
 def plain_question(question: str) -> str:
@@ -730,8 +754,12 @@ def plain_question(question: str) -> str:
     seven names; when most longer words are capitalised ("Title Case"), only the words that
     look coined (MERU, ViT, GPT-2) keep their capitals. "... Thanks!", a lead such as "I need
     a paper about this:" (only when it names nothing) and first sentences about the asker
-    ("I'm a PhD student working on my thesis.") are dropped.
+    ("I'm a PhD student working on my thesis.") are dropped, and so are scare quotes
+    (`quotes_a_name`): "what is 'capsule networks'?" asks what "what is capsule networks?" asks.
     """
+    question = GREETING.sub("", TRAILING_SYMBOLS.sub("", question)) or question  # "hey, what is X? 🙏"
+    question = POLITE_ASK.sub("", question) or question  # "Could you tell me what is X?" asks "what is X?"
+    question = QUOTED.sub(lambda m: m.group() if quotes_a_name(question, m) else m.group(1), question)
     kept = PLEASANTRIES.sub("", question)
     question = kept if len(kept.split()) >= 2 else question  # "what is pls": PLS may be a name
     while (about_me := ABOUT_THE_ASKER.match(question)) and len(question[about_me.end() :].split()) >= 2:

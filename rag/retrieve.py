@@ -30,34 +30,19 @@ from rag.config import Settings, get_settings
 from rag.index import StoredChunk, corpus_version, load_index, open_collection
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Paper, Source
-from rag.query import MAX_NAME_DF, Query, QueryAnalyzer, _coins, contains_token, discusses
+from rag.query import MAX_NAME_DF, QUOTED, Query, QueryAnalyzer, _coins, contains_token, discusses, quotes_a_name
 from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
 TOKEN = re.compile(r"\w[\w\-.]*\w|\w")
 LANDMARK_MATCH = 0.6  # cosine above which a question and a landmark's summary are about the same work
-QUOTED = re.compile(r"(?<!\w)['\"\u2018\u201c]([^'\"\u2019\u201d]{3,60})['\"\u2019\u201d](?!\w)")
 
 
-# "the 'dark knowledge' paper": a lower-case phrase quoted before one of these words is a name
-# (not before "model": "a 'denoising generative' model" describes one)
-NAMED_THINGS = frozenset(["paper", "papers"])
 DESCRIPTOR = re.compile(r"-(?:style|like|based|type|esque|inspired)$", re.IGNORECASE)
 # an amount ("1.6", "1000", "3B", "4-bit", "20%"): written many ways ("1,000", "three billion"), so no name
 AMOUNT = re.compile(r"^\d[\d.,]*(?:[kmbt]|bn|-?bits?|%|x)?$", re.IGNORECASE)
 ACRONYM = re.compile(r"^[a-z]?[A-Z][A-Za-z0-9]*[A-Z][a-z]?$")  # CNN, kNN, mBERT, ViT, NeRFs, PDEs
-
-
-def _quotes_a_name(question: str, quote: re.Match[str]) -> bool:
-    """ "'Change is Hard'", "'seq2seq'" and "the 'dark knowledge' paper" quote a name; "the 'what job to
-    do' summary" or "does it 'know'" only quote the asker's own words (scare quotes), which no
-    abstract need carry."""
-    phrase = quote.group(1)
-    if any(c.isupper() or c.isdigit() for c in phrase):
-        return True
-    following = question[quote.end() :].split(maxsplit=1)
-    return bool(following) and following[0].lower().strip(",.?!") in NAMED_THINGS
 
 
 def named_terms(question: str) -> list[str]:
@@ -67,7 +52,7 @@ def named_terms(question: str) -> list[str]:
     written many ways, so neither is a name the papers must carry; a number right after a
     capitalised word is part of a name ("Atari 2600").
     """
-    names = [m.group(1).strip() for m in QUOTED.finditer(question) if _quotes_a_name(question, m)]
+    names = [m.group(1).strip() for m in QUOTED.finditer(question) if quotes_a_name(question, m)]
     previous = ""
     for match in TOKEN.finditer(question):
         word, before = match.group(), previous

@@ -245,11 +245,15 @@ def test_a_lower_case_description_of_a_paper_is_no_name():
     [
         ("explain ReACC Thanks!", "explain ReACC"),
         ("What is FACT? Thanks!", "What is FACT?"),
-        ("please explain SoFar, please", "please explain SoFar"),
+        ("please explain SoFar, please", "explain SoFar"),
+        ("hey, what is capsule networks? 🙏", "what is capsule networks?"),  # greeting and emoji
+        ("Could you tell me what is SoFar?", "what is SoFar?"),  # asks "what is SoFar?"
+        ("What is 'capsule networks'?", "What is capsule networks?"),  # scare quotes
+        ("What did the 'dark knowledge' paper say?", "What did the 'dark knowledge' paper say?"),  # a name
         ("I need a paper about this: What is Du-IN?", "What is Du-IN?"),
         ("In the SoFar paper: what is new?", "In the SoFar paper: what is new?"),  # the lead names a paper
         ("How Does Meru Compare to Clip?", "how does meru compare to clip?"),  # Title Case
-        ("How Does MERU Compare With CLIP Here?", "how does MERU compare with CLIP here?"),  # coined words keep capitals
+        ("How Does MERU Compare With CLIP Here?", "how does MERU compare with CLIP here?"),  # MERU keeps its capitals
         ("Which paper introduced Progressive GAN?", "Which paper introduced Progressive GAN?"),  # a sentence
         ("Thanks", "Thanks"),  # nothing else: left as typed
         ("I'm a PhD student working on my thesis. What is FACT?", "What is FACT?"),  # about the asker
