@@ -26,7 +26,8 @@ WORD = re.compile(r"(?u)\b\w\w+\b")
 NAME_WORD = re.compile(r"[\w]+")  # the words a lower-cased name or question is matched on
 NAME_TOKEN = re.compile(r"[A-Za-z0-9][\w\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 INTRODUCES = re.compile(
-    r"\b(?:we|this (?:paper|work)|our)\b.{0,60}?\b(?:propose|introduce|present|develop|call|dub|name|term|design)",
+    r"\b(?:we|this (?:paper|work)|our)\b.{0,60}?"
+    r"\b(?:propose|introduce|present|describe|develop|call|dub|name|term|design)",
     re.IGNORECASE,
 )
 # A capitalised name of up to four words: "DINO", "mip-NeRF", "Progressive GAN", "Network in Network"

@@ -44,6 +44,10 @@ NEAR_MISSES = [
     # from eval/questions_fresh.jsonl: famous works the famous-papers list does not hold
     "How does HuggingGPT use ChatGPT as a controller to pick Hugging Face models?",
     "What is PatchTST and why do patches help transformer time series forecasting?",
+    # short asks for what no candidate paper is (eval/questions_famous.jsonl, test half)
+    "Which paper introduced capsule networks?",
+    "What is Deep Sets?",
+    "explain layer normalization",
 ]
 
 
@@ -81,12 +85,12 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 
     report = run(ROOT / "eval" / "questions_test.jsonl", tmp_path, pipeline=pipeline, progress=False)
     summary = report["summary"]
-    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.944, answered_with_gold 0.946,
+    # measured (README): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.972, answered_with_gold 0.946,
     # citation_precision 0.926, false_refusal_rate 0.008 overall and 0 on questions naming a paper
     floors = {
         "hit@5": 0.97,
         "mrr@10": 0.93,
-        "refusal_accuracy": 0.90,
+        "refusal_accuracy": 0.93,
         "answered_with_gold": 0.92,
         "citation_precision": 0.91,
     }
@@ -100,8 +104,8 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 @pytest.mark.parametrize(
     ("name", "floors", "ceiling"),
     [
-        # measured (README): hit@5 1.000, mrr@10 1.000, refusal_accuracy 0.762, false_refusal_rate 0.000
-        ("questions_fresh.jsonl", {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.71}, 0.03),
+        # measured (README): hit@5 1.000, mrr@10 1.000, refusal_accuracy 0.810, false_refusal_rate 0.000
+        ("questions_fresh.jsonl", {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.76}, 0.03),
         # measured (README): hit@5 0.969, mrr@10 0.805, gold_shown 0.750, false_refusal_rate 0.031
         ("questions_blind.jsonl", {"hit@5": 0.93, "mrr@10": 0.77, "gold_shown": 0.70}, 0.07),
     ],
@@ -176,14 +180,14 @@ def test_a_coined_name_typed_in_lower_case_is_answered_from_its_paper(pipeline):
 @pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
 def test_famous_work_outside_the_collection_is_refused(pipeline, tmp_path):
     """eval/questions_famous.jsonl: 145 famous works that no abstract names and the famous-papers
-    list does not hold, asked three short ways ("What is capsule networks?"). Measured 0.920
-    (0.851 before short questions about a lower-case topic needed a paper about it, 0.952 before
-    the refusal threshold moved down from 0.760 to 0.650, which answers 15 more of them)."""
+    list does not hold, asked three short ways ("What is capsule networks?"). Measured 0.984
+    (0.851 before short questions about a lower-case topic needed a paper about it; 0.920 with
+    the lower refusal threshold before a short ask for what no candidate paper is was refused)."""
     from rag.evaluate import run
 
     summary = run(ROOT / "eval" / "questions_famous.jsonl", tmp_path, pipeline=pipeline, progress=False)["summary"]
     assert summary["n"] == 435
-    assert summary["refusal_accuracy"] >= 0.90, f"refusal_accuracy {summary['refusal_accuracy']:.3f}"
+    assert summary["refusal_accuracy"] >= 0.96, f"refusal_accuracy {summary['refusal_accuracy']:.3f}"
 
 
 def test_a_misspelt_paper_name_is_answered_from_the_paper_with_a_notice(pipeline):
@@ -222,8 +226,9 @@ def test_every_title_name_with_two_letters_swapped_is_answered_from_its_paper(pi
 def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
     """ "What is maximum inner product search?": each long form an abstract abbreviates for a name
     it coins (MIPS, PCME), asked two short ways. The topic check must not refuse what the papers
-    discuss: measured 11 of 316 refused (9 with no topic check; 46 when only the top 5 papers were
-    searched and abbreviations did not count) and 266 cite the defining paper (267 with no check)."""
+    discuss: measured 10 of 316 refused (9 with no topic check; 46 when only the top 5 papers were
+    searched and abbreviations did not count; 6 before such short asks were refused outright)
+    and 264 cite the defining paper (267 with no check)."""
     from rag.query import mine_acronyms
 
     retriever = pipeline.retriever
