@@ -748,6 +748,18 @@ def quotes_a_name(question: str, quote: re.Match[str]) -> bool:
     return bool(following) and following[0].lower().strip(",.?!") in NAMED_THINGS
 
 
+EVERYDAY_ABBREVIATIONS = frozenset(["PhD", "MSc", "BSc", "MBA", "MD", "CS", "AI", "ML", "NLP", "US", "UK", "EU"])
+
+
+def _names_nothing(text: str) -> bool:
+    """No word past the first is capitalised or coined-looking (the asker's "I" and "PhD" aside)."""
+    words = re.findall(r"[\w\-']+", text)
+    return not any(
+        w != "I" and w not in EVERYDAY_ABBREVIATIONS and (w[1:] != w[1:].lower() or (i and w[0].isupper()))
+        for i, w in enumerate(words)
+    )
+
+
 def plain_question(question: str) -> str:
     """The question without what asks nothing, and in sentence case if typed In Title Case.
 
@@ -763,12 +775,14 @@ def plain_question(question: str) -> str:
     question = QUOTED.sub(lambda m: m.group() if quotes_a_name(question, m) else m.group(1), question)
     kept = PLEASANTRIES.sub("", question)
     question = kept if len(kept.split()) >= 2 else question  # "what is pls": PLS may be a name
+    # "I'm a PhD student. What is FACT?" asks "What is FACT?"; "I'm stuck on SoFar. What does it do?" stays
     while (about_me := ABOUT_THE_ASKER.match(question)) and len(question[about_me.end() :].split()) >= 2:
-        question = question[about_me.end() :]  # "I'm a PhD student. What is FACT?": the question is the rest
+        if not _names_nothing(about_me.group()):
+            break
+        question = question[about_me.end() :]
     lead = ASKING_LEAD.match(question)
-    words = lead.group(1).split() if lead else []
-    if lead and not any(w != "I" and (w[1:] != w[1:].lower() or (i and w[0].isupper())) for i, w in enumerate(words)):
-        question = question[lead.end() :]  # the lead names nothing ("In the SoFar paper: ..." stays)
+    if lead and _names_nothing(lead.group(1)):  # "In the SoFar paper: ..." stays
+        question = question[lead.end() :]
     # the first word is capitalised in any sentence
     words = [m.group() for m in re.finditer(r"[A-Za-z][\w\-]{3,}", question) if question[: m.start()].strip()]
     capitalised = [w for w in words if TITLE_CASED.match(w)]

@@ -257,8 +257,10 @@ def test_a_lower_case_description_of_a_paper_is_no_name():
         ("Which paper introduced Progressive GAN?", "Which paper introduced Progressive GAN?"),  # a sentence
         ("Thanks", "Thanks"),  # nothing else: left as typed
         ("I'm a PhD student working on my thesis. What is FACT?", "What is FACT?"),  # about the asker
-        ("We use BERT. My question: which index is fastest?", "My question: which index is fastest?"),
+        ("We are students. My question: which index is fastest?", "My question: which index is fastest?"),
+        ("We use BERT. Which index is fastest?", "We use BERT. Which index is fastest?"),  # BERT is context
         ("I'm new here.", "I'm new here."),  # nothing else
+        ("I'm stuck on SoFar. What does it do?", "I'm stuck on SoFar. What does it do?"),  # names the paper
         ("Which paper proposes Diverse Beam Search?", "Which paper proposes Diverse Beam Search?"),  # 3 of 5
     ],
 )
