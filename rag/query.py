@@ -719,6 +719,12 @@ PLEASANTRIES = re.compile(
 )
 # "I need a paper about this: explain ReACC": a lead before a colon that only asks for a paper
 ASKING_LEAD = re.compile(r"^([^:?]{0,80}\b(?:paper|papers|work|study|research|article)s?\b[^:?]{0,30}):\s*(?=\S)", re.I)
+# "..., compared with BERT?": a reference point at the end, not what is asked about
+COMPARED_WITH = re.compile(
+    r"\s*[,;(]?\s*\b(?:compared (?:with|to)|versus|vs\.?|as opposed to|in contrast to|unlike)"
+    r"\s+(?:\S+\s*){1,4}?[)]?\s*[?.!]*$",
+    re.IGNORECASE,
+)
 GREETING = re.compile(r"^\s*(?:hi|hey|hello|hiya|dear \w+)(?: there)?\s*[,!.:]*\s+(?=\S)", re.IGNORECASE)
 POLITE_ASK = re.compile(
     r"^\s*(?:(?:can|could|would|will) you (?:please |kindly )?|please |kindly )"
@@ -773,6 +779,8 @@ def plain_question(question: str) -> str:
     question = GREETING.sub("", TRAILING_SYMBOLS.sub("", question)) or question  # "hey, what is X? 🙏"
     question = POLITE_ASK.sub("", question) or question  # "Could you tell me what is X?" asks "what is X?"
     question = QUOTED.sub(lambda m: m.group() if quotes_a_name(question, m) else m.group(1), question)
+    trimmed = COMPARED_WITH.sub("?", question)
+    question = trimmed if len(trimmed.split()) >= 2 else question
     kept = PLEASANTRIES.sub("", question)
     question = kept if len(kept.split()) >= 2 else question  # "what is pls": PLS may be a name
     # "I'm a PhD student. What is FACT?" asks "What is FACT?"; "I'm stuck on SoFar. What does it do?" stays

@@ -256,6 +256,8 @@ def test_a_lower_case_description_of_a_paper_is_no_name():
         ("How Does MERU Compare With CLIP Here?", "how does MERU compare with CLIP here?"),  # MERU keeps its capitals
         ("Which paper introduced Progressive GAN?", "Which paper introduced Progressive GAN?"),  # a sentence
         ("Thanks", "Thanks"),  # nothing else: left as typed
+        ("What is FACT, compared with BERT?", "What is FACT?"),  # a reference point at the end
+        ("How does BERT compare to ELMo?", "How does BERT compare to ELMo?"),  # the comparison is the ask
         ("I'm a PhD student working on my thesis. What is FACT?", "What is FACT?"),  # about the asker
         ("We are students. My question: which index is fastest?", "My question: which index is fastest?"),
         ("We use BERT. Which index is fastest?", "We use BERT. Which index is fastest?"),  # BERT is context

@@ -282,6 +282,11 @@ def _thanked(question: str) -> str | None:
     return f"{question} Thanks!"
 
 
+def _compared_with_bert(question: str) -> str | None:
+    """ "What is FACT, compared with BERT?": a famous reference point the abstract need not name."""
+    return f"{question.rstrip('?.! ')}, compared with BERT?"
+
+
 def _led_by(lead: str, lower: bool = False) -> Callable[[str], str]:
     """The question after `lead` ("hey,"), its first letter lower-cased if `lower`."""
 
@@ -309,6 +314,8 @@ def _led_by(lead: str, lower: bool = False) -> Callable[[str], str]:
         (_led_by("I need a paper about this:"), 3),
         # measured: 0 of 217 (before: 39, "PhD" was a name and short-question patterns failed)
         (_led_by("I'm a PhD student working on my thesis."), 3),
+        # measured: 0 of 217 (before: 15, BERT was a missing name and its landmark matched better)
+        (_compared_with_bert, 3),
     ],
 )
 def test_an_answered_question_stays_answered_when_typed_loosely(pipeline, perturb, most):
@@ -373,6 +380,8 @@ def _topic_quoted(question: str) -> str | None:
         (_with_an_emoji, 3),
         # measured: 3 of 402 (before: 55; left: a quoted lower-case name with a capital, "'neural ODE'")
         (_topic_quoted, 6),
+        # measured: 0 of 486 (before: 63 answered: the added words made short asks escape their checks)
+        (_compared_with_bert, 3),
     ],
 )
 def test_a_refused_question_stays_refused_when_typed_loosely(pipeline, perturb, most):
