@@ -725,6 +725,7 @@ COMPARED_WITH = re.compile(
     r"\s+(?:\S+\s*){1,4}?[)]?\s*[?.!]*$",
     re.IGNORECASE,
 )
+WRAPPED = re.compile(r"^(?:\*\*|__|\*|_|`|[\"\u201c])(.+?)(?:\*\*|__|\*|_|`|[\"\u201d])$")  # the whole question
 GREETING = re.compile(r"^\s*(?:hi|hey|hello|hiya|dear \w+)(?: there)?\s*[,!.:]*\s+(?=\S)", re.IGNORECASE)
 POLITE_ASK = re.compile(
     r"^\s*(?:(?:can|could|would|will) you (?:please |kindly )?|please |kindly )"
@@ -773,9 +774,11 @@ def plain_question(question: str) -> str:
     seven names; when most longer words are capitalised ("Title Case"), only the words that
     look coined (MERU, ViT, GPT-2) keep their capitals. "... Thanks!", a lead such as "I need
     a paper about this:" (only when it names nothing) and first sentences about the asker
-    ("I'm a PhD student working on my thesis.") are dropped, and so are scare quotes
+    ("I'm a PhD student working on my thesis.") are dropped, as are markdown or quotes around
+    the whole question, a trailing reference point ("..., compared with BERT?") and scare quotes
     (`quotes_a_name`): "what is 'capsule networks'?" asks what "what is capsule networks?" asks.
     """
+    question = WRAPPED.sub(r"\1", question.strip()) or question  # "**what is X?**", "\"what is X?\""
     question = GREETING.sub("", TRAILING_SYMBOLS.sub("", question)) or question  # "hey, what is X? 🙏"
     question = POLITE_ASK.sub("", question) or question  # "Could you tell me what is X?" asks "what is X?"
     question = QUOTED.sub(lambda m: m.group() if quotes_a_name(question, m) else m.group(1), question)
@@ -791,6 +794,9 @@ def plain_question(question: str) -> str:
     lead = ASKING_LEAD.match(question)
     if lead and _names_nothing(lead.group(1)):  # "In the SoFar paper: ..." stays
         question = question[lead.end() :]
+    shouted = re.findall(r"\b[A-Z]{4,}\b", question)
+    if len(shouted) >= 4 and len(shouted) >= 0.8 * len(re.findall(r"\b[A-Za-z]{4,}\b", question)):
+        return question.lower()  # "WHAT IS HYPO?": capitals say nothing; lower-case names are still found
     # the first word is capitalised in any sentence
     words = [m.group() for m in re.finditer(r"[A-Za-z][\w\-]{3,}", question) if question[: m.start()].strip()]
     capitalised = [w for w in words if TITLE_CASED.match(w)]

@@ -257,6 +257,9 @@ def test_a_lower_case_description_of_a_paper_is_no_name():
         ("Which paper introduced Progressive GAN?", "Which paper introduced Progressive GAN?"),  # a sentence
         ("Thanks", "Thanks"),  # nothing else: left as typed
         ("What is FACT, compared with BERT?", "What is FACT?"),  # a reference point at the end
+        ("**What is HYPO?**", "What is HYPO?"),  # markdown around the question
+        ('"What is HYPO?"', "What is HYPO?"),  # quotes around the question
+        ("WHAT IS HYPO AND HOW DOES IT WORK?", "what is hypo and how does it work?"),  # shouted
         ("How does BERT compare to ELMo?", "How does BERT compare to ELMo?"),  # the comparison is the ask
         ("I'm a PhD student working on my thesis. What is FACT?", "What is FACT?"),  # about the asker
         ("We are students. My question: which index is fastest?", "My question: which index is fastest?"),

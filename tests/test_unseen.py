@@ -282,6 +282,14 @@ def _thanked(question: str) -> str | None:
     return f"{question} Thanks!"
 
 
+def _shouted(question: str) -> str | None:
+    return question.upper()
+
+
+def _in_bold(question: str) -> str | None:
+    return f"**{question}**"
+
+
 def _compared_with_bert(question: str) -> str | None:
     """ "What is FACT, compared with BERT?": a famous reference point the abstract need not name."""
     return f"{question.rstrip('?.! ')}, compared with BERT?"
@@ -316,6 +324,10 @@ def _led_by(lead: str, lower: bool = False) -> Callable[[str], str]:
         (_led_by("I'm a PhD student working on my thesis."), 3),
         # measured: 0 of 217 (before: 15, BERT was a missing name and its landmark matched better)
         (_compared_with_bert, 3),
+        # measured: 2 of 217 (before: 38, every shouted word was a name)
+        (_shouted, 5),
+        # measured: 0 of 217 (before: 6)
+        (_in_bold, 3),
     ],
 )
 def test_an_answered_question_stays_answered_when_typed_loosely(pipeline, perturb, most):
@@ -382,6 +394,10 @@ def _topic_quoted(question: str) -> str | None:
         (_topic_quoted, 6),
         # measured: 0 of 486 (before: 63 answered: the added words made short asks escape their checks)
         (_compared_with_bert, 3),
+        # measured: 9 of 486 (before: 33)
+        (_shouted, 12),
+        # measured: 0 of 486 (before: 82: "**" hid the start of "what is X?")
+        (_in_bold, 3),
     ],
 )
 def test_a_refused_question_stays_refused_when_typed_loosely(pipeline, perturb, most):
