@@ -29,6 +29,9 @@ def user_data_dir() -> Path:
 # dir and the seeds in the working directory (`rag ingest --seeds DIR` or RAG_SEEDS_DIR for others).
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else user_data_dir()
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path("seeds")
+# The prompt templates have one copy, `prompts/` at the top of the checkout; the wheel carries the same
+# files as `rag/prompts_data/` (pyproject.toml maps the directory into the package).
+DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts" if IN_CHECKOUT else PACKAGE_DIR / "prompts_data"
 MIN_TOP_K, MAX_TOP_K = 1, 20
 
 
@@ -44,7 +47,8 @@ class Settings(BaseSettings):
     )
     seeds_dir: Path = Field(DEFAULT_SEEDS_DIR, description="Seed listings to ingest: ./seeds (of the checkout).")
     prompts_dir: Path = Field(
-        PACKAGE_DIR / "prompt_templates", description="Prompt templates (shipped in the package), read at run time."
+        DEFAULT_PROMPTS_DIR,
+        description="Prompt templates, read at run time: ./prompts in a checkout, else the copy shipped in the wheel.",
     )
     collection: str = Field("papers", description="Chroma collection name.")
 
@@ -118,7 +122,7 @@ class Settings(BaseSettings):
     llm_api: Literal["chat", "completions"] = Field(
         "chat",
         description="`chat` (instruction-tuned models) or `completions` (base models with no chat template: "
-        "one prompt from prompt_templates/completion.txt, with a worked example).",
+        "one prompt from prompts/completion.txt, with a worked example).",
     )
     llm_system_in_user: bool = Field(
         False,

@@ -76,7 +76,7 @@ def test_python_prompt_injection_question_is_treated_as_a_question(pipeline):
     answer = pipeline.ask(INJECTION)
     assert_sane_answer(answer)
     assert "system prompt" not in answer.text.lower() or answer.citations
-    prompts = ROOT / "rag" / "prompt_templates"
+    prompts = ROOT / "prompts"
     for template in prompts.glob("*") if prompts.is_dir() else []:
         if template.name == "not_in_corpus.txt":  # the refusal sentence is meant to be shown
             continue
