@@ -62,7 +62,7 @@ PROFILE_NOTES = {
 
 
 class Settings(BaseSettings):
-    """paperchat's configuration (see README, "Configuration")."""
+    """paperchat's configuration; docs/configuration.md is generated from it (`python -m rag.config --markdown`)."""
 
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     embed_batch: int = Field(16, ge=1, description="Texts per embedding batch during ingest.")
 
     # Retrieval. Weights, temperatures and the name bonus were set on eval/questions_tune.jsonl
-    # (scripts/tune.py); see README, "Retrieval quality".
+    # (scripts/tune.py); see docs/evaluation.md.
     top_k: int = Field(5, ge=MIN_TOP_K, le=MAX_TOP_K, description="Papers returned per question (1-20).")
     candidates: int = Field(40, ge=1, le=1000, description="Chunks each retriever proposes before fusion.")
     dense_temperature: float = Field(0.03, gt=0, description="Softmax temperature over dense cosines in fusion.")
