@@ -64,6 +64,12 @@ def test_an_unknown_rag_variable_is_named_with_the_closest_setting():
     assert "did you mean" not in unknown_variables({"RAG_ZZZZZZZZ": "1"})[0]
 
 
+def test_a_misspelt_secret_variable_is_named_but_its_value_never_shown():
+    (message,) = unknown_variables({"RAG_OPENAI_APIKEY": "sk-test-SECRET123"})
+    assert "did you mean RAG_OPENAI_API_KEY?" in message
+    assert "SECRET" not in message
+
+
 def test_every_variable_a_setting_reads_is_known():
     env = dict.fromkeys(environment_names(), "1")
     assert unknown_variables(env) == []
