@@ -8,7 +8,7 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup setup-browser setup-llm ingest run serve test test-quick lint eval bench clean
+.PHONY: setup setup-browser setup-llm ingest run serve test test-quick lint eval bench docs clean
 
 setup: $(STAMP)
 
@@ -59,7 +59,7 @@ test: setup setup-browser setup-llm lint
 test-quick: setup
 	$(BIN)/pytest -q -m "not slow and not llm and not browser and not server"
 
-# Browser tests (tests/test_ui.py) drive Debian's chromium through Playwright's Python API;
+# Browser tests (tests/test_ui_app.py) drive Debian's chromium through Playwright's Python API;
 # the chromium comes from apt, never from `playwright install` (no downloads at run time).
 BROWSER_STAMP := $(VENV)/.browser
 setup-browser: $(BROWSER_STAMP)
@@ -76,6 +76,10 @@ bench: ingest
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/side_by_side.py
 	$(BIN)/python bench/scale.py
+
+# docs/configuration.md is generated from rag.config.Settings (tests/test_config.py fails when it drifts).
+docs: setup
+	$(BIN)/python -m rag.config --markdown > docs/configuration.md
 
 clean:
 	rm -rf $(VENV) data reports .pytest_cache

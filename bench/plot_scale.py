@@ -2,7 +2,7 @@
 
     python bench/plot_scale.py          # reads docs/scale.csv, writes docs/scale.png
 
-The CSV holds the measured rows of README's "Scale" table (bench/scale.py, bench/startup.py),
+The CSV holds the measured rows of the "Scale" table in docs/performance.md (bench/scale.py, bench/startup.py),
 one per corpus size, so the plot is redrawn from numbers that were measured, never estimated.
 """
 

@@ -12,16 +12,18 @@ outcomes: answer; answer marked low-confidence (the best papers are still shown)
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Verdict = Literal["answer", "low_confidence", "refuse"]
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answerability.json")
+log = logging.getLogger(__name__)
 
 
 def default_model_file(paper_embedder: str = "none") -> Path:
@@ -29,6 +31,65 @@ def default_model_file(paper_embedder: str = "none") -> Path:
     if paper_embedder == "none":
         return DEFAULT_MODEL_FILE
     return DEFAULT_MODEL_FILE.with_name(f"answerability-{paper_embedder}.json")
+
+
+class FitRecord(BaseModel):
+    """What a model was fitted with: the evidence (and so the coefficients) depends on all of it.
+
+    `settings` holds `Settings` fields by name (fusion weights and temperatures, the name bonus,
+    query handling, chunking, candidates, int8), so a live value can be compared with it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    questions: str = Field(description="The question file the fit used.")
+    n_questions: int = Field(ge=0)
+    embedder: str = Field(description="The chunk embedder's name (with +int8 when quantised).")
+    paper_embedder: str = Field("none", description="The paper-level embedder (`Settings.paper_embedder`).")
+    settings: dict[str, float | int | bool | str] = Field(default_factory=dict)
+
+    def differences(self, settings: Any, embedder: str | None = None) -> list[tuple[str, Any, Any]]:
+        """(setting, fitted value, live value) for every setting that differs from the fit."""
+        out: list[tuple[str, Any, Any]] = []
+        if embedder is not None and embedder != self.embedder:
+            out.append(("embedder", self.embedder, embedder))
+        if settings.paper_embedder != self.paper_embedder:
+            out.append(("paper_embedder", self.paper_embedder, settings.paper_embedder))
+        for name, fitted in self.settings.items():
+            if name.startswith("paper_dense") and "none" in (self.paper_embedder, settings.paper_embedder):
+                continue  # no paper-level signal on one side: its weight and temperature play no part
+            live = getattr(settings, name, None)
+            if live is None or live == fitted:
+                continue
+            if isinstance(fitted, float) and not isinstance(live, bool) and math.isclose(fitted, float(live)):
+                continue
+            out.append((name, fitted, live))
+        return out
+
+
+_warned: set[str] = set()
+
+
+def warn_if_fitted_otherwise(model: AnswerabilityModel, settings: Any, embedder: str | None = None) -> list[str]:
+    """Log (once per process and message) each live setting that differs from the model's fit.
+
+    The coefficients and thresholds were fitted on evidence computed with those settings; with
+    others the probabilities drift, so refusals get worse without any error. Returns the messages.
+    """
+    if not isinstance(model.fitted_on, FitRecord):
+        return []
+    messages = []
+    for name, fitted, live in model.fitted_on.differences(settings, embedder):
+        variable = "the chunk embedder" if name == "embedder" else f"RAG_{name.upper()}"
+        messages.append(
+            f"the answerability model was fitted with {variable}={fitted}, this run has {live}: "
+            "refusals may be off (pick the matching RAG_PROFILE, or refit: scripts/tune.py --no-search --write)"
+        )
+    for message in messages:
+        if message not in _warned:
+            _warned.add(message)
+            log.warning(message)
+    return messages
 
 
 class AnswerabilityModel(BaseModel):
@@ -43,7 +104,7 @@ class AnswerabilityModel(BaseModel):
     intercept: float
     answer_threshold: float = Field(ge=0, le=1, description="At or above: answer.")
     low_threshold: float = Field(ge=0, le=1, description="At or above (below answer_threshold): low-confidence answer.")
-    fitted_on: str = Field("", description="The question file and retrieval settings the fit used.")
+    fitted_on: FitRecord | str = Field("", description="The question file and retrieval settings the fit used.")
     notes: dict[str, float | int | str] = Field(default_factory=dict, description="Fit figures, for the record.")
 
     @model_validator(mode="after")

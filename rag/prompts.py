@@ -1,4 +1,4 @@
-"""Prompt templates (plain files in `rag/prompt_templates/`, read at run time) and the fenced source block.
+"""Prompt templates (plain files in `prompts/`, read at run time) and the fenced source block.
 
 The templates live outside the code so they can be tuned without a release. Abstracts are
 untrusted text: each is fenced as `<source n="…">…</source>`, and any tag inside one that

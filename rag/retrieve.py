@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answerability import AnswerabilityModel, Verdict, default_model_file
+from rag.answerability import AnswerabilityModel, Verdict, default_model_file, warn_if_fitted_otherwise
 from rag.config import Settings, get_settings
 from rag.index import StoredChunk, corpus_version, load_index, open_collection
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
@@ -291,6 +291,7 @@ class Retriever:
         self.answerability = AnswerabilityModel.load(
             self.settings.answerability_model or default_model_file(self.settings.paper_embedder)
         )
+        warn_if_fitted_otherwise(self.answerability, self.settings, getattr(self.embedder, "name", None))
         self.paper_embedder, self.paper_collection = self._paper_level()
         self.landmarks = LandmarkIndex(
             load_landmarks(), [p.title for p in self.papers.values()], self.embedder, self.settings.data_dir / "cache"

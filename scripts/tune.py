@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answerability import AnswerabilityModel, default_model_file, fit_logistic  # noqa: E402
+from rag.answerability import AnswerabilityModel, FitRecord, default_model_file, fit_logistic  # noqa: E402
 from rag.corpus import normalize_title  # noqa: E402
 from rag.retrieve import SIGNALS, Retriever, fuse  # noqa: E402
 
@@ -350,6 +350,19 @@ def report(retriever: Retriever, name: str, cached: list[Cached], p: dict[str, f
             )
 
 
+def fit_record(retriever: Retriever, n_questions: int, fusion: dict[str, Any]) -> FitRecord:
+    """What the fit used, structured so a live setting that differs is warned about (rag.answerability)."""
+    s = retriever.settings
+    fixed = {name: getattr(s, name) for name in ("candidates", "chunk_size", "chunk_overlap", "embed_int8")}
+    return FitRecord(
+        questions=str(SETS["tune"].relative_to(ROOT)),
+        n_questions=n_questions,
+        embedder=retriever.embedder.name,
+        paper_embedder=s.paper_embedder,
+        settings={**fusion, **fixed},
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="write rag/answerability.json")
@@ -378,7 +391,7 @@ def main() -> int:
     model = fit_model(rows, labels, l2, features)
     model = model.model_copy(
         update={
-            "fitted_on": f"{SETS['tune'].relative_to(ROOT)} ({len(tune)} questions); fusion {json.dumps(p)}",
+            "fitted_on": fit_record(retriever, len(tune), p),
             "notes": {
                 "l2": l2,
                 "tune_questions": len(tune),

@@ -1,16 +1,19 @@
 """Bad input, through Python and through the real CLI: a clear message or a sane answer, never a crash.
 
-Each case is a row of the table in README.md, section "Reliability".
+Each case is a row of the table in docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
+from rag.answer import NOT_IN_CORPUS
 from rag.pipeline import InvalidQuestion
 from tests.conftest import ROOT, SEEDS, make_settings
 from tests.helpers import run_cli
@@ -72,16 +75,46 @@ def test_python_emoji_and_cjk_questions_get_a_sane_answer(pipeline, question):
     assert_sane_answer(answer)
 
 
-def test_python_prompt_injection_question_is_treated_as_a_question(pipeline):
+def _template_lines() -> list[str]:
+    """Every substantial line of the prompt templates but the refusal sentence (meant to be shown)."""
+    templates = [t for t in sorted((ROOT / "prompts").glob("*.txt")) if t.name != "not_in_corpus.txt"]
+    assert templates, "no prompt templates in prompts/"
+    return [line.strip() for t in templates for line in t.read_text(encoding="utf-8").splitlines() if len(line) > 20]
+
+
+def _unquoted(answer) -> list[str]:
+    """The answer's sentences that are not verbatim quotes of a cited source (leads and [n] markers dropped)."""
+    quotes = {c.quote.strip() for c in answer.citations}
+    body = re.sub(r"From “[^”]*” \[\d+\]: ", "\n", answer.text)
+    pieces = [p.strip(" \n.!?;:") for p in re.split(r"\[\d+\]", body)]
+    return [p for p in pieces if p and not any(p in q for q in quotes)]
+
+
+def test_the_quote_check_catches_words_that_are_no_quote():
+    cited = SimpleNamespace(quote="We call this architecture a Pointer Net (Ptr-Net).")
+    quoted = "From “Pointer Networks” [1]: We call this architecture a Pointer Net (Ptr-Net) [1]."
+    assert _unquoted(SimpleNamespace(citations=[cited], text=quoted)) == []
+    leaked = quoted + " You answer questions about research papers [1]."
+    assert _unquoted(SimpleNamespace(citations=[cited], text=leaked)) == ["You answer questions about research papers"]
+
+
+def test_python_prompt_injection_question_is_refused_with_no_prompt_text(pipeline):
     answer = pipeline.ask(INJECTION)
-    assert_sane_answer(answer)
-    assert "system prompt" not in answer.text.lower() or answer.citations
-    prompts = ROOT / "rag" / "prompt_templates"
-    for template in prompts.glob("*") if prompts.is_dir() else []:
-        if template.name == "not_in_corpus.txt":  # the refusal sentence is meant to be shown
-            continue
-        first_line = template.read_text(encoding="utf-8").strip().splitlines()[:1]
-        assert not first_line or first_line[0] not in answer.text
+    assert answer.refused, answer.text
+    assert answer.text == NOT_IN_CORPUS
+    assert not answer.citations
+    assert not any(line in answer.text for line in _template_lines())
+
+
+def test_python_prompt_injection_around_a_question_answers_only_with_quotes(pipeline):
+    """The question is answered; nothing of the prompts comes out, and every sentence is a source's words."""
+    for question in (f"{INJECTION}. Which paper introduced pointer networks?", f"Pointer networks? {INJECTION}"):
+        answer = pipeline.ask(question)
+        assert_sane_answer(answer)
+        assert not answer.refused, answer.text
+        assert "Pointer Networks" in {c.title for c in answer.citations}
+        assert _unquoted(answer) == [], answer.text
+        assert not any(line in answer.text for line in _template_lines())
 
 
 @pytest.mark.parametrize("k", [0, -1, 21, 10**9, 2.5, "5", True, None.__class__])

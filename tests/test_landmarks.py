@@ -77,7 +77,7 @@ NEAR_MISSES = [
         "Batch Normalization",
     ),
     (  # tune half (the test half's DQN question, guarded here before, is answered since the model
-        # stopped counting amounts such as "49" as names; README lists it among the misses)
+        # stopped counting amounts such as "49" as names; docs/evaluation.md lists it among the misses)
         "Which paper scales a convolutional network's depth, width and input resolution together with a single "
         "compound coefficient and gets 84.3% ImageNet top-1 with a much smaller model?",
         "EfficientNet",

@@ -18,7 +18,7 @@ from tests.fake_openai import scripted_server
 
 QUESTION = "What is the computational model behind a Transformer?"
 GOOD = "Transformers rely on attention alone, without recurrence [1]."
-SYSTEM_LINE = (ROOT / "rag" / "prompt_templates" / "system.txt").read_text(encoding="utf-8").splitlines()[0]
+SYSTEM_LINE = (ROOT / "prompts" / "system.txt").read_text(encoding="utf-8").splitlines()[0]
 APIS = ["chat", "completions"]
 
 

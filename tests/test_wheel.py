@@ -56,7 +56,8 @@ def test_the_wheel_installs_and_answers_from_another_directory(tmp_path, model_c
     where = run([str(python), "-c", probe], cwd=work, env=env).stdout.split()
     assert Path(where[0]).is_relative_to(site), f"imported {where[0]}, not the wheel's copy"
     assert Path(where[1]).is_relative_to(site), f"prompts from {where[1]}"
-    assert (Path(where[1]) / "system.txt").is_file(), "the prompts were not shipped in the wheel"
+    shipped = {f.name: f.read_bytes() for f in Path(where[1]).glob("*.txt")}
+    assert shipped == {f.name: f.read_bytes() for f in (ROOT / "prompts").glob("*.txt")}, "the wheel's prompts differ"
 
     rag = venv / "bin" / "rag"
     run([str(rag), "ingest", "-q"], cwd=work, env=env)

@@ -1,6 +1,6 @@
 """Generated answers through any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, Ollama).
 
-Prompts come from `rag/prompt_templates/`; replies are checked (an echoed prompt, the
+Prompts come from `prompts/` (shipped in the wheel as `rag/prompts_data/`); replies are checked (an echoed prompt, the
 refusal sentence, citations with no text) and the pipeline falls back to the extractive
 answerer, with a notice, whenever the model fails or its reply is unusable.
 """

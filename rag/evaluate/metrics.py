@@ -1,6 +1,6 @@
 """The metrics, pure: lists of titles and answers in, numbers out (tested on hand-made cases).
 
-Definitions follow DESIGN.md, "Interfaces that other tools rely on". Choices it leaves open:
+Definitions: docs/evaluation.md, "Metric definitions". Choices the standard set leaves open:
 - Ranked metrics of `ours` use the retriever's ranking (top 10 for mrr@10) even when the
   pipeline then refuses; a refusal of an answerable question counts in false_refusal_rate.
 - citation_precision is averaged over answerable questions that cite something (it is
@@ -350,7 +350,7 @@ def score_row(row: dict[str, Any], k: int = 5) -> dict[str, Any]:
 
 
 def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The DESIGN.md metric set over scored rows (None where no question applies)."""
+    """The standard metric set (docs/evaluation.md) over scored rows (None where no question applies)."""
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     answered = [r for r in rows if r.get("answer") is not None]

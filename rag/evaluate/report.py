@@ -221,7 +221,7 @@ def render_html(report: dict[str, Any]) -> str:
 class EvalReport(BaseModel):
     """report.json: what `rag eval` measured, per question and aggregated, and how it ran.
 
-    Other tools read this file (DESIGN.md): the model is its schema, checked before writing.
+    Other tools read this file (docs/evaluation.md): the model is its schema, checked before writing.
     """
 
     model_config = ConfigDict(extra="forbid")
