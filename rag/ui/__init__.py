@@ -27,6 +27,7 @@ from rag.ui.rendering import (
     source_card,
     sources_block,
     sources_panel,
+    warning_text,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "sources_block",
     "sources_panel",
     "theme",
+    "warning_text",
 ]

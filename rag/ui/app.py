@@ -27,6 +27,7 @@ from rag.ui.rendering import (
     papers_html,
     sources_block,
     sources_panel,
+    warning_text,
 )
 
 # Before gradio is imported anywhere: no usage analytics leave this machine.
@@ -128,7 +129,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                     text += event.text
                 elif event.kind == "notice":  # the LLM failed: its partial text is dropped
                     text, notice = "", event.text
-                    gr.Warning(notice)
+                    gr.Warning(warning_text(notice))  # the toast renders HTML; the notice is text
                 elif event.kind == "answer" and event.answer is not None:
                     answer = event.answer
                     history[-1] = {
