@@ -18,6 +18,7 @@ from rag.models import MAX_HISTORY_TURNS, AskRequest, InvalidQuestion, Source
 from rag.ui.rendering import (
     CSS,
     INGEST_HINT,
+    MAX_SEARCH_CHARS,
     answer_footer,
     answer_json,
     answer_message,
@@ -25,6 +26,7 @@ from rag.ui.rendering import (
     example_questions,
     history_of,
     papers_html,
+    search_refusal,
     sources_block,
     sources_panel,
     warning_text,
@@ -34,6 +36,9 @@ from rag.ui.rendering import (
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 log = logging.getLogger(__name__)
+
+# The app takes no files, but Gradio's upload routes are always there: refuse big ones (HTTP 413).
+MAX_UPLOAD = "1mb"
 
 
 class Backend:
@@ -106,7 +111,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         try:
             pipe = backend.get()
             recent = history_of(turns)[-MAX_HISTORY_TURNS:]  # follow-ups read only the last few turns
-            events = pipe.stream(message, k=int(k), mode=mode, history=recent)
+            whole = int(k) if isinstance(k, float) and k.is_integer() else k  # the slider sends 5.0
+            events = pipe.stream(message, k=whole, mode=mode, history=recent)
             first = next(events)  # validation happens here: nothing is added on bad input
         except InvalidQuestion as exc:
             yield gr.update(), history, gr.update(), f"⚠️ {escape_text(str(exc))}", turns
@@ -158,6 +164,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
             yield "", history, sources_panel(turns), "", turns
 
     def search_papers(query: str) -> str:
+        if refusal := search_refusal(query):  # before any work: the handler is reachable via /gradio_api/queue/join
+            return refusal
         pipe = backend.try_get()
         if pipe is None:
             return f"<p>{html.escape('The paper index is not ready: ' + backend.error)} {html.escape(INGEST_HINT)}</p>"
@@ -229,7 +237,12 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_panel([]), elem_id="sources-panel")
         with gr.Tab("Papers", id="papers"):
-            search = gr.Textbox(label="Search titles and abstracts", placeholder="words…", elem_id="paper-search")
+            search = gr.Textbox(
+                label="Search titles and abstracts",
+                placeholder="words…",
+                elem_id="paper-search",
+                max_length=MAX_SEARCH_CHARS,
+            )
             papers = gr.HTML(search_papers(""), elem_id="paper-list")
 
         outputs = [question, chatbot, sources, status, turns_state]
@@ -281,6 +294,7 @@ def launch(
         css=CSS,
         prevent_thread_lock=not block,
         footer_links=["api"],
+        max_file_size=MAX_UPLOAD,
         **kwargs,
     )
 

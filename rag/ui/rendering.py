@@ -27,6 +27,7 @@ INGEST_HINT = "Run `rag ingest` (or `make run`) to build it, then ask again."
 # is backslash-escaped (always literal in CommonMark) and <, >, & become entities, so no link, image,
 # raw HTML, emphasis, table, LaTeX nor GFM autolink (a bare URL, www. name or e-mail address) comes of it.
 _MD_ESCAPES = {c: "\\" + c for c in "!\"#$%'()*+,-./:;=?@[\\]^_`{|}~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+MAX_SEARCH_CHARS = 200  # the Papers tab's search box: a few words (an 800 kB search took 23 s)
 # The answer's own structure, kept: a list marker at the start of a line ("- ", "2. ").
 LIST_MARKER = re.compile(r"^[ \t]{0,3}(?:[-*+]|\d{1,3}[.)])[ \t]+", re.MULTILINE)
 
@@ -199,6 +200,20 @@ def history_of(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for t in turns
     ]
+
+
+def search_refusal(query: object) -> str | None:
+    """The Papers tab's message for a search it will not run (not text, or too long), else None."""
+    if query is None or query == "":
+        return None
+    if not isinstance(query, str):
+        return '<p class="paper-count">The search must be text.</p>'
+    if len(query) > MAX_SEARCH_CHARS:
+        return (
+            f'<p class="paper-count">That search is {len(query):,} characters long; '
+            f"please keep it under {MAX_SEARCH_CHARS} characters.</p>"
+        )
+    return None
 
 
 def paper_matches(paper: Paper, query: str) -> bool:
