@@ -15,6 +15,7 @@ from typing import Any
 
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
 from rag.models import MAX_HISTORY_TURNS, AskRequest, InvalidQuestion, Source
+from rag.ui.login import FailedLogins, LoginBackoff
 from rag.ui.rendering import (
     CSS,
     INGEST_HINT,
@@ -282,11 +283,28 @@ def theme() -> Any:
 
 
 def launch(
-    app: Any, settings: Settings, host: str | None = None, port: int | None = None, block: bool = True, **kwargs: Any
+    app: Any,
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    block: bool = True,
+    logins: FailedLogins | None = None,
+    **kwargs: Any,
 ) -> Any:
-    """Queue (many users at once) and start the server; used by `serve` and the tests alike."""
+    """Queue (many users at once) and start the server; used by `serve` and the tests alike.
+
+    With a login (RAG_AUTH), repeated wrong passwords from one address are refused for a while
+    (`rag.ui.login`); `logins` holds those counts (tests pass one with their own clock).
+    """
+    from starlette.middleware import Middleware
+
     app.queue(default_concurrency_limit=max(1, settings.concurrency))
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    if settings.auth:
+        guard = Middleware(LoginBackoff, logins=logins or FailedLogins())
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), guard]
     return app.launch(
+        app_kwargs=app_kwargs,
         server_name=host or settings.host,
         server_port=port or settings.port,
         auth=parse_auth(settings.auth),
