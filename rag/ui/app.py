@@ -116,6 +116,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
             events = pipe.stream(message, k=whole, mode=mode, history=recent)
             first = next(events)  # validation happens here: nothing is added on bad input
         except InvalidQuestion as exc:
+            log.info("question refused: %s", exc)
             yield gr.update(), history, gr.update(), f"⚠️ {escape_text(str(exc))}", turns
             return
         except PaperIndexError as exc:
