@@ -20,6 +20,12 @@ FAULTS: dict[str, tuple[bytes, int, str]] = {
     "500": (b'{"error": {"message": "internal error"}}', 500, "application/json"),
     "garbage-sse": (b"data: {this is not json\n\n", 200, "text/event-stream"),
     "garbage-html": (b"<html><body>502 Bad Gateway</body></html>", 200, "text/html"),
+    # an error whose message is markup that would load an image if shown as HTML (issue 21)
+    "502-html": (
+        b'{"error": {"message": "<img src=\\"http://evil.example/toast.png\\"><b>Bad Gateway</b>"}}',
+        502,
+        "application/json",
+    ),
 }
 
 

@@ -83,3 +83,58 @@ def run_cli_process(args: list, data_dir: Path, stdin: bytes | None = None, **en
     return subprocess.CompletedProcess(
         out.args, out.returncode, out.stdout.decode("utf-8", "replace"), out.stderr.decode("utf-8", "replace")
     )
+
+
+def call_api(url: str, api_name: str, *args: object, timeout: float = 120) -> tuple[str, object]:
+    """POST a Gradio API call as raw JSON (ASCII-escaped, so a lone surrogate goes through as `\\ud800`).
+
+    Returns (event, data): ("complete", outputs) or ("error", message). gradio_client cannot send a
+    lone surrogate (httpx encodes UTF-8 strictly); an outside client can.
+    """
+    import json
+
+    import httpx
+
+    base = url.rstrip("/")
+    body = json.dumps({"data": list(args)}, ensure_ascii=True).encode("ascii")
+    with httpx.Client(timeout=timeout) as client:
+        started = client.post(f"{base}/gradio_api/call/{api_name}", content=body,
+                              headers={"content-type": "application/json"})  # fmt: skip
+        started.raise_for_status()
+        event_id = started.json()["event_id"]
+        event, data = "", None
+        with client.stream("GET", f"{base}/gradio_api/call/{api_name}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.removeprefix("event:").strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line.removeprefix("data:").strip() or "null")
+                    return event, data
+    return event, data
+
+
+def queue_join(url: str, api_name: str, *args: object, timeout: float = 120) -> dict:
+    """Call any event handler, private ones too, the way the page does: POST /gradio_api/queue/join, read the SSE.
+
+    `api_name` picks the handler from the server's /config (as an outside client would). Returns
+    the `process_completed` message (`output.data` holds the handler's outputs).
+    """
+    import json
+    import uuid
+
+    import httpx
+
+    base = url.rstrip("/")
+    session = uuid.uuid4().hex[:10]
+    with httpx.Client(timeout=timeout) as client:
+        config = client.get(f"{base}/config").json()
+        fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+        body = {"data": list(args), "fn_index": fn_index, "session_hash": session, "event_data": None}
+        client.post(f"{base}/gradio_api/queue/join", json=body).raise_for_status()
+        with client.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line.removeprefix("data:").strip())
+                    if message.get("msg") == "process_completed":
+                        return message
+    raise AssertionError("the queue ended without completing the call")

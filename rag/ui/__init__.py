@@ -24,9 +24,11 @@ from rag.ui.rendering import (
     paper_matches,
     papers_html,
     quote_spans,
+    search_refusal,
     source_card,
     sources_block,
     sources_panel,
+    warning_text,
 )
 
 __all__ = [
@@ -50,9 +52,11 @@ __all__ = [
     "papers_html",
     "parse_auth",
     "quote_spans",
+    "search_refusal",
     "serve",
     "source_card",
     "sources_block",
     "sources_panel",
     "theme",
+    "warning_text",
 ]

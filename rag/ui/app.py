@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
-from rag.models import Source
+from rag.models import MAX_HISTORY_TURNS, AskRequest, InvalidQuestion, Source
+from rag.ui.login import FailedLogins, LoginBackoff
 from rag.ui.rendering import (
     CSS,
     INGEST_HINT,
+    MAX_SEARCH_CHARS,
     answer_footer,
     answer_json,
     answer_message,
@@ -25,14 +27,19 @@ from rag.ui.rendering import (
     example_questions,
     history_of,
     papers_html,
+    search_refusal,
     sources_block,
     sources_panel,
+    warning_text,
 )
 
 # Before gradio is imported anywhere: no usage analytics leave this machine.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 log = logging.getLogger(__name__)
+
+# The app takes no files, but Gradio's upload routes are always there: refuse big ones (HTTP 413).
+MAX_UPLOAD = "1mb"
 
 
 class Backend:
@@ -90,7 +97,6 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
     import gradio as gr
 
     from rag.index import PaperIndexError
-    from rag.pipeline import InvalidQuestion
 
     settings = settings or (pipeline.settings if pipeline is not None else get_settings())
     backend = Backend(settings, pipeline)
@@ -105,9 +111,12 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         turns = list(turns or [])
         try:
             pipe = backend.get()
-            events = pipe.stream(message, k=int(k), mode=mode, history=history_of(turns))
+            recent = history_of(turns)[-MAX_HISTORY_TURNS:]  # follow-ups read only the last few turns
+            whole = int(k) if isinstance(k, float) and k.is_integer() else k  # the slider sends 5.0
+            events = pipe.stream(message, k=whole, mode=mode, history=recent)
             first = next(events)  # validation happens here: nothing is added on bad input
         except InvalidQuestion as exc:
+            log.info("question refused: %s", exc)
             yield gr.update(), history, gr.update(), f"⚠️ {escape_text(str(exc))}", turns
             return
         except PaperIndexError as exc:
@@ -128,7 +137,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                     text += event.text
                 elif event.kind == "notice":  # the LLM failed: its partial text is dropped
                     text, notice = "", event.text
-                    gr.Warning(notice)
+                    gr.Warning(warning_text(notice))  # the toast renders HTML; the notice is text
                 elif event.kind == "answer" and event.answer is not None:
                     answer = event.answer
                     history[-1] = {
@@ -157,6 +166,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
             yield "", history, sources_panel(turns), "", turns
 
     def search_papers(query: str) -> str:
+        if refusal := search_refusal(query):  # before any work: the handler is reachable via /gradio_api/queue/join
+            return refusal
         pipe = backend.try_get()
         if pipe is None:
             return f"<p>{html.escape('The paper index is not ready: ' + backend.error)} {html.escape(INGEST_HINT)}</p>"
@@ -170,11 +181,16 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         `history`: the conversation so far, oldest first: earlier answers as this endpoint returned
         them (or `{"question", "cited_paper_ids", "cited_titles"}`), so a follow-up is understood.
         """
-        try:
+        try:  # one request model (rag.models.AskRequest): wrong types and oversized history are refused first
+            request = AskRequest.parse(question, k, mode, history, max_question_chars=settings.max_question_chars)
             pipe = backend.get()
-            return answer_json(pipe.ask(question, k=int(k), mode=mode, history=history or None))
-        except (InvalidQuestion, PaperIndexError) as exc:
-            raise gr.Error(str(exc)) from exc
+            return answer_json(pipe.ask(request.question, k=request.k, mode=request.mode, history=request.history))
+        except InvalidQuestion as exc:
+            log.info("/ask refused: %s", exc)  # one line, no traceback: the caller's input was wrong
+            raise gr.Error(str(exc), print_exception=False) from None
+        except PaperIndexError as exc:
+            log.warning("/ask: %s", exc)
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def clear() -> tuple[Any, ...]:
         return [], sources_panel([]), "", []
@@ -223,7 +239,12 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_panel([]), elem_id="sources-panel")
         with gr.Tab("Papers", id="papers"):
-            search = gr.Textbox(label="Search titles and abstracts", placeholder="words…", elem_id="paper-search")
+            search = gr.Textbox(
+                label="Search titles and abstracts",
+                placeholder="words…",
+                elem_id="paper-search",
+                max_length=MAX_SEARCH_CHARS,
+            )
             papers = gr.HTML(search_papers(""), elem_id="paper-list")
 
         outputs = [question, chatbot, sources, status, turns_state]
@@ -263,11 +284,28 @@ def theme() -> Any:
 
 
 def launch(
-    app: Any, settings: Settings, host: str | None = None, port: int | None = None, block: bool = True, **kwargs: Any
+    app: Any,
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    block: bool = True,
+    logins: FailedLogins | None = None,
+    **kwargs: Any,
 ) -> Any:
-    """Queue (many users at once) and start the server; used by `serve` and the tests alike."""
+    """Queue (many users at once) and start the server; used by `serve` and the tests alike.
+
+    With a login (RAG_AUTH), repeated wrong passwords from one address are refused for a while
+    (`rag.ui.login`); `logins` holds those counts (tests pass one with their own clock).
+    """
+    from starlette.middleware import Middleware
+
     app.queue(default_concurrency_limit=max(1, settings.concurrency))
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    if settings.auth:
+        guard = Middleware(LoginBackoff, logins=logins or FailedLogins())
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), guard]
     return app.launch(
+        app_kwargs=app_kwargs,
         server_name=host or settings.host,
         server_port=port or settings.port,
         auth=parse_auth(settings.auth),
@@ -275,6 +313,7 @@ def launch(
         css=CSS,
         prevent_thread_lock=not block,
         footer_links=["api"],
+        max_file_size=MAX_UPLOAD,
         **kwargs,
     )
 

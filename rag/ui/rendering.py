@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 
 EXAMPLES_FILE = PROJECT_ROOT / "eval" / "dev_questions.jsonl"
 INGEST_HINT = "Run `rag ingest` (or `make run`) to build it, then ask again."
-# Markdown punctuation that would change how a quoted abstract renders (emphasis, code,
-# links, tables, LaTeX); a backslash before ASCII punctuation is always literal in CommonMark.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|~$])")
+# Text from seeds, questions and LLM replies reaches the chat as Markdown: every ASCII punctuation mark
+# is backslash-escaped (always literal in CommonMark) and <, >, & become entities, so no link, image,
+# raw HTML, emphasis, table, LaTeX nor GFM autolink (a bare URL, www. name or e-mail address) comes of it.
+_MD_ESCAPES = {c: "\\" + c for c in "!\"#$%'()*+,-./:;=?@[\\]^_`{|}~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+MAX_SEARCH_CHARS = 200  # the Papers tab's search box: a few words (an 800 kB search took 23 s)
+# The answer's own structure, kept: a list marker at the start of a line ("- ", "2. ").
+LIST_MARKER = re.compile(r"^[ \t]{0,3}(?:[-*+]|\d{1,3}[.)])[ \t]+", re.MULTILINE)
 
 CSS = """
 #sources-panel { max-height: 78vh; overflow-y: auto; }
@@ -51,8 +55,13 @@ a.cite { text-decoration: none; }
 
 # -- pure rendering (no gradio): unit-testable --------------------------------------------
 def escape_text(text: str) -> str:
-    """Text shown as Markdown in the chat: no HTML, no Markdown syntax, no LaTeX."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
+    """Text shown as Markdown in the chat: no HTML, no Markdown syntax, no LaTeX, no autolink."""
+    return "".join(_MD_ESCAPES.get(c, c) for c in text).replace("\n", "  \n")
+
+
+def warning_text(text: str) -> str:
+    """A toast (`gr.Warning`) renders its message as HTML: an LLM endpoint's error body is shown as text."""
+    return html.escape(" ".join(text.split()))
 
 
 def anchor(turn: int, n: int) -> str:
@@ -61,17 +70,22 @@ def anchor(turn: int, n: int) -> str:
 
 
 def link_citations(text: str, turn: int, known: Iterable[int]) -> str:
-    """Escape answer text and turn each known `[n]` into a link to its source card."""
+    """Escape answer text and turn each known `[n]` into a link to its source card; list markers stay lists."""
     known = set(known)
-    out: list[str] = []
-    cursor = 0
+    kept: list[tuple[int, int, str]] = [(m.start(), m.end(), m.group(0)) for m in LIST_MARKER.finditer(text)]
     for match in CITATION.finditer(text):
         numbers = parse_citation_numbers(match.group(1))
         if not numbers or any(n not in known for n in numbers):
             continue  # not (yet) a retrieved source: leave it as text
-        out.append(escape_text(text[cursor : match.start()]))
-        out += [f'<a class="cite" href="#{anchor(turn, n)}"><sup>[{n}]</sup></a>' for n in numbers]
-        cursor = match.end()
+        links = "".join(f'<a class="cite" href="#{anchor(turn, n)}"><sup>[{n}]</sup></a>' for n in numbers)
+        kept.append((match.start(), match.end(), links))
+    out: list[str] = []
+    cursor = 0
+    for start, end, markup in sorted(kept):
+        if start < cursor:
+            continue
+        out += [escape_text(text[cursor:start]), markup]
+        cursor = end
     out.append(escape_text(text[cursor:]))
     return "".join(out)
 
@@ -162,7 +176,7 @@ def answer_message(
     if notice:
         body = f"> ⚠️ {escape_text(notice)}\n\n{body}"
     if footer:
-        body += f"\n\n<sub>{html.escape(footer)}</sub>"
+        body += f"\n\n<sub>{escape_text(footer)}</sub>"  # "searched for: ..." carries a cited title
     return body
 
 
@@ -186,6 +200,20 @@ def history_of(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for t in turns
     ]
+
+
+def search_refusal(query: object) -> str | None:
+    """The Papers tab's message for a search it will not run (not text, or too long), else None."""
+    if query is None or query == "":
+        return None
+    if not isinstance(query, str):
+        return '<p class="paper-count">The search must be text.</p>'
+    if len(query) > MAX_SEARCH_CHARS:
+        return (
+            f'<p class="paper-count">That search is {len(query):,} characters long; '
+            f"please keep it under {MAX_SEARCH_CHARS} characters.</p>"
+        )
+    return None
 
 
 def paper_matches(paper: Paper, query: str) -> bool:
