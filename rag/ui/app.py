@@ -234,6 +234,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         search.change(search_papers, search, papers, api_visibility="private", trigger_mode="always_last")
         search.submit(search_papers, search, papers, api_visibility="private")
         gr.api(ask, api_name="ask")
+    app.paperchat_backend = backend  # launch() serves /v1 from the same pipeline
     return app
 
 
@@ -262,12 +263,27 @@ def theme() -> Any:
     )
 
 
+def service_routes(app: Any, settings: Settings) -> list[Any]:
+    """The OpenAI chat API (`/v1`, rag/service/openai_api.py) over the app's own pipeline."""
+    from rag.service.openai_api import router
+
+    backend = getattr(app, "paperchat_backend", None) or Backend(settings)
+    return list(router(backend.get, settings).routes)
+
+
 def launch(
     app: Any, settings: Settings, host: str | None = None, port: int | None = None, block: bool = True, **kwargs: Any
 ) -> Any:
-    """Queue (many users at once) and start the server; used by `serve` and the tests alike."""
+    """Queue (many users at once) and start the server, the OpenAI API beside the chat; `serve` and tests alike.
+
+    The /v1 routes go in when Gradio builds its FastAPI app (`app_kwargs`), so they are there
+    from the first request and take precedence over Gradio's own.
+    """
     app.queue(default_concurrency_limit=max(1, settings.concurrency))
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    app_kwargs["routes"] = [*app_kwargs.get("routes", []), *service_routes(app, settings)]
     return app.launch(
+        app_kwargs=app_kwargs,
         server_name=host or settings.host,
         server_port=port or settings.port,
         auth=parse_auth(settings.auth),
