@@ -35,9 +35,9 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rag.config import Settings
+from rag.config import MAX_TOP_K, MIN_TOP_K, Settings
 from rag.index import PaperIndexError
 from rag.models import Answer, answer_record
 from rag.pipeline import InvalidQuestion, Pipeline
@@ -74,7 +74,7 @@ class PaperchatOptions(_Request):
     """`paperchat` in the request body (the OpenAI SDK's `extra_body`): paperchat's own knobs."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
-    k: int | None = None
+    k: int | None = Field(None, ge=MIN_TOP_K, le=MAX_TOP_K)
     mode: Literal["auto", "extractive", "llm"] = "auto"
 
 
