@@ -143,6 +143,7 @@ last answer's papers, /help, Ctrl-D leaves."
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """An interactive conversation: each answer sees the earlier turns (readline editing on a terminal)."""
+    from rag.models import MAX_HISTORY_TURNS
     from rag.pipeline import InvalidQuestion, Pipeline, check_k
 
     with contextlib.suppress(ImportError):  # not on every platform; plain input() still works
@@ -183,7 +184,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 print(f" [{source.n}] {source.paper.title}")
             continue
         try:
-            answer = pipeline.ask(text, k=args.k, mode=args.mode, history=history)
+            answer = pipeline.ask(text, k=args.k, mode=args.mode, history=history[-MAX_HISTORY_TURNS:])
         except InvalidQuestion as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue

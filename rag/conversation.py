@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.models import Answer
+from rag.models import Answer, HistoryTurn
 
 # "it", "they", "this paper", "the authors", "that benchmark": the message leans on earlier turns
 REFERS_BACK = re.compile(
@@ -78,6 +78,10 @@ def as_turns(history: Sequence[Any] | None) -> list[Turn]:
     for item in history or []:
         if isinstance(item, Turn):
             turns.append(item)
+        elif isinstance(item, HistoryTurn):  # a validated request's turn (rag.models.AskRequest)
+            turns.append(
+                Turn(question=item.question, cited_paper_ids=item.cited_paper_ids, cited_titles=item.cited_titles)
+            )
         elif isinstance(item, tuple | list) and len(item) == 2:
             turns.append(Turn(question=str(item[0]), answer=item[1]))
         elif isinstance(item, dict) and "citations" in item and "cited_paper_ids" not in item:

@@ -7,9 +7,14 @@ Frozen pydantic models: they validate on the way in, serialise to JSON for
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from rag.config import MAX_TOP_K, MIN_TOP_K
 
 AnswerMode = Literal["extractive", "llm"]
 
@@ -131,3 +136,271 @@ def answer_record(answer: Answer) -> dict[str, Any]:
         "made_up_citations": list(answer.made_up_citations),
         "timings": dict(answer.timings),
     }
+
+
+# -- what a question may carry in: one request model for every entry point ----------------------
+class InvalidQuestion(ValueError):
+    """A request we cannot take (empty or too long question, bad k, mode or history); the message is for the user."""
+
+
+# Bounds on everything a request carries, checked before any work (issue 21: a 1 MB title in the
+# history took 11 s of CPU). Seed titles run 16-213 characters, abstracts up to 1,921.
+MAX_HISTORY_TURNS = 50  # earlier turns a request may carry (only the last few are read)
+MAX_TITLE_CHARS = 500  # a cited title in a history turn
+MAX_PAPER_ID_CHARS = 64  # paper ids are 16 hex digits
+MAX_ANSWER_CHARS = 20_000  # an earlier answer's text (the API's own answers, sent back)
+MAX_QUOTE_CHARS = 5_000  # an earlier answer's quoted sentence
+DEFAULT_MAX_QUESTION_CHARS = 2_000  # Settings.max_question_chars, when no setting is given
+
+
+def clean_text(text: str) -> str:
+    """NFC, control/format/separator characters and lone surrogates to spaces, whitespace collapsed.
+
+    A lone surrogate ("\\ud800", valid JSON) cannot be encoded and broke the tokenizer with a
+    TypeError; as a space it is simply gone.
+    """
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        text = "".join(" " if "\ud800" <= c <= "\udfff" else c for c in text)
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+    return " ".join(text.split())
+
+
+def _max_question_chars(info: ValidationInfo) -> int:
+    context = info.context or {}
+    return int(context.get("max_question_chars") or DEFAULT_MAX_QUESTION_CHARS)
+
+
+def _too_long(what: str, length: int, limit: int) -> PydanticCustomError:
+    return PydanticCustomError(
+        "too_long", "{what} is {length} characters long; the limit is {limit}",
+        {"what": what, "length": f"{length:,}", "limit": f"{limit:,}"},
+    )  # fmt: skip
+
+
+def _bounded_text(value: Any, what: str, limit: int) -> str:
+    """Text under `limit` characters (checked before any other work), cleaned."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "text", "{what} must be text, not {kind}", {"what": what, "kind": type(value).__name__}
+        )
+    if len(value) > limit:
+        raise _too_long(what, len(value), limit)
+    return clean_text(value)
+
+
+def _bounded_list(value: Any, what: str, limit: int) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise PydanticCustomError(
+            "list", "{what} must be a list, not {kind}", {"what": what, "kind": type(value).__name__}
+        )
+    if len(value) > limit:
+        raise PydanticCustomError(
+            "too_many", "{what} has {n} entries; the limit is {limit}", {"what": what, "n": len(value), "limit": limit}
+        )
+    return list(value)
+
+
+class HistoryTurn(_Frozen):
+    """One earlier exchange as a request carries it: the question and the papers its answer cited.
+
+    Accepted forms (converted here, so every front end validates the same way): this record
+    (`{"question", "cited_paper_ids", "cited_titles"}`), an answer as the `/ask` API returns
+    it (`{"question", "citations": [{"paper_id", "title", ...}], ...}`), a `(question, Answer)`
+    pair, or any object with `question` and `cited()` / `answer`.
+    """
+
+    question: str
+    cited_paper_ids: list[str] = Field(default_factory=list)
+    cited_titles: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_forms(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, HistoryTurn):
+            return value
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise PydanticCustomError("turn", "a history turn must be a (question, answer) pair or a record")
+            question, answer = value
+            if isinstance(answer, Answer):
+                return {"question": question, **_cited_of(answer.citations)}
+            if isinstance(answer, dict):
+                return {**answer, "question": question}
+            raise PydanticCustomError("turn", "the answer of a (question, answer) turn must be an Answer or a record")
+        if isinstance(value, dict):
+            if "citations" in value and "cited_paper_ids" not in value:  # an answer as the /ask API returns it
+                _bounded_text(value.get("text", ""), "an earlier answer", MAX_ANSWER_CHARS)
+                citations = _bounded_list(value["citations"] or [], "an earlier answer's citations", MAX_TOP_K * 4)
+                return {"question": value.get("question"), **_cited_of([_cited_record(c) for c in citations])}
+            return value
+        if hasattr(value, "question"):  # rag.conversation.Turn and the like
+            cited = value.cited() if callable(getattr(value, "cited", None)) else []
+            return {
+                "question": value.question,
+                "cited_paper_ids": [pid for pid, _ in cited],
+                "cited_titles": [title for _, title in cited],
+            }
+        raise PydanticCustomError(
+            "turn", "a history turn must be a record with a question, not {kind}", {"kind": type(value).__name__}
+        )
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _question(cls, value: Any, info: ValidationInfo) -> str:
+        if value is None:
+            raise PydanticCustomError("missing", "a history turn needs its question")
+        return _bounded_text(value, "an earlier question", _max_question_chars(info) * 4)
+
+    @field_validator("cited_paper_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> list[str]:
+        items = _bounded_list(value or [], "cited_paper_ids", MAX_TOP_K)
+        return [_bounded_text(v, "a paper id", MAX_PAPER_ID_CHARS) for v in items]
+
+    @field_validator("cited_titles", mode="before")
+    @classmethod
+    def _titles(cls, value: Any) -> list[str]:
+        items = _bounded_list(value or [], "cited_titles", MAX_TOP_K)
+        return [_bounded_text(v, "a cited title", MAX_TITLE_CHARS) for v in items]
+
+    @model_validator(mode="after")
+    def _paired(self) -> HistoryTurn:
+        if len(self.cited_titles) != len(self.cited_paper_ids):
+            raise PydanticCustomError(
+                "unpaired", "a history turn needs one cited_paper_ids entry per cited_titles entry (got {i} and {t})",
+                {"i": len(self.cited_paper_ids), "t": len(self.cited_titles)},
+            )  # fmt: skip
+        return self
+
+    def cited(self) -> list[tuple[str, str]]:
+        """(paper id, title) of the papers this turn's answer cited, first cited first."""
+        return list(zip(self.cited_paper_ids, self.cited_titles, strict=True))
+
+
+class _CitedRecord(BaseModel):
+    """A citation inside an answer record sent back as history: only what a follow-up reads."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    n: int = 0
+    paper_id: str
+    title: str
+
+
+def _cited_record(value: Any) -> _CitedRecord:
+    if not isinstance(value, dict):
+        raise PydanticCustomError("citation", "a citation must be a record with paper_id and title")
+    for key in ("paper_id", "title"):
+        if key not in value:
+            raise PydanticCustomError("citation", "a citation of an earlier answer has no {key}", {"key": key})
+    _bounded_text(value.get("quote", ""), "a quote", MAX_QUOTE_CHARS)
+    return _CitedRecord(
+        n=value.get("n") if isinstance(value.get("n"), int) else 0,
+        paper_id=_bounded_text(value["paper_id"], "a paper id", MAX_PAPER_ID_CHARS),
+        title=_bounded_text(value["title"], "a cited title", MAX_TITLE_CHARS),
+    )
+
+
+def _cited_of(citations: Sequence[Any]) -> dict[str, list[str]]:
+    """Papers cited, first cited first, each once."""
+    seen: dict[str, str] = {}
+    for citation in sorted(citations, key=lambda c: c.n):
+        seen.setdefault(citation.paper_id, citation.title)
+    return {"cited_paper_ids": list(seen), "cited_titles": list(seen.values())}
+
+
+class AskRequest(_Frozen):
+    """A question as every entry point takes it (`rag.ask`, `Pipeline.ask/stream`, the `/ask` API).
+
+    Build it with `AskRequest.parse`, which turns any validation failure into one
+    `InvalidQuestion` whose message names what is wrong. Every text is bounded before it is
+    looked at; the question limit is `Settings.max_question_chars` (passed as `max_question_chars`).
+    """
+
+    question: str
+    k: int = Field(5, description=f"Papers to retrieve, {MIN_TOP_K}-{MAX_TOP_K}.")
+    mode: Literal["auto", "extractive", "llm"] = "auto"
+    history: list[HistoryTurn] = Field(default_factory=list)
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _question(cls, value: Any, info: ValidationInfo) -> str:
+        limit = _max_question_chars(info)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        if not isinstance(value, str):
+            raise PydanticCustomError("text", "the question must be text")
+        if len(value) > limit * 4:  # far too long even before whitespace is collapsed: no work on it at all
+            raise _question_too_long(len(value), limit)
+        text = clean_text(value)
+        if not text:
+            raise PydanticCustomError("empty", "Please type a question about the listed papers.")
+        if len(text) > limit:
+            raise _question_too_long(len(text), limit)
+        return text
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not MIN_TOP_K <= value <= MAX_TOP_K:
+            raise PydanticCustomError(
+                "k", "k must be a whole number from {lo} to {hi} (got {got})",
+                {"lo": MIN_TOP_K, "hi": MAX_TOP_K, "got": repr(value)[:40]},
+            )  # fmt: skip
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if value not in ("auto", "extractive", "llm"):
+            raise PydanticCustomError(
+                "mode", "mode must be one of auto, extractive, llm (got {got})", {"got": repr(value)[:40]}
+            )
+        return value
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history(cls, value: Any) -> list[Any]:
+        if value is None:
+            return []
+        if isinstance(value, str | bytes | dict):
+            raise PydanticCustomError("list", "history must be a list of earlier turns, not {kind}",
+                                      {"kind": type(value).__name__})  # fmt: skip
+        return _bounded_list(value, "history", MAX_HISTORY_TURNS)
+
+    @classmethod
+    def parse(
+        cls,
+        question: Any,
+        k: Any = 5,
+        mode: Any = "auto",
+        history: Any = None,
+        max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS,
+    ) -> AskRequest:
+        """Validate a request; raise `InvalidQuestion` with every problem in one message."""
+        data = {"question": question, "k": k, "mode": mode, "history": history}
+        try:
+            return cls.model_validate(data, context={"max_question_chars": max_question_chars})
+        except ValidationError as exc:
+            raise InvalidQuestion(describe(exc)) from None
+
+
+def _question_too_long(length: int, limit: int) -> PydanticCustomError:
+    return PydanticCustomError(
+        "too_long", "That question is {length} characters long; please keep it under {limit} characters.",
+        {"length": f"{length:,}", "limit": f"{limit:,}"},
+    )  # fmt: skip
+
+
+def describe(exc: ValidationError) -> str:
+    """One line for the user: each problem with where it is (`history[2].cited_titles[0]`)."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False)[:5]:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+        top = where in ("question", "k", "mode", "history") and error["type"] not in ("missing",)
+        message = error["msg"]
+        parts.append(message if top or not where else f"{where}: {message}")
+    return "; ".join(parts)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import unicodedata
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from rag.answer import (
     CITATION,
@@ -27,10 +28,10 @@ from rag.answer import (
     check_citations,
     shorten,
 )
-from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
+from rag.config import Settings, get_settings
 from rag.conversation import Resolution, as_turns, resolve
 from rag.index import PaperIndexError, corpus_version
-from rag.models import Answer, AnswerMode, Source, StreamEvent
+from rag.models import Answer, AnswerMode, AskRequest, InvalidQuestion, Source, StreamEvent, describe
 from rag.query import respell
 from rag.retrieve import Retrieval, Retriever
 
@@ -42,26 +43,9 @@ CLOSEST_SHOWN = 3  # titles a refusal still shows
 ModeChoice = Literal["auto", "extractive", "llm"]
 
 
-class InvalidQuestion(ValueError):
-    """A question we cannot take (empty, too long, bad k); the message is for the user."""
-
-
 def clean_question(question: Any, max_chars: int) -> str:
-    """Normalise a question; raise `InvalidQuestion` with a message a user can act on."""
-    if isinstance(question, bytes):
-        question = question.decode("utf-8", errors="replace")
-    if not isinstance(question, str):
-        raise InvalidQuestion("the question must be text")
-    text = unicodedata.normalize("NFC", question)
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
-    text = " ".join(text.split())
-    if not text:
-        raise InvalidQuestion("Please type a question about the listed papers.")
-    if len(text) > max_chars:
-        raise InvalidQuestion(
-            f"That question is {len(text):,} characters long; please keep it under {max_chars:,} characters."
-        )
-    return text
+    """Normalise a question; raise `InvalidQuestion` with a message a user can act on (`AskRequest`'s rule)."""
+    return AskRequest.parse(question, max_question_chars=max_chars).question
 
 
 def drop_missing(retrieval: Retrieval, present: set[str]) -> Retrieval:
@@ -74,9 +58,11 @@ def drop_missing(retrieval: Retrieval, present: set[str]) -> Retrieval:
 
 
 def check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not MIN_TOP_K <= k <= MAX_TOP_K:
-        raise InvalidQuestion(f"k must be a whole number from {MIN_TOP_K} to {MAX_TOP_K} (got {k!r})")
-    return k
+    """`k` as `AskRequest` takes it, or `InvalidQuestion`."""
+    try:
+        return AskRequest.model_validate({"question": "k", "k": k}).k
+    except ValidationError as exc:
+        raise InvalidQuestion(describe(exc)) from None
 
 
 class Pipeline:
@@ -161,6 +147,11 @@ class Pipeline:
         return "llm" if self.settings.llm_enabled else "extractive"
 
     # -- answering ---------------------------------------------------------------------------
+    def request(self, question: Any, k: Any = None, mode: Any = "auto", history: Any = None) -> AskRequest:
+        """The validated request (`k=None`: the configured top-k); `InvalidQuestion` says what is wrong."""
+        k = self.settings.top_k if k is None else k
+        return AskRequest.parse(question, k, mode, history, max_question_chars=self.settings.max_question_chars)
+
     def resolve(self, question: str, history: Sequence[Any] | None = None) -> Resolution:
         """What to search for: the question, or a follow-up resolved against `history` (offline)."""
         return resolve(question, history)
@@ -181,13 +172,13 @@ class Pipeline:
         k for its metrics): answered from, cut to k, instead of searching again.
         """
         started = time.perf_counter()
-        text = clean_question(question, self.settings.max_question_chars)
-        k = check_k(self.settings.top_k if k is None else k)
-        chosen = self._mode(mode)
+        request = self.request(question, k, mode, history)
+        text, k, history = request.question, request.k, request.history
+        chosen = self._mode(request.mode)
         resolution = self.resolve(text, history)
         condense_notice = ""
         if chosen == "llm" and as_turns(history):
-            resolution, condense_notice = self._condense(text, history or [], resolution)
+            resolution, condense_notice = self._condense(text, history, resolution)
             if condense_notice:
                 yield StreamEvent(kind="notice", text=condense_notice)
         stale = self.refresh()
@@ -379,4 +370,6 @@ def ask(question: str, k: int = 5, history: Sequence[Any] | None = None) -> Answ
 
     `history`: earlier turns, e.g. `[(question, answer), ...]`, for follow-up questions.
     """
+    # bad input is refused before the index loads; the pipeline validates the same request again (cheap)
+    AskRequest.parse(question, k, "auto", history, max_question_chars=get_settings().max_question_chars)
     return get_pipeline().ask(question, k=k, history=history)

@@ -83,3 +83,31 @@ def run_cli_process(args: list, data_dir: Path, stdin: bytes | None = None, **en
     return subprocess.CompletedProcess(
         out.args, out.returncode, out.stdout.decode("utf-8", "replace"), out.stderr.decode("utf-8", "replace")
     )
+
+
+def call_api(url: str, api_name: str, *args: object, timeout: float = 120) -> tuple[str, object]:
+    """POST a Gradio API call as raw JSON (ASCII-escaped, so a lone surrogate goes through as `\\ud800`).
+
+    Returns (event, data): ("complete", outputs) or ("error", message). gradio_client cannot send a
+    lone surrogate (httpx encodes UTF-8 strictly); an outside client can.
+    """
+    import json
+
+    import httpx
+
+    base = url.rstrip("/")
+    body = json.dumps({"data": list(args)}, ensure_ascii=True).encode("ascii")
+    with httpx.Client(timeout=timeout) as client:
+        started = client.post(f"{base}/gradio_api/call/{api_name}", content=body,
+                              headers={"content-type": "application/json"})  # fmt: skip
+        started.raise_for_status()
+        event_id = started.json()["event_id"]
+        event, data = "", None
+        with client.stream("GET", f"{base}/gradio_api/call/{api_name}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.removeprefix("event:").strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line.removeprefix("data:").strip() or "null")
+                    return event, data
+    return event, data

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
-from rag.models import Source
+from rag.models import MAX_HISTORY_TURNS, AskRequest, InvalidQuestion, Source
 from rag.ui.rendering import (
     CSS,
     INGEST_HINT,
@@ -90,7 +90,6 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
     import gradio as gr
 
     from rag.index import PaperIndexError
-    from rag.pipeline import InvalidQuestion
 
     settings = settings or (pipeline.settings if pipeline is not None else get_settings())
     backend = Backend(settings, pipeline)
@@ -105,7 +104,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         turns = list(turns or [])
         try:
             pipe = backend.get()
-            events = pipe.stream(message, k=int(k), mode=mode, history=history_of(turns))
+            recent = history_of(turns)[-MAX_HISTORY_TURNS:]  # follow-ups read only the last few turns
+            events = pipe.stream(message, k=int(k), mode=mode, history=recent)
             first = next(events)  # validation happens here: nothing is added on bad input
         except InvalidQuestion as exc:
             yield gr.update(), history, gr.update(), f"⚠️ {escape_text(str(exc))}", turns
@@ -170,11 +170,16 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         `history`: the conversation so far, oldest first: earlier answers as this endpoint returned
         them (or `{"question", "cited_paper_ids", "cited_titles"}`), so a follow-up is understood.
         """
-        try:
+        try:  # one request model (rag.models.AskRequest): wrong types and oversized history are refused first
+            request = AskRequest.parse(question, k, mode, history, max_question_chars=settings.max_question_chars)
             pipe = backend.get()
-            return answer_json(pipe.ask(question, k=int(k), mode=mode, history=history or None))
-        except (InvalidQuestion, PaperIndexError) as exc:
-            raise gr.Error(str(exc)) from exc
+            return answer_json(pipe.ask(request.question, k=request.k, mode=request.mode, history=request.history))
+        except InvalidQuestion as exc:
+            log.info("/ask refused: %s", exc)  # one line, no traceback: the caller's input was wrong
+            raise gr.Error(str(exc), print_exception=False) from None
+        except PaperIndexError as exc:
+            log.warning("/ask: %s", exc)
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def clear() -> tuple[Any, ...]:
         return [], sources_panel([]), "", []
