@@ -238,3 +238,15 @@ def test_auth_on(locked_url: str, answered: tuple[str, Answer]) -> None:
     assert response.json()["error"]["code"] == "invalid_api_key"
     # the chat itself still asks for its login
     assert httpx.get(f"{locked_url}config", timeout=60).status_code == 401
+
+
+def test_a_long_chat_keeps_going(api_url: str, answered: tuple[str, Answer]) -> None:
+    """60 earlier turns (over the request model's 50) and a pasted essay early on: the last turns carry it."""
+    question, first = answered
+    reply = reply_text(first)
+    messages = [{"role": "user", "content": "essay " * 3000}, {"role": "assistant", "content": NOT_IN_CORPUS}]
+    messages += [{"role": "user", "content": OFF_CORPUS}, {"role": "assistant", "content": NOT_IN_CORPUS}] * 58
+    messages += [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+    messages.append({"role": "user", "content": "What datasets did they evaluate it on?"})
+    done = client(api_url).chat.completions.create(model="paperchat", messages=messages)
+    assert first.citations[0].title in extra(done)["standalone_question"]

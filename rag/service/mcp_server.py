@@ -27,7 +27,7 @@ from rag.models import answer_record
 from rag.pipeline import InvalidQuestion, Pipeline, check_k, clean_question
 from rag.service.papers import catalogue
 from rag.service.reply import reply_text
-from rag.service.validation import validate_ask
+from rag.service.validation import recent, validate_ask
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ LIST = (
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
-class HistoryTurn(BaseModel):
+class EarlierTurn(BaseModel):
     """One earlier turn of the conversation."""
 
     question: str = Field(description="What was asked.")
@@ -139,7 +139,7 @@ def build_server(get_pipeline: Callable[[], Pipeline], settings: Settings) -> MC
     def ask(
         question: Annotated[str, Field(description="The question, in plain words.")],
         history: Annotated[
-            list[HistoryTurn] | None, Field(description="Earlier turns, oldest first, for a follow-up.")
+            list[EarlierTurn] | None, Field(description="Earlier turns, oldest first, for a follow-up.")
         ] = None,
     ) -> CallToolResult:
         pipe = pipeline()
@@ -151,7 +151,7 @@ def build_server(get_pipeline: Callable[[], Pipeline], settings: Settings) -> MC
             for t in history or []
         ]
         try:
-            args = validate_ask(question, settings, history=turns)
+            args = validate_ask(question, settings, history=recent(turns, settings))
             answer = pipe.ask(args.question, k=args.k, mode=args.mode, history=args.history or None)
         except InvalidQuestion as exc:
             raise ToolError(str(exc)) from None

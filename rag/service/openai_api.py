@@ -39,11 +39,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings
 from rag.index import PaperIndexError
-from rag.models import Answer, answer_record
+from rag.models import Answer, AskRequest, answer_record
 from rag.pipeline import InvalidQuestion, Pipeline
 from rag.service.papers import Catalogue, catalogue
 from rag.service.reply import reply_text
-from rag.service.validation import AskArgs, validate_ask
+from rag.service.validation import recent, validate_ask
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,7 @@ def router(get_pipeline: Callable[[], Pipeline], settings: Settings) -> APIRoute
         question, history = conversation(body.messages, catalogue(pipeline))
         options = body.paperchat or PaperchatOptions()
         try:
-            args = validate_ask(question, settings, k=options.k, mode=options.mode, history=history)
+            args = validate_ask(question, settings, k=options.k, mode=options.mode, history=recent(history, settings))
         except InvalidQuestion as exc:
             raise APIError(400, str(exc), f"messages.{len(body.messages) - 1}.content", "invalid_value") from None
         ident, now = completion_id(), int(time.time())
@@ -363,7 +363,7 @@ def router(get_pipeline: Callable[[], Pipeline], settings: Settings) -> APIRoute
     return api
 
 
-def _ask(pipeline: Pipeline, args: AskArgs) -> Answer:
+def _ask(pipeline: Pipeline, args: AskRequest) -> Answer:
     try:
         return pipeline.ask(args.question, k=args.k, mode=args.mode, history=args.history or None)
     except InvalidQuestion as exc:

@@ -1,43 +1,31 @@
-"""The input checks both service front ends share, in one function.
+"""The input checks of both service front ends: the one request model every entry point uses.
 
-`validate_ask` is the one place a service request's question, k, mode and history are
-checked; it delegates to the pipeline's own rules (`clean_question`, `check_k`), so the API,
-MCP, the chat and `rag ask` refuse the same inputs with the same messages. (To be swapped for
-the shared request model once there is one.)
+`validate_ask` is `rag.models.AskRequest` (question, k, mode and history bounds, one message
+naming what is wrong), so the API, MCP, the chat, `rag ask` and `rag.ask` refuse the same
+inputs with the same words. `recent` is what a chat conversation adds: a long chat keeps
+going, so only its last turns are carried, each earlier question cut to the question limit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from rag.config import Settings
-from rag.pipeline import InvalidQuestion, ModeChoice, check_k, clean_question
+from rag.models import AskRequest
 
-MODES = ("auto", "extractive", "llm")
-MAX_HISTORY_TURNS = 20  # earlier turns kept: a follow-up leans on the last answers, not on turn 1 of 300
-MAX_TURN_CHARS = 20_000  # an earlier turn's question as the history carries it
+RECENT_TURNS = 20  # a follow-up leans on the last answers, not on turn 1 of 300 (AskRequest allows 50)
 
 
-@dataclass(frozen=True)
-class AskArgs:
-    question: str
-    k: int | None = None
-    mode: ModeChoice = "auto"
-    history: list[dict[str, Any]] = field(default_factory=list)
+def recent(turns: Sequence[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+    """The conversation's last turns, each earlier question at most `max_question_chars` long."""
+    limit = settings.max_question_chars
+    return [{**turn, "question": str(turn["question"])[:limit]} for turn in turns[-RECENT_TURNS:]]
 
 
-def validate_ask(question: Any, settings: Settings, k: Any = None, mode: Any = "auto", history: Any = None) -> AskArgs:
-    """Checked arguments for `Pipeline.ask/stream`, or `InvalidQuestion` with a message for the user."""
-    clean_question(question, settings.max_question_chars)
-    if k is not None:
-        check_k(k)
-    if mode not in MODES:
-        raise InvalidQuestion(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
-    turns = list(history or [])
-    for turn in turns:
-        if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
-            raise InvalidQuestion("each history turn must be an object with a text `question`")
-        if len(turn["question"]) > MAX_TURN_CHARS:
-            raise InvalidQuestion(f"a history turn is longer than {MAX_TURN_CHARS:,} characters")
-    return AskArgs(question=question, k=k, mode=mode, history=turns[-MAX_HISTORY_TURNS:])
+def validate_ask(
+    question: Any, settings: Settings, k: Any = None, mode: Any = "auto", history: Any = None
+) -> AskRequest:
+    """The checked request for `Pipeline.ask/stream`, or `InvalidQuestion` with a message for the user."""
+    k = settings.top_k if k is None else k
+    return AskRequest.parse(question, k, mode, history, max_question_chars=settings.max_question_chars)
