@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -250,3 +252,33 @@ def test_a_long_chat_keeps_going(api_url: str, answered: tuple[str, Answer]) -> 
     messages.append({"role": "user", "content": "What datasets did they evaluate it on?"})
     done = client(api_url).chat.completions.create(model="paperchat", messages=messages)
     assert first.citations[0].title in extra(done)["standalone_question"]
+
+
+def test_20_concurrent_clients_get_the_single_client_replies(api_url: str, pipeline, dev_questions) -> None:
+    """Bounded load: 20 threads, each its own SDK client, 3 questions each (plain and streamed), 120 s at most."""
+    questions = [q["question"] for q in dev_questions][:20]
+    expected = {q: reply_text(pipeline.ask(q)) for q in questions}
+    deadline = time.monotonic() + 120
+
+    def one_client(index: int) -> list[str]:
+        api, wrong = client(api_url), []
+        for i in range(3):
+            assert time.monotonic() < deadline, "the load test ran out of time"
+            q = questions[(index + i) % len(questions)]
+            if i % 2:
+                got = "".join(
+                    c.choices[0].delta.content or ""
+                    for c in api.chat.completions.create(
+                        model="paperchat", messages=[{"role": "user", "content": q}], stream=True
+                    )
+                )
+            else:
+                done = api.chat.completions.create(model="paperchat", messages=[{"role": "user", "content": q}])
+                got = done.choices[0].message.content or ""
+            if got != expected[q]:
+                wrong.append(q)
+        return wrong
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        wrong = [q for result in pool.map(one_client, range(20)) for q in result]
+    assert not wrong, f"{len(wrong)} of 60 replies differ under load, e.g. {wrong[:2]}"
