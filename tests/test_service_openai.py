@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -282,3 +283,44 @@ def test_20_concurrent_clients_get_the_single_client_replies(api_url: str, pipel
     with ThreadPoolExecutor(max_workers=20) as pool:
         wrong = [q for result in pool.map(one_client, range(20)) for q in result]
     assert not wrong, f"{len(wrong)} of 60 replies differ under load, e.g. {wrong[:2]}"
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """llama.cpp's server with the gemma 270M GGUF (tests/llm_server.py), as tests/test_llm.py runs it."""
+    from tests.test_llm import LlamaServer
+
+    server = LlamaServer(tmp_path_factory.mktemp("llm") / "server.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.llm
+def test_llm_mode_streams_a_checked_reply(pipeline, llama) -> None:
+    """With an LLM endpoint (the real llama.cpp server): the reply is checked, its key never shown."""
+    from tests.test_llm import KEY, QUESTION, llm_pipeline
+
+    llm = llm_pipeline(pipeline, llama.base_url)
+    app, url = launch_app(llm)
+    try:
+        chunks = list(
+            client(url).chat.completions.create(
+                model="paperchat",
+                messages=[{"role": "user", "content": QUESTION}],
+                stream=True,
+                extra_body={"paperchat": {"mode": "llm"}},
+            )
+        )
+    finally:
+        app.close()
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    record = extra(chunks[-1])
+    assert record["mode"] == "llm" or "language model" in record["notice"]  # a checked answer or a said fallback
+    numbers = {s["n"] for s in record["sources"]}
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", text.split("\n\nSources:\n")[0])} <= numbers
+    cited = {c["n"]: c["title"] for c in record["citations"]}
+    if cited:
+        assert text.endswith("\n".join(f"- [{n}] {escape_markdown(t)}" for n, t in sorted(cited.items())))
+    assert KEY not in text and KEY not in json.dumps(record)
