@@ -214,3 +214,38 @@ def test_unknown_tool(remote: Remote) -> None:
         assert "delete_papers" in str(exc)
     else:
         assert result.is_error and "delete_papers" in text_of(result)
+
+
+def test_streamable_http_under_rag_serve(pipeline, answered) -> None:
+    """`rag serve` also serves the tools at /mcp (streamable HTTP), behind the same keys as /v1."""
+    import anyio
+    import httpx
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from pydantic import SecretStr
+
+    from tests.conftest import launch_app
+
+    question, expected = answered
+    settings = pipeline.settings.model_copy(update={"api_keys": SecretStr("mcp-key-5e1")})
+    app, url = launch_app(pipeline, settings)
+
+    async def session_calls() -> tuple[set[str], CallToolResult]:
+        headers = {"Authorization": "Bearer mcp-key-5e1"}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=CALL_TIMEOUT) as http,
+            streamable_http_client(f"{url}mcp", http_client=http) as streams,
+            ClientSession(streams[0], streams[1]) as session,
+        ):
+            await session.initialize()
+            names = {t.name for t in (await session.list_tools()).tools}
+            return names, await session.call_tool("ask", {"question": question})
+
+    try:
+        names, result = anyio.run(session_calls)
+        denied = httpx.post(f"{url}mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=60)
+    finally:
+        app.close()
+    assert names == TOOLS
+    assert not result.is_error and text_of(result) == reply_text(expected)
+    assert denied.status_code == 401 and denied.json()["error"]["code"] == "invalid_api_key"

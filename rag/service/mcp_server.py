@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -217,3 +217,46 @@ def main(settings: Settings | None = None) -> None:
     lazy = LazyPipeline(settings)
     lazy.start()
     build_server(lazy.get, settings).run("stdio")
+
+
+class KeyGate:
+    """ASGI wrapper: the MCP endpoint takes the same keys as the OpenAI API (`openai_api.Keys`)."""
+
+    def __init__(self, app: Any, keys: Any) -> None:
+        self.app, self.keys = app, keys
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            if not self.keys.allows(headers.get("authorization")):
+                body = b'{"error": {"message": "a valid API key is required", "code": "invalid_api_key"}}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def http_routes(get_pipeline: Callable[[], Pipeline], settings: Settings) -> tuple[list[Any], Any]:
+    """`/mcp` (streamable HTTP, stateless) for `rag serve`, and the lifespan its session manager needs.
+
+    Behind the same keys as /v1; DNS-rebinding protection (Host/Origin on loopback) when bound to loopback.
+    """
+    from starlette.routing import Route
+
+    from rag.service.openai_api import Keys
+
+    server = build_server(get_pipeline, settings)
+    app = server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True, host=settings.host)
+    gate = Keys(settings)
+    routes = [
+        Route(route.path, endpoint=KeyGate(route.endpoint, gate), methods=route.methods)
+        for route in app.routes
+        if isinstance(route, Route) and route.path == "/mcp"
+    ]
+    return routes, lambda _app: server.session_manager.run()

@@ -268,12 +268,17 @@ def theme() -> Any:
     )
 
 
-def service_routes(app: Any, settings: Settings) -> list[Any]:
-    """The OpenAI chat API (`/v1`, rag/service/openai_api.py) over the app's own pipeline."""
+def service_routes(app: Any, settings: Settings) -> tuple[list[Any], Any]:
+    """The OpenAI chat API (`/v1`) and MCP over streamable HTTP (`/mcp`) over the app's own pipeline.
+
+    Returns the routes and the lifespan the MCP session manager needs (rag/service/).
+    """
+    from rag.service.mcp_server import http_routes
     from rag.service.openai_api import router
 
     backend = getattr(app, "paperchat_backend", None) or Backend(settings)
-    return list(router(backend.get, settings).routes)
+    mcp_routes, lifespan = http_routes(backend.get, settings)
+    return [*router(backend.get, settings).routes, *mcp_routes], lifespan
 
 
 def launch(
@@ -281,12 +286,14 @@ def launch(
 ) -> Any:
     """Queue (many users at once) and start the server, the OpenAI API beside the chat; `serve` and tests alike.
 
-    The /v1 routes go in when Gradio builds its FastAPI app (`app_kwargs`), so they are there
-    from the first request and take precedence over Gradio's own.
+    The /v1 and /mcp routes go in when Gradio builds its FastAPI app (`app_kwargs`), so they are
+    there from the first request and take precedence over Gradio's own.
     """
     app.queue(default_concurrency_limit=max(1, settings.concurrency))
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
-    app_kwargs["routes"] = [*app_kwargs.get("routes", []), *service_routes(app, settings)]
+    routes, lifespan = service_routes(app, settings)
+    app_kwargs["routes"] = [*app_kwargs.get("routes", []), *routes]
+    app_kwargs.setdefault("lifespan", lifespan)
     return app.launch(
         app_kwargs=app_kwargs,
         server_name=host or settings.host,
