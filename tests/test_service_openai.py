@@ -324,3 +324,22 @@ def test_llm_mode_streams_a_checked_reply(pipeline, llama) -> None:
     if cited:
         assert text.endswith("\n".join(f"- [{n}] {escape_markdown(t)}" for n, t in sorted(cited.items())))
     assert KEY not in text and KEY not in json.dumps(record)
+
+
+def test_no_index_yet_is_a_503_that_says_what_to_run(tmp_path, model_cache) -> None:
+    from rag.ui import build_app, launch
+    from tests.conftest import make_settings
+    from tests.helpers import free_port
+
+    settings = make_settings(tmp_path / "empty", model_cache)
+    app, port = build_app(settings=settings), free_port()
+    launch(app, settings, host="127.0.0.1", port=port, block=False, quiet=True)
+    try:
+        api = client(f"http://127.0.0.1:{port}/")
+        assert [m.id for m in api.models.list().data] == ["paperchat"]
+        with pytest.raises(openai.InternalServerError) as down:
+            api.chat.completions.create(model="paperchat", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        app.close()
+    assert down.value.status_code == 503
+    assert "rag ingest" in down.value.message and down.value.code == "index_not_ready"
