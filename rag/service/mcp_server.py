@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -30,6 +30,7 @@ from rag.service.reply import reply_text
 from rag.service.validation import recent, validate_ask
 
 log = logging.getLogger(__name__)
+LogLevel = Literal["DEBUG", "INFO", "WARNING"]
 
 INSTRUCTIONS = (
     "paperchat answers questions about one fixed collection of research-paper abstracts, citing them as [n]. "
@@ -127,7 +128,10 @@ class LazyPipeline:
 
 def build_server(get_pipeline: Callable[[], Pipeline], settings: Settings) -> MCPServer:
     """The MCP server over the pipeline `get_pipeline` returns."""
-    server: MCPServer = MCPServer(name="paperchat", instructions=INSTRUCTIONS)
+    # the SDK calls logging.basicConfig(level=log_level): keep the host's level (rag serve must not turn INFO on)
+    level = logging.getLogger().getEffectiveLevel()
+    log_level: LogLevel = "DEBUG" if level <= logging.DEBUG else "INFO" if level <= logging.INFO else "WARNING"
+    server: MCPServer = MCPServer(name="paperchat", instructions=INSTRUCTIONS, log_level=log_level)
 
     def pipeline() -> Pipeline:
         try:
