@@ -75,6 +75,7 @@ bench: ingest
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/side_by_side.py
+	$(BIN)/python bench/service.py
 	$(BIN)/python bench/scale.py
 
 # docs/configuration.md is generated from rag.config.Settings (tests/test_config.py fails when it drifts).

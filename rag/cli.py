@@ -1,4 +1,4 @@
-"""`rag ingest | ask | chat | eval | serve | papers`: the command line over the pipeline."""
+"""`rag ingest | ask | chat | eval | serve | mcp | papers`: the command line over the pipeline."""
 
 from __future__ import annotations
 
@@ -224,6 +224,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdio: stdout is the protocol's, so everything else goes to stderr."""
+    from rag.service.mcp_server import main as serve_mcp
+
+    serve_mcp()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Cited answers over research-paper abstracts.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -265,10 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", action="store_true", help="LLM-judged faithfulness (needs an LLM endpoint)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="the web chat (Gradio)")
+    p = sub.add_parser("serve", help="the web chat (Gradio) and the OpenAI chat API under /v1")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="an MCP server over stdio (tools: ask, search_papers, get_paper, list_papers)")
+    p.set_defaults(func=cmd_mcp)
     return parser
 
 

@@ -166,6 +166,11 @@ class Settings(BaseSettings):
         7860, ge=1, le=65535, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT"), description="Web port."
     )
     auth: str | None = Field(None, description="`user:password` to require a login in the web app.")
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated keys for the OpenAI API (`/v1`): clients send `Authorization: Bearer <key>`. "
+        "With RAG_AUTH set, its `user:password` is a key too; with neither, `/v1` is as open as the chat.",
+    )
     concurrency: int = Field(8, ge=1, description="Questions the web app answers at once.")
     watch_index: bool = Field(
         True,

@@ -255,6 +255,7 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         search.change(search_papers, search, papers, api_visibility="private", trigger_mode="always_last")
         search.submit(search_papers, search, papers, api_visibility="private")
         gr.api(ask, api_name="ask")
+    app.paperchat_backend = backend  # launch() serves /v1 from the same pipeline
     return app
 
 
@@ -283,6 +284,19 @@ def theme() -> Any:
     )
 
 
+def service_routes(app: Any, settings: Settings) -> tuple[list[Any], Any]:
+    """The OpenAI chat API (`/v1`) and MCP over streamable HTTP (`/mcp`) over the app's own pipeline.
+
+    Returns the routes and the lifespan the MCP session manager needs (rag/service/).
+    """
+    from rag.service.mcp_server import http_routes
+    from rag.service.openai_api import router
+
+    backend = getattr(app, "paperchat_backend", None) or Backend(settings)
+    mcp_routes, lifespan = http_routes(backend.get, settings)
+    return [*router(backend.get, settings).routes, *mcp_routes], lifespan
+
+
 def launch(
     app: Any,
     settings: Settings,
@@ -292,10 +306,12 @@ def launch(
     logins: FailedLogins | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Queue (many users at once) and start the server; used by `serve` and the tests alike.
+    """Queue (many users at once) and start the server, the OpenAI API beside the chat; `serve` and tests alike.
 
-    With a login (RAG_AUTH), repeated wrong passwords from one address are refused for a while
-    (`rag.ui.login`); `logins` holds those counts (tests pass one with their own clock).
+    The /v1 and /mcp routes go in when Gradio builds its FastAPI app (`app_kwargs`), so they are
+    there from the first request and take precedence over Gradio's own. With a login (RAG_AUTH),
+    repeated wrong passwords from one address are refused for a while (`rag.ui.login`); `logins`
+    holds those counts (tests pass one with their own clock).
     """
     from starlette.middleware import Middleware
 
@@ -304,6 +320,9 @@ def launch(
     if settings.auth:
         guard = Middleware(LoginBackoff, logins=logins or FailedLogins())
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), guard]
+    routes, lifespan = service_routes(app, settings)
+    app_kwargs["routes"] = [*app_kwargs.get("routes", []), *routes]
+    app_kwargs.setdefault("lifespan", lifespan)
     return app.launch(
         app_kwargs=app_kwargs,
         server_name=host or settings.host,
