@@ -59,7 +59,7 @@ test: setup setup-browser setup-llm lint
 test-quick: setup
 	$(BIN)/pytest -q -m "not slow and not llm and not browser and not server"
 
-# Browser tests (tests/test_ui_app.py) drive Debian's chromium through Playwright's Python API;
+# Browser tests (tests/system/test_ui_app.py) drive Debian's chromium through Playwright's Python API;
 # the chromium comes from apt, never from `playwright install` (no downloads at run time).
 BROWSER_STAMP := $(VENV)/.browser
 setup-browser: $(BROWSER_STAMP)
@@ -78,7 +78,7 @@ bench: ingest
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/scale.py
 
-# docs/configuration.md is generated from rag.config.Settings (tests/test_config.py fails when it drifts).
+# docs/configuration.md is generated from rag.config.Settings (tests/unit/test_config.py fails when it drifts).
 docs: setup
 	$(BIN)/python -m rag.config --markdown > docs/configuration.md
 

@@ -277,7 +277,7 @@ DOC_HEADER = """\
 # Configuration
 
 <!-- Generated from rag.config.Settings by `python -m rag.config --markdown > docs/configuration.md`.
-     tests/test_config.py fails when this file and the code differ: edit rag/config.py, then regenerate. -->
+     tests/unit/test_config.py fails when this file and the code differ: edit rag/config.py, then regenerate. -->
 
 Every setting is a field of `rag.config.Settings` (`from rag import Settings`). It is read, first match wins,
 from: arguments in Python (`Settings(top_k=3)`), the environment (`RAG_<NAME>`, or the other names listed), a

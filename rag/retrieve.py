@@ -472,7 +472,7 @@ class Retriever:
         "Which paper introduced capsule networks?", "explain layer normalization") is refused
         for the same reason the other way: the asked thing is not here. This evidence
         (`asked_name_absent`) fires for none of the 367 answerable questions of the tune, test,
-        dev, fresh and blind sets, nor in the sweeps of tests/test_unseen.py.
+        dev, fresh and blind sets, nor in the sweeps of tests/sweeps/test_unseen.py.
         """
         if not evidence:
             return 0.0, "refuse"

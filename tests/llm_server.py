@@ -3,7 +3,7 @@
     .venv/bin/python tests/llm_server.py --model .cache/models/gemma-3-270m-q4_k_m.gguf --port 8080
 
 Serves `/v1/models`, `/v1/completions` and `/v1/chat/completions` (streaming too) on 127.0.0.1
-until SIGTERM or SIGINT, then stops the server and exits 0. `tests/test_llm.py` runs it as a
+until SIGTERM or SIGINT, then stops the server and exits 0. `tests/system/test_llm.py` runs it as a
 subprocess, waits until `/v1/models` lists the alias, and terminates it (also mid-session).
 
 Chat formatting: the gemma 270M GGUF is a base model that carries no chat template, and

@@ -17,7 +17,7 @@ import pytest
 
 from rag.ui import escape_text, link_citations, warning_text
 from tests.conftest import SEEDS, launch_app, make_settings
-from tests.test_ui_app import ARTIFACTS, browser  # noqa: F401  (the session's chromium)
+from tests.system.conftest import ARTIFACTS
 
 EVIL = "evil.example"
 HOSTILE_TITLE = (
@@ -92,7 +92,7 @@ def hostile_settings(tmp_path_factory: pytest.TempPathFactory, model_cache: Path
     return settings
 
 
-def recording_page(browser, url: str) -> tuple[object, object, list[str]]:  # noqa: F811
+def recording_page(browser, url: str) -> tuple[object, object, list[str]]:
     """A page that records every request it makes; any that is not for the app is recorded and aborted."""
     seen: list[str] = []
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -138,7 +138,7 @@ def hostile_app(hostile_settings) -> Iterator[str]:
 
 
 @pytest.mark.browser
-def test_hostile_titles_and_abstracts_render_as_text_and_nothing_leaves_loopback(browser, hostile_app) -> None:  # noqa: F811
+def test_hostile_titles_and_abstracts_render_as_text_and_nothing_leaves_loopback(browser, hostile_app) -> None:
     context, page, seen = recording_page(browser, hostile_app)
     try:
         page.fill("#question textarea", FIRST)
@@ -168,7 +168,7 @@ def test_hostile_titles_and_abstracts_render_as_text_and_nothing_leaves_loopback
 
 
 @pytest.mark.browser
-def test_an_llm_error_page_shows_as_text_in_the_warning(browser, hostile_settings) -> None:  # noqa: F811
+def test_an_llm_error_page_shows_as_text_in_the_warning(browser, hostile_settings) -> None:
     from rag.pipeline import Pipeline
     from tests.fake_openai import scripted_server
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.floors import CEILINGS, FLOORS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REPORTED = [
     ("Tell me about SoFar.", "SoFar: Language-Grounded Orientation Bridges Spatial Reasoning and Object Manipulation"),
@@ -88,37 +90,23 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
 
     report = run(ROOT / "eval" / "questions_test.jsonl", tmp_path, pipeline=pipeline, progress=False)
     summary = report["summary"]
-    # measured (docs/evaluation.md): hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.972, answered_with_gold 0.946,
-    # citation_precision 0.926, false_refusal_rate 0.008 overall and 0 on questions naming a paper
-    floors = {
-        "hit@5": 0.97,
-        "mrr@10": 0.93,
-        "refusal_accuracy": 0.93,
-        "answered_with_gold": 0.92,
-        "citation_precision": 0.91,
-    }
+    floors = FLOORS["questions_test.jsonl"]
     for metric, floor in floors.items():
         assert summary[metric] >= floor, f"{metric} {summary[metric]:.3f} fell below {floor}"
-    assert summary["false_refusal_rate"] <= 0.04, f"false_refusal_rate {summary['false_refusal_rate']:.3f} > 0.04"
+    ceilings = CEILINGS["questions_test.jsonl"]
+    assert summary["false_refusal_rate"] <= ceilings["false_refusal_rate"], summary["false_refusal_rate"]
     named = report["by_style"]["named"]
-    assert named["false_refusal_rate"] <= 0.05, f"named false_refusal_rate {named['false_refusal_rate']:.3f} > 0.05"
+    assert named["false_refusal_rate"] <= ceilings["named_false_refusal_rate"], named["false_refusal_rate"]
 
 
-@pytest.mark.parametrize(
-    ("name", "floors", "ceiling"),
-    [
-        # measured (docs/evaluation.md): hit@5 1.000, mrr@10 1.000, refusal_accuracy 0.810, false_refusal_rate 0.000
-        ("questions_fresh.jsonl", {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.76}, 0.03),
-        # measured (docs/evaluation.md): hit@5 0.969, mrr@10 0.805, gold_shown 0.750, false_refusal_rate 0.031
-        ("questions_blind.jsonl", {"hit@5": 0.93, "mrr@10": 0.77, "gold_shown": 0.70}, 0.07),
-    ],
-)
-def test_the_fresh_and_blind_sets_hold_their_measured_figures(pipeline, tmp_path, name, floors, ceiling):
+@pytest.mark.parametrize("name", ["questions_fresh.jsonl", "questions_blind.jsonl"])
+def test_the_fresh_and_blind_sets_hold_their_measured_figures(pipeline, tmp_path, name):
     """Regression guard on the sets written after the last fit (nothing was fitted on them)."""
     from rag.evaluate import run
 
     summary = run(ROOT / "eval" / name, tmp_path, pipeline=pipeline, progress=False)["summary"]
-    for metric, floor in floors.items():
+    ceiling = CEILINGS[name]["false_refusal_rate"]
+    for metric, floor in FLOORS[name].items():
         assert summary[metric] >= floor, f"{name}: {metric} {summary[metric]:.3f} fell below {floor}"
     assert summary["false_refusal_rate"] <= ceiling, f"{name}: false_refusal_rate {summary['false_refusal_rate']:.3f}"
 
@@ -190,7 +178,8 @@ def test_famous_work_outside_the_collection_is_refused(pipeline, tmp_path):
 
     summary = run(ROOT / "eval" / "questions_famous.jsonl", tmp_path, pipeline=pipeline, progress=False)["summary"]
     assert summary["n"] == 435
-    assert summary["refusal_accuracy"] >= 0.96, f"refusal_accuracy {summary['refusal_accuracy']:.3f}"
+    floor = FLOORS["questions_famous.jsonl"]["refusal_accuracy"]
+    assert summary["refusal_accuracy"] >= floor, f"refusal_accuracy {summary['refusal_accuracy']:.3f}"
 
 
 def test_a_misspelt_paper_name_is_answered_from_the_paper_with_a_notice(pipeline):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.retrieve import _mentions, fuse, named_terms
+from tests.floors import FLOORS
 
 
 def _ranks(retriever, questions, k=10):
@@ -21,8 +22,8 @@ def test_dev_set_hit_at_5_and_mrr_meet_the_targets(pipeline, dev_questions):
     ranks = _ranks(pipeline.retriever, answerable)
     hit5 = sum(r is not None and r < 5 for r in ranks) / len(ranks)
     mrr = sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks)
-    assert hit5 >= 0.95, hit5
-    assert mrr >= 0.85, mrr
+    assert hit5 >= FLOORS["dev_questions.jsonl"]["hit@5"], hit5
+    assert mrr >= FLOORS["dev_questions.jsonl"]["mrr@10"], mrr
 
 
 def test_fusion_beats_bm25_alone(pipeline, dev_questions):

@@ -1,6 +1,6 @@
 """The LLM path against a scripted endpoint (tests/fake_openai.py): every reply check, deterministically.
 
-The real-model tests (tests/test_llm.py, marked `llm`) show the plumbing works with llama.cpp;
+The real-model tests (tests/system/test_llm.py, marked `llm`) show the plumbing works with llama.cpp;
 these pin what happens to each kind of reply a model can give, on both APIs, in the quick tier.
 """
 

@@ -287,8 +287,8 @@ def test_20_concurrent_clients_get_the_single_client_replies(api_url: str, pipel
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """llama.cpp's server with the gemma 270M GGUF (tests/llm_server.py), as tests/test_llm.py runs it."""
-    from tests.test_llm import LlamaServer
+    """llama.cpp's server with the gemma 270M GGUF (tests/llm_server.py), as tests/system/test_llm.py runs it."""
+    from tests.system.test_llm import LlamaServer
 
     server = LlamaServer(tmp_path_factory.mktemp("llm") / "server.log")
     try:
@@ -300,7 +300,7 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.mark.llm
 def test_llm_mode_streams_a_checked_reply(pipeline, llama) -> None:
     """With an LLM endpoint (the real llama.cpp server): the reply is checked, its key never shown."""
-    from tests.test_llm import KEY, QUESTION, llm_pipeline
+    from tests.system.test_llm import KEY, QUESTION, llm_pipeline
 
     llm = llm_pipeline(pipeline, llama.base_url)
     app, url = launch_app(llm)

@@ -80,7 +80,7 @@ def _tune_script():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "scripts" / "tune.py"
+    path = Path(__file__).resolve().parents[2] / "scripts" / "tune.py"
     spec = importlib.util.spec_from_file_location("paperchat_tune", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -7,25 +7,13 @@ reach the app on 127.0.0.1 (every other request is aborted).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rag.models import Citation, Paper, Source
 from rag.ui import escape_text, highlight, link_citations, paper_matches, parse_auth, source_card
-
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from tests.system.conftest import ARTIFACTS
 
 
 # -- rendering (no server) ------------------------------------------------------------------
@@ -95,20 +83,6 @@ def good_question(pipeline, dev_questions) -> dict:
             if not answer.refused and answer.sources[0].paper.title in q["gold_titles"] and answer.citations:
                 return q
     pytest.fail("no dev question is answered from its gold paper")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail("chromium missing: run `make setup-browser`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
