@@ -28,6 +28,55 @@ def assert_no_secret(*texts: str) -> None:
             assert secret not in text, f"{secret!r} leaked in: {text[:2000]}"
 
 
+# -- 2. control characters in the terminal -------------------------------------------------------
+HOSTILE_TITLE = "Pointer\x1b]0;pwned\x07 Networks\x1b[2J"
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+def hostile_seeds(directory: Path) -> Path:
+    """A listing of three real papers, the first with terminal control sequences in title and abstract."""
+    lines = sorted(SEEDS.glob("001_*.txt"))[0].read_text(encoding="utf-8").split("\n")
+    header, body = lines[:2], lines[2:8]  # the glued "SubscribePointer Networks" line opens the body
+    assert body[0] == "SubscribePointer Networks", body[0]
+    body[0] = "Subscribe" + HOSTILE_TITLE
+    body[1] = body[1].replace("We introduce", "We \x9b2J\x1b[31mintroduce\u202e", 1)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "000_hostile.txt").write_text("\n".join(header + body), encoding="utf-8")
+    return directory
+
+
+def test_cli_escapes_control_characters_from_the_corpus(tmp_path, model_cache):
+    seeds = hostile_seeds(tmp_path / "seeds")
+    settings = make_settings(tmp_path / "data", model_cache)
+
+    papers = run_cli(["papers", "--seeds", str(seeds)], settings.data_dir)
+    assert papers.returncode == 0, papers.stderr
+    assert "Pointer\\x1b]0;pwned\\x07 Networks\\x1b[2J" in papers.stdout  # shown, not obeyed
+    as_json = run_cli(["papers", "--json", "--seeds", str(seeds)], settings.data_dir)
+    assert json.loads(as_json.stdout)[0]["title"] == HOSTILE_TITLE  # still the data, as valid JSON
+
+    assert run_cli(["ingest", "-q", "--seeds", str(seeds)], settings.data_dir).returncode == 0
+    asked = run_cli(["ask", "How do pointer networks introduce variable-size output?"], settings.data_dir)
+    assert asked.returncode == 0, asked.stderr
+    assert "Pointer\\x1b]0;pwned" in asked.stdout, asked.stdout  # the title printed, escaped
+    json_ask = run_cli(["ask", "--json", "pointer networks"], settings.data_dir)
+    chat = run_cli(["chat"], settings.data_dir, stdin=b"What do pointer networks introduce?\n/sources\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "Pointer\\x1b]0;pwned" in chat.stdout, chat.stdout
+    for out in (papers, as_json, asked, json_ask, chat):
+        for control in RAW_CONTROLS:
+            assert control not in out.stdout + out.stderr, (out.args, control)
+
+
+def test_shown_keeps_text_and_newlines_and_escapes_the_rest():
+    from rag.cli import shown
+
+    assert shown("Déjà vu — 指针网络 🤖 [1]") == "Déjà vu — 指针网络 🤖 [1]"
+    assert shown("a\nb", keep_newlines=True) == "a\nb"
+    assert shown("a\nb") == "a\\x0ab"
+    assert shown("x\x1b[2J\x07\x9b\u2028\u202ey") == "x\\x1b[2J\\x07\\x9b\\u2028\\u202ey"
+
+
 # -- 3. line separators inside an abstract ------------------------------------------------------
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\r"])
 def test_a_unicode_line_separator_inside_an_abstract_keeps_the_paper_whole(tmp_path, separator):
