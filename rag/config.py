@@ -10,8 +10,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -30,6 +31,31 @@ def user_data_dir() -> Path:
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else user_data_dir()
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path("seeds")
 MIN_TOP_K, MAX_TOP_K = 1, 20
+
+
+def display_url(url: str | SecretStr | None) -> str:
+    """A URL as it may be shown or logged: any `user:password@` replaced by `***@`."""
+    if url is None:
+        return ""
+    text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
+    if "@" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # not parseable as a URL: show nothing of it that might be a secret
+        parts = None
+    if parts is None or not parts.netloc:  # "user:pw@host" with no scheme (a host setting)
+        return "***@" + text.rpartition("@")[2]
+    if "@" not in parts.netloc:  # an @ in the path or query is no credential
+        return text
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+class SecretUrl(SecretStr):
+    """A URL that may carry `user:password@`: repr and str show it without them (`display_url`)."""
+
+    def _display(self) -> str:
+        return display_url(self.get_secret_value())
 
 
 class Settings(BaseSettings):
@@ -96,7 +122,7 @@ class Settings(BaseSettings):
         description="The extractive answer quotes a paper only if its fused score is at least this share of the "
         "top paper's (dev set: citation precision 0.76 -> 0.86, recall 0.77 -> 0.75).",
     )
-    llm_base_url: str | None = Field(
+    llm_base_url: SecretUrl | None = Field(
         None,
         validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"),
         description="OpenAI-compatible endpoint; with a key or a base URL, answers are generated.",
@@ -131,13 +157,18 @@ class Settings(BaseSettings):
     port: int = Field(
         7860, ge=1, le=65535, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT"), description="Web port."
     )
-    auth: str | None = Field(None, description="`user:password` to require a login in the web app.")
+    auth: SecretStr | None = Field(None, description="`user:password` to require a login in the web app.")
     concurrency: int = Field(8, ge=1, description="Questions the web app answers at once.")
     watch_index: bool = Field(
         True,
         description="Before each question, check whether another process changed the papers (one metadata read) "
         "and reload in the background if so: several `rag serve` processes on one Chroma server stay current.",
     )
+
+    @field_serializer("llm_base_url", when_used="json")
+    def _url_without_userinfo(self, value: SecretUrl | None) -> str | None:
+        """Reports (`rag eval`'s report.json) name the endpoint, never its credentials."""
+        return display_url(value) if value is not None else None
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.config import Settings, get_settings
+from rag.config import Settings, display_url, get_settings
 from rag.corpus import SeedParseError, load_corpus
 from rag.models import Chunk, Paper
 
@@ -112,7 +112,7 @@ def forget_client(settings: Settings) -> None:
 
 def describe_store(settings: Settings) -> str:
     if settings.chroma_host:
-        return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+        return f"Chroma server {display_url(settings.chroma_host)}:{settings.chroma_port}"
     return f"{settings.chroma_path}"
 
 

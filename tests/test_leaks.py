@@ -28,6 +28,68 @@ def assert_no_secret(*texts: str) -> None:
             assert secret not in text, f"{secret!r} leaked in: {text[:2000]}"
 
 
+# -- 1. secrets ---------------------------------------------------------------------------------
+def test_auth_and_url_credentials_are_secret_types_masked_in_repr_and_dumps():
+    from rag.config import Settings, display_url
+
+    settings = Settings(_env_file=None, auth=AUTH, llm_base_url=f"http://{USERINFO}@127.0.0.1:9/v1")
+    assert_no_secret(repr(settings), str(settings), str(settings.model_dump()), settings.model_dump_json())
+    assert "http://***@127.0.0.1:9/v1" in repr(settings)  # the endpoint is still named, without its userinfo
+    assert settings.auth is not None and settings.auth.get_secret_value() == AUTH  # the real value, asked for
+    assert settings.llm_base_url is not None
+    assert settings.llm_base_url.get_secret_value() == f"http://{USERINFO}@127.0.0.1:9/v1"
+    assert display_url("https://u:p@host:8/v1?q=1") == "https://***@host:8/v1?q=1"
+    assert display_url("http://host/v1") == "http://host/v1"
+
+
+def test_url_credentials_stay_out_of_the_notice_and_the_eval_reports(pipeline, tmp_path):
+    """An endpoint that refuses connections: every answer falls back with a notice naming the host."""
+    from rag import evaluate as ev
+    from rag.pipeline import Pipeline
+
+    port = free_port()  # nothing listens there: connection refused at once
+    settings = make_settings(
+        pipeline.settings.data_dir,
+        auth=AUTH,
+        llm_base_url=f"http://{USERINFO}@127.0.0.1:{port}/v1",
+        llm_timeout=5,
+        llm_max_retries=0,
+    )
+    llm = Pipeline(settings, pipeline.retriever)
+    answer = llm.ask("Which paper introduced pointer networks?", mode="llm")
+    assert f"cannot connect to 127.0.0.1:{port}" in answer.notice, answer.notice
+    assert_no_secret(answer.notice, answer.model_dump_json())
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(DEV_QUESTIONS.read_text().splitlines()[:2]))
+    ev.run(questions, tmp_path / "out", pipeline=llm, progress=False)
+    written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("report.*")}
+    assert set(written) >= {"report.json", "report.md", "report.html"}, written.keys()
+    assert_no_secret(*written.values())
+    recorded = json.loads(written["report.json"])["settings"]
+    assert recorded["llm_base_url"] == f"http://***@127.0.0.1:{port}/v1"
+    assert recorded["auth"] != AUTH
+
+
+def test_url_credentials_stay_out_of_the_logs(pipeline, caplog):
+    """The HTTP client logs each request's URL at INFO (`rag -v` prints it): user:password must not be there."""
+    from rag.pipeline import Pipeline
+
+    caplog.set_level(logging.DEBUG)
+    with scripted_server(fault="500") as (url, handler):
+        settings = make_settings(
+            pipeline.settings.data_dir,
+            llm_base_url=url.replace("http://", f"http://{USERINFO}@"),
+            llm_timeout=5,
+            llm_max_retries=0,
+        )
+        answer = Pipeline(settings, pipeline.retriever).ask("Which paper introduced pointer networks?", mode="llm")
+    assert handler.requests, "the endpoint was never called"
+    assert "HTTP 500" in answer.notice, answer.notice
+    assert "/v1/chat/completions" in caplog.text  # the request was logged...
+    assert_no_secret(caplog.text, answer.notice)  # ...without its credentials
+
+
 # -- 2. control characters in the terminal -------------------------------------------------------
 HOSTILE_TITLE = "Pointer\x1b]0;pwned\x07 Networks\x1b[2J"
 RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")

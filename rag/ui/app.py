@@ -270,7 +270,7 @@ def launch(
     return app.launch(
         server_name=host or settings.host,
         server_port=port or settings.port,
-        auth=parse_auth(settings.auth),
+        auth=parse_auth(settings.auth.get_secret_value() if settings.auth else None),
         theme=theme(),
         css=CSS,
         prevent_thread_lock=not block,
