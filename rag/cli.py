@@ -307,6 +307,23 @@ def build_parser() -> argparse.ArgumentParser:
 _STOP = threading.Event()
 
 
+def setting_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable a settings error is about: a field (`top_k` -> RAG_TOP_K), or the
+    variable itself when the field reads an alias (`RAG_PORT`, `GRADIO_SERVER_PORT`, `OPENAI_API_KEY`)."""
+    field = ".".join(str(part) for part in loc)
+    if not field:
+        return "settings"
+    if field.isupper():  # an alias, already a variable's name: the one of its choices that is set
+        from rag.config import Settings
+
+        for info in Settings.model_fields.values():
+            choices = getattr(info.validation_alias, "choices", ())
+            if field in choices:
+                field = next((str(c) for c in choices if str(c) in os.environ), field)
+        return f"setting {field}"
+    return f"setting RAG_{field.upper()}"
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGINT and SIGTERM unwind: the current Chroma write finishes, the rest waits for the next run.
 
@@ -339,9 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except ValidationError as exc:  # a bad setting: name the environment variable and what it must be
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            where = f"setting RAG_{field.upper()}" if field else "settings"
-            print(f"error: invalid {where}: {error['msg']}", file=sys.stderr)
+            print(f"error: invalid {setting_name(error['loc'])}: {error['msg']}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as exc:  # missing files, unreadable input: a message, not a traceback
         if args.verbose:

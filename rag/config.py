@@ -6,13 +6,14 @@ fields also honour the client's own `OPENAI_API_KEY` / `OPENAI_BASE_URL`.
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_serializer, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -164,6 +165,29 @@ class Settings(BaseSettings):
         description="Before each question, check whether another process changed the papers (one metadata read) "
         "and reload in the background if so: several `rag serve` processes on one Chroma server stay current.",
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _finite(cls, value: object, info: ValidationInfo) -> object:
+        """inf and nan parse as floats but mean nothing as a temperature, weight or timeout.
+
+        Checked before the bounds, so `nan` is named as such (it fails every comparison).
+        """
+        if info.field_name and cls.model_fields[info.field_name].annotation is float:
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return value  # not a number at all: pydantic's own check says so
+            if not math.isfinite(number):
+                raise ValueError(f"must be a finite number, not {value}")
+        return value
+
+    @field_validator("answerability_model", mode="after")
+    @classmethod
+    def _model_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value} (a JSON written by scripts/tune.py --write)")
+        return value
 
     @field_serializer("llm_base_url", when_used="json")
     def _url_without_userinfo(self, value: SecretUrl | None) -> str | None:

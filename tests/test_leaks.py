@@ -166,3 +166,52 @@ def test_crlf_seed_files_still_parse(tmp_path):
     assert not crlf.errors
     assert {p.abstract for p in crlf.papers} <= {p.abstract for p in plain.papers}
     assert len(crlf.papers) > 50
+
+
+# -- 6. settings --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("env", "value", "says"),
+    [
+        ("RAG_PORT", "99999", "invalid setting RAG_PORT: Input should be less than or equal to 65535"),
+        ("GRADIO_SERVER_PORT", "0", "invalid setting GRADIO_SERVER_PORT: Input should be greater than or equal to 1"),
+        ("RAG_DENSE_TEMPERATURE", "inf", "invalid setting RAG_DENSE_TEMPERATURE: Value error, must be a finite"),
+        ("RAG_DENSE_TEMPERATURE", "nan", "invalid setting RAG_DENSE_TEMPERATURE: Value error, must be a finite"),
+        ("RAG_BM25_WEIGHT", "-inf", "invalid setting RAG_BM25_WEIGHT: Value error, must be a finite"),
+        ("RAG_LLM_TIMEOUT", "1e999", "invalid setting RAG_LLM_TIMEOUT: Value error, must be a finite"),
+        ("RAG_NAME_BONUS", "NaN", "invalid setting RAG_NAME_BONUS: Value error, must be a finite"),
+        ("RAG_ANSWERABILITY_MODEL", "/nonexistent.json", "RAG_ANSWERABILITY_MODEL: Value error, no such file"),
+    ],
+)
+def test_bad_settings_name_the_variable_and_say_what_is_wrong(tmp_path, env, value, says):
+    out = run_cli(["ask", "pointer networks"], tmp_path / "data", **{env: value})
+    assert out.returncode == 2
+    assert says in out.stderr, out.stderr
+    assert "RAG_RAG_" not in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_an_answerability_file_that_is_not_a_model_is_a_message(seeds_index, tmp_path):
+    bad = tmp_path / "model.json"
+    bad.write_text('{"coef": [1, 2', encoding="utf-8")
+    out = run_cli(["ask", "pointer networks"], seeds_index.data_dir, RAG_ANSWERABILITY_MODEL=str(bad))
+    assert out.returncode == 1
+    assert f"answerability model {bad} is not a model file" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_an_unresolvable_host_is_named_before_anything_loads(tmp_path):
+    out = run_cli(["serve"], tmp_path / "never-ingested", RAG_HOST="nonsense.invalid")
+    assert out.returncode == 1
+    assert "the host 'nonsense.invalid' (RAG_HOST or --host) cannot be resolved" in out.stderr, out.stderr
+    assert "empty port" not in out.stderr
+    assert not (tmp_path / "never-ingested").exists()  # failed before the index was touched
+
+
+def test_finite_check_covers_every_float_setting():
+    from rag.config import Settings
+
+    floats = [name for name, info in Settings.model_fields.items() if info.annotation is float]
+    assert len(floats) >= 10, floats
+    for name in floats:
+        with pytest.raises(ValueError, match="finite"):
+            Settings(_env_file=None, **{name: float("nan")})
