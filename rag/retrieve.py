@@ -19,7 +19,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -376,8 +376,8 @@ class Retriever:
     def lexical(self, text: str, n: int) -> list[tuple[int, float]]:
         return self.bm25.search(text, n)
 
-    def analyze(self, question: str) -> Query:
-        return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query)
+    def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
+        return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)
 
     def rankings(self, query: Query, n: int) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
         """Every retriever's chunk ranking for the query, and the time each took (ms)."""
@@ -519,16 +519,28 @@ class Retriever:
             for h in hits
         )
 
-    def retrieve(self, question: str, k: int | None = None, carried: Sequence[str] = ()) -> Retrieval:
-        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named."""
+    def retrieve(
+        self, question: str, k: int | None = None, carried: Sequence[str] = (), exclude: Collection[str] = ()
+    ) -> Retrieval:
+        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
+
+        `exclude`: papers to rank and decide as if absent (another process deleted them and this
+        index has not reloaded yet): the verdict is made again from the papers that are left.
+        """
         k = k or self.settings.top_k
         n = max(self.settings.candidates, 4 * k)
         started = time.perf_counter()
-        query = self.analyze(question)
+        query = self.analyze(question, absent=exclude)
         if carried:  # "how does the clustering part work?" is about the paper under discussion
             query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
         analysed = time.perf_counter()
         rankings, timings = self.rankings(query, n)
+        if exclude:
+            gone = set(exclude)
+            rankings = {
+                name: [(pos, v) for pos, v in ranking if self.paper_of[pos] not in gone]
+                for name, ranking in rankings.items()
+            }
         timings["query_ms"] = (analysed - started) * 1e3
         t1 = time.perf_counter()
         fused = self.fuse(query, rankings)

@@ -215,3 +215,54 @@ def test_finite_check_covers_every_float_setting():
     for name in floats:
         with pytest.raises(ValueError, match="finite"):
             Settings(_env_file=None, **{name: float("nan")})
+
+
+# -- 7. a paper deleted by another process while this one still has it loaded --------------------
+def copy_of_seeds_store(seeds_index, data_dir: Path, model_cache: Path):
+    """Settings of a private, writable copy of the session's real store of the seeds."""
+    settings = make_settings(data_dir, model_cache)
+    shutil.copytree(seeds_index.chroma_path, settings.chroma_path)
+    return settings
+
+
+def test_a_deleted_answering_paper_makes_the_next_answer_decided_again_not_the_stale_verdict(
+    seeds_index, tmp_path, model_cache
+):
+    """Ask, delete the paper that answered (re-ingest the seeds without it), ask again before the reload lands."""
+    import threading
+
+    from rag.corpus import load_papers
+    from rag.index import ingest
+    from rag.pipeline import Pipeline
+
+    settings = copy_of_seeds_store(seeds_index, tmp_path / "data", model_cache)
+    pipeline = Pipeline(settings)
+    question = "Which paper introduced pointer networks?"
+    first = pipeline.ask(question)
+    assert not first.refused
+    answering = {c.paper_id for c in first.citations}
+    assert "Pointer Networks" in {c.title for c in first.citations}, first.text
+
+    release, reloading = threading.Event(), threading.Event()
+    original = pipeline._reload_index
+
+    def held_reload() -> None:  # the window between the ingest and the reload, held open
+        reloading.set()
+        release.wait(120)
+        original()
+
+    pipeline._reload_index = held_reload  # type: ignore[method-assign]
+    try:
+        report = ingest(settings=settings, papers=[p for p in load_papers(SEEDS) if p.id not in answering])
+        assert report.deleted == len(answering)
+        second = pipeline.ask(question)
+        assert reloading.is_set(), "the pipeline did not notice the change"
+        assert answering <= set(pipeline.retriever.papers)  # still the old index: the window is open
+    finally:
+        release.set()
+    pipeline.refresh(wait=True)
+    fresh = pipeline.ask(question)  # the reloaded index: what the corpus says now
+
+    assert not answering & {s.paper.id for s in second.sources}
+    assert fresh.refused, fresh.text  # no paper left introduces pointer networks
+    assert second.refused, f"stale verdict answered from {[s.paper.title for s in second.sources]}"
