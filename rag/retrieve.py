@@ -27,7 +27,14 @@ import numpy as np
 
 from rag.answerability import AnswerabilityModel, Verdict, default_model_file
 from rag.config import Settings, get_settings
-from rag.index import StoredChunk, corpus_version, load_index, open_collection
+from rag.index import (
+    StoredChunk,
+    check_vector_files,
+    corpus_version,
+    load_index,
+    open_collection,
+    spot_check_vectors,
+)
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Paper, Source
 from rag.query import MAX_NAME_DF, QUOTED, Query, QueryAnalyzer, _coins, contains_token, discusses, quotes_a_name
@@ -270,6 +277,7 @@ class Retriever:
         from rag.embeddings import get_embedder
 
         self.settings = settings or get_settings()
+        check_vector_files(self.settings)  # before chromadb reads a vector file: a damaged one can crash it
         # read before the chunks: a change made while they load shows as a newer version next time
         self.version = corpus_version(self.settings)  # first: a missing index fails fast
         self.embedder = embedder or get_embedder(self.settings)
@@ -288,6 +296,9 @@ class Retriever:
         for pos, pid in enumerate(self.paper_of):
             self.first_chunk.setdefault(pid, pos)
         self.collection = open_collection(self.settings)
+        spot_check_vectors(
+            self.settings, self.collection, [(c.chunk.id, c.text) for c in self.chunks], self.embedder.embed
+        )
         self.answerability = AnswerabilityModel.load(
             self.settings.answerability_model or default_model_file(self.settings.paper_embedder)
         )

@@ -266,3 +266,71 @@ def test_a_deleted_answering_paper_makes_the_next_answer_decided_again_not_the_s
     assert not answering & {s.paper.id for s in second.sources}
     assert fresh.refused, fresh.text  # no paper left introduces pointer networks
     assert second.refused, f"stale verdict answered from {[s.paper.title for s in second.sources]}"
+
+
+# -- 4. damaged vector-index files --------------------------------------------------------------
+def vector_segment(settings) -> Path:
+    """The HNSW folder of the chunk collection (the seeds store has one: 1,100 chunks, past Chroma's flush)."""
+    folders = [p.parent for p in settings.chroma_path.glob("*/header.bin")]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("header.bin", "header.bin is 50 bytes"),  # chromadb segfaults on this one
+        ("data_level0.bin", "data_level0.bin is"),  # chromadb: InternalError "Error finding id" at the first search
+        ("length.bin", "length.bin is"),  # chromadb answers silently from the wrong vectors
+        ("link_lists.bin", "link_lists.bin ends"),
+        ("index_metadata.pickle", "cannot be read"),
+    ],
+)
+def test_a_truncated_vector_index_file_says_rebuild(seeds_index, tmp_path, model_cache, name, says):
+    settings = copy_of_seeds_store(seeds_index, tmp_path / "data", model_cache)
+    path = vector_segment(settings) / name
+    with path.open("r+b") as f:  # cut the real file of a real store in half
+        f.truncate(path.stat().st_size // 2)
+    for args in (["ask", "Which paper introduced pointer networks?"], ["ingest", "-q", "--seeds", str(SEEDS)]):
+        out = run_cli(args, settings.data_dir)
+        assert out.returncode == 3, (args, out.stdout, out.stderr)
+        assert "Traceback" not in out.stderr
+        assert says in out.stderr, out.stderr
+        assert "run `rag ingest --rebuild`" in out.stderr, out.stderr
+
+
+def test_scrambled_vectors_of_the_right_size_are_found_by_the_spot_check_and_rebuild_recovers(
+    seeds_index, tmp_path, model_cache
+):
+    import numpy as np
+
+    from rag.corpus import load_papers
+    from rag.index import IndexCorrupt, ingest
+    from rag.retrieve import Retriever
+
+    settings = copy_of_seeds_store(seeds_index, tmp_path / "data", model_cache)
+    data = vector_segment(settings) / "data_level0.bin"
+    header = (vector_segment(settings) / "header.bin").read_bytes()
+    count, per_element = int.from_bytes(header[20:28], "little"), int.from_bytes(header[28:36], "little")
+    rows = np.frombuffer(data.read_bytes(), dtype=np.uint8).reshape(count, per_element).copy()
+    vectors = rows[:, 132 : 132 + 384 * 4].view(np.float32)  # after the level-0 links (4 + 32 * 4 bytes)
+    np.random.default_rng(0).shuffle(vectors, axis=1)  # same sizes, same norms, wrong vectors
+    rows[:, 132 : 132 + 384 * 4] = vectors.view(np.uint8)
+    data.write_bytes(rows.tobytes())
+    with pytest.raises(IndexCorrupt, match=r"do not match their chunks.*rag ingest --rebuild"):
+        Retriever(settings)
+
+    ingest(settings=settings, papers=load_papers(SEEDS)[:3], rebuild=True)
+    assert len(Retriever(settings).papers) == 3  # the damaged store is gone, a new one answers
+
+
+def test_rebuild_recovers_from_a_truncated_header(seeds_index, tmp_path, model_cache):
+    from rag.corpus import load_papers
+    from rag.index import IndexCorrupt, ingest, load_index
+
+    settings = copy_of_seeds_store(seeds_index, tmp_path / "data", model_cache)
+    (vector_segment(settings) / "header.bin").write_bytes(b"\x01\x00")
+    with pytest.raises(IndexCorrupt, match="rag ingest --rebuild"):
+        load_index(settings)
+    ingest(settings=settings, papers=load_papers(SEEDS)[:3], rebuild=True)
+    assert len({c.paper.id for c in load_index(settings)}) == 3
