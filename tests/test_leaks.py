@@ -334,3 +334,43 @@ def test_rebuild_recovers_from_a_truncated_header(seeds_index, tmp_path, model_c
         load_index(settings)
     ingest(settings=settings, papers=load_papers(SEEDS)[:3], rebuild=True)
     assert len({c.paper.id for c in load_index(settings)}) == 3
+
+
+# -- 5. a damaged cached ONNX model ---------------------------------------------------------------
+def test_a_truncated_cached_model_is_built_again_and_ask_answers(seeds_index, tmp_path, model_cache):
+    """A real copy of the cached model, truncated: first as built by an older version (no digest
+    recorded, so the load fails and it is rebuilt), then with the digest this version records."""
+    settings = make_settings(tmp_path / "data")  # its own models folder, not the shared cache
+    shutil.copytree(seeds_index.chroma_path, settings.chroma_path)
+    settings.model_cache_dir.mkdir(parents=True)
+    source = next(model_cache.glob("minilm-*-fp32.onnx"))
+    model = settings.model_cache_dir / source.name
+    shutil.copyfile(source, model)
+    size = model.stat().st_size
+    question = "Which paper introduced pointer networks?"
+    for cut in (size // 2, 1000):
+        with model.open("r+b") as f:
+            f.truncate(cut)
+        out = run_cli_process(["ask", question], settings.data_dir)  # a new process: nothing loaded yet
+        assert out.returncode == 0, out.stderr
+        assert "Traceback" not in out.stderr
+        assert "Pointer Networks" in out.stdout, out.stdout
+        assert model.stat().st_size == size  # built again, whole
+        assert (settings.model_cache_dir / (model.name + ".sha256")).is_file()  # and its digest recorded
+
+
+def test_a_model_that_cannot_be_built_again_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    from rag import embeddings
+
+    cache = tmp_path / "models"
+    cache.mkdir()
+    built = embeddings.cached_model(embeddings.model_dir(), cache)  # a real build, its digest recorded
+    built.write_bytes(built.read_bytes()[:1000])
+
+    def broken_build(weights_dir, out_path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(embeddings.MiniLMEmbedder, "build", staticmethod(broken_build))
+    with pytest.raises(embeddings.ModelFileError, match=r"damaged and could not be built again \(OSError: disk full"):
+        embeddings.MiniLMEmbedder(cache_dir=cache)
+    assert isinstance(embeddings.ModelFileError("x"), OSError)  # so `rag` prints it as one error line
