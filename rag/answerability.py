@@ -138,6 +138,12 @@ class AnswerabilityModel(BaseModel):
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise RuntimeError(f"answerability model {path} is missing; run scripts/tune.py --write") from exc
+        except (ValueError, UnicodeDecodeError) as exc:  # not JSON, or not this model's fields: say which file
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"answerability model {path} is not a model file ({first}); point RAG_ANSWERABILITY_MODEL at a "
+                "JSON written by scripts/tune.py --write, or unset it"
+            ) from None
 
     def save(self, path: Path | str | None = None) -> None:
         path = Path(path) if path else DEFAULT_MODEL_FILE

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,38 @@ def _settings():
 def _arg_text(value: str) -> str:
     """argv arrives as str with surrogate escapes for non-UTF-8 bytes: make them visible, not fatal."""
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+# Bidirectional overrides and isolates: they reorder what a terminal shows (format characters, Cf).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: object, keep_newlines: bool = False) -> str:
+    """`text` from the corpus, a question or an LLM reply, safe to print to a terminal.
+
+    Control characters (ESC sequences that retitle the window or clear the screen, BEL, C1
+    controls such as CSI \\x9b, U+2028/U+2029) and bidi overrides are written out as `\\x1b` /
+    `\\u202e` instead of being obeyed; `keep_newlines` leaves \\n for multi-line answers.
+    """
+    out = []
+    for char in str(text):
+        if (char == "\n" and keep_newlines) or not (
+            unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in BIDI_CONTROLS
+        ):
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}")
+    return "".join(out)
+
+
+def shown_json(value: object) -> str:
+    """JSON for the terminal: C0 controls are escaped by json itself, C1 and bidi ones here (still valid JSON)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return "".join(
+        f"\\u{ord(c):04x}" if (0x7F <= ord(c) < 0xA0 or c in BIDI_CONTROLS or c in "\u2028\u2029") else c for c in text
+    )
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -60,7 +93,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for bar in bars.values():
         bar.close()
     for error in report.errors:
-        print(f"warning: skipped seed file {error}", file=sys.stderr)
+        print(f"warning: skipped seed file {shown(error)}", file=sys.stderr)
     print(
         f"{report.papers} papers from {report.records} records in {seeds}: "
         f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
@@ -96,21 +129,21 @@ def _prepare_retrieval(settings: Any, quiet: bool) -> None:
 def _print_answer(answer) -> None:
     from rag.answer import LOW_CONFIDENCE
 
-    print(answer.text)
+    print(shown(answer.text, keep_newlines=True))
     if answer.low_confidence:
         print(f"\nnote: {LOW_CONFIDENCE}")
     if answer.notice:
-        print(f"\nnote: {answer.notice}")
+        print(f"\nnote: {shown(answer.notice)}")
     if answer.refused and answer.closest:
         print("\nClosest papers (not judged to answer it):")
         for title in answer.closest:
-            print(f"  - {title}")
+            print(f"  - {shown(title)}")
     cited = {c.n for c in answer.citations}
     if answer.sources:
         print("\nSources:")
         for source in answer.sources:
             mark = "*" if source.n in cited else " "
-            print(f" {mark}[{source.n}] {source.paper.title}")
+            print(f" {mark}[{source.n}] {shown(source.paper.title)}")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -131,7 +164,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:  # the same record as the web app's /ask API
         from rag.models import answer_record
 
-        print(json.dumps(answer_record(answer), indent=2, ensure_ascii=False))
+        print(shown_json(answer_record(answer)))
     else:
         _print_answer(answer)
     return 0
@@ -181,7 +214,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if last is None or not last.sources:  # type: ignore[attr-defined]
                 print("(no sources yet)")
             for source in last.sources if last is not None else []:  # type: ignore[attr-defined]
-                print(f" [{source.n}] {source.paper.title}")
+                print(f" [{source.n}] {shown(source.paper.title)}")
             continue
         try:
             answer = pipeline.ask(text, k=args.k, mode=args.mode, history=history[-MAX_HISTORY_TURNS:])
@@ -189,7 +222,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             continue
         if answer.standalone_question and answer.standalone_question != answer.question:
-            print(f"(searched for: {answer.standalone_question})")
+            print(f"(searched for: {shown(answer.standalone_question)})")
         _print_answer(answer)
         print()
         history.append((text, answer))
@@ -201,12 +234,12 @@ def cmd_papers(args: argparse.Namespace) -> int:
     settings = _settings()
     report = load_corpus(Path(args.seeds) if args.seeds else settings.seeds_dir)
     for error in report.errors:
-        print(f"warning: skipped seed file {error}", file=sys.stderr)
+        print(f"warning: skipped seed file {shown(error)}", file=sys.stderr)
     if args.json:
-        print(json.dumps([p.model_dump() for p in report.papers], indent=2, ensure_ascii=False))
+        print(shown_json([p.model_dump() for p in report.papers]))
         return 0
     for paper in report.papers:
-        print(f"{paper.id}  {paper.title}  ({', '.join(paper.seed_files)})")
+        print(f"{paper.id}  {shown(paper.title)}  ({shown(', '.join(paper.seed_files))})")
     print(f"{len(report.papers)} papers ({report.records} records)", file=sys.stderr)
     return 0
 
@@ -286,6 +319,23 @@ def build_parser() -> argparse.ArgumentParser:
 _STOP = threading.Event()
 
 
+def setting_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable a settings error is about: a field (`top_k` -> RAG_TOP_K), or the
+    variable itself when the field reads an alias (`RAG_PORT`, `GRADIO_SERVER_PORT`, `OPENAI_API_KEY`)."""
+    field = ".".join(str(part) for part in loc)
+    if not field:
+        return "settings"
+    if field.isupper():  # an alias, already a variable's name: the one of its choices that is set
+        from rag.config import Settings
+
+        for info in Settings.model_fields.values():
+            choices = getattr(info.validation_alias, "choices", ())
+            if field in choices:
+                field = next((str(c) for c in choices if str(c) in os.environ), field)
+        return f"setting {field}"
+    return f"setting RAG_{field.upper()}"
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGINT and SIGTERM unwind: the current Chroma write finishes, the rest waits for the next run.
 
@@ -318,9 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except ValidationError as exc:  # a bad setting: name the environment variable and what it must be
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            where = f"setting RAG_{field.upper()}" if field else "settings"
-            print(f"error: invalid {where}: {error['msg']}", file=sys.stderr)
+            print(f"error: invalid {setting_name(error['loc'])}: {error['msg']}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as exc:  # missing files, unreadable input: a message, not a traceback
         if args.verbose:

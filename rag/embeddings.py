@@ -28,6 +28,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -468,7 +469,10 @@ def cached_model(
     suffix = "int8" if quantize else "fp32"
     final = cache_dir / f"{prefix}-{digest}-v{version}-{suffix}.onnx"
     if final.exists():
-        return final
+        if model_intact(final) is not False:
+            return final
+        log.warning("the cached model %s is damaged (not the file that was built); building it again", final)
+        discard_model(final)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tag = f"{prefix}-{os.getpid()}-{threading.get_ident()}"
     tmp_fp32 = cache_dir / f".build-{tag}-fp32.onnx"
@@ -489,11 +493,60 @@ def cached_model(
             tmp_fp32.unlink()
         else:
             tmp_fp32.rename(tmp_out)
+        record_digest(tmp_out, final)
         tmp_out.replace(final)  # atomic: a concurrent builder never sees half a file
     finally:
         for leftover in (tmp_fp32, tmp_out):
             leftover.unlink(missing_ok=True)
     return final
+
+
+class ModelFileError(OSError):
+    """A cached ONNX model that is damaged and could not be built again; the message says what to do."""
+
+
+def _digest_path(model: Path) -> Path:
+    return model.with_name(model.name + ".sha256")
+
+
+def record_digest(built: Path, final: Path | None = None) -> None:
+    """Write `final`'s digest file (size, mtime, sha256 of `built`, the file that will be `final`).
+
+    The mtime is the one `built` has now: `replace` keeps it, so an untouched cache is trusted from
+    a stat alone, and only a file whose size or mtime changed is hashed again (0.3 s for MiniLM).
+    """
+    final = final or built
+    stat = built.stat()
+    with built.open("rb") as f:
+        sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+    record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    tmp = final.with_name(f".{final.name}.{os.getpid()}-{threading.get_ident()}.sha256")
+    tmp.write_text(json.dumps(record), encoding="utf-8")
+    tmp.replace(_digest_path(final))
+
+
+def model_intact(model: Path) -> bool | None:
+    """Is `model` the file that was built? None when no digest was recorded (built by an older version)."""
+    try:
+        record = json.loads(_digest_path(model).read_text(encoding="utf-8"))
+        size, mtime_ns, sha256 = int(record["size"]), int(record["mtime_ns"]), str(record["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    stat = model.stat()
+    if stat.st_size != size:
+        return False  # truncated (or grown): no need to read it
+    if stat.st_mtime_ns == mtime_ns:
+        return True
+    with model.open("rb") as f:
+        intact = hashlib.file_digest(f, "sha256").hexdigest() == sha256
+    if intact:  # the same bytes, touched or copied: remember its new mtime
+        record_digest(model)
+    return intact
+
+
+def discard_model(model: Path) -> None:
+    model.unlink(missing_ok=True)
+    _digest_path(model).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- embedders
@@ -543,7 +596,8 @@ class OnnxEmbedder:
             cache_dir = get_settings().model_cache_dir
         cache_dir = Path(cache_dir)
         weights = self.weights_dir(cache_dir)
-        self.path = cached_model(
+        build = partial(
+            cached_model,
             weights,
             cache_dir,
             quantize,
@@ -557,7 +611,26 @@ class OnnxEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        load = partial(ort.InferenceSession, sess_options=options, providers=["CPUExecutionProvider"])
+        path: Path | None = None
+        try:
+            path = build()
+            self.session = load(str(path))
+            if model_intact(path) is None:  # built before digests were recorded, and it loads: record it
+                record_digest(path)
+        except Exception as exc:  # damaged in a way no digest was recorded to show: build it again, once
+            log.warning("the cached model %s cannot be loaded (%s); building it again", path or cache_dir, exc)
+            try:
+                if path is not None:
+                    discard_model(path)
+                path = build()
+                self.session = load(str(path))
+            except Exception as again:
+                raise ModelFileError(
+                    f"the embedding model cached in {cache_dir} is damaged and could not be built again "
+                    f"({type(again).__name__}: {again}); delete {cache_dir} and run again"
+                ) from again
+        self.path = path
         self.batch_size = batch_size
         self.tokenizer = Tokenizer.from_file(str(weights / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens or self.default_max_tokens)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.config import Settings, get_settings
+import numpy as np
+
+from rag.config import Settings, display_url, get_settings
 from rag.corpus import SeedParseError, load_corpus
 from rag.models import Chunk, Paper
 
@@ -35,6 +38,7 @@ INDEX_FORMAT = "1"  # bump when chunk metadata changes shape: forces a re-embed
 # Collection metadata key ingest changes whenever the papers change: serving processes compare it
 # before answering and reload (see rag.pipeline), so several processes on one Chroma server stay current.
 VERSION_KEY = "corpus_version"
+HNSW_FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin")
 
 
 class PaperIndexError(RuntimeError):
@@ -112,7 +116,7 @@ def forget_client(settings: Settings) -> None:
 
 def describe_store(settings: Settings) -> str:
     if settings.chroma_host:
-        return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+        return f"Chroma server {display_url(settings.chroma_host)}:{settings.chroma_port}"
     return f"{settings.chroma_path}"
 
 
@@ -145,6 +149,112 @@ def open_collection(settings: Settings, create: bool = False) -> Collection:
             f"the paper index in {describe_store(settings)} cannot be read ({type(exc).__name__}: {text}); "
             "run `rag ingest --rebuild`"
         ) from exc
+
+
+# hnswlib's files in each vector segment folder of the embedded store (chromadb 1.5.x): header.bin holds a
+# format version (int32) and then size_t fields, of which the element count and the bytes per element.
+HNSW_HEADER = struct.Struct("<i6Q")  # version, offsetLevel0, max_elements, cur_element_count, size_data_per_element,
+HNSW_HEADER_SIZE = 100  # label_offset, offsetData (then levels, entry point, M's, mult, ef_construction)
+SPOT_CHECKS = 16  # stored vectors queried at load, each of which must find itself
+REEMBEDDED = 2  # of those, the shortest chunks embedded again, each of which must match its stored vector
+SPOT_CHECK_DISTANCE = 0.1  # cosine distance to itself allowed (fp32 vs int8 models differ by ~0.01)
+
+
+def vector_segment_problem(folder: Path) -> str:
+    """What is wrong with one HNSW segment folder ("" if nothing): a file missing or of the wrong size.
+
+    Every size follows from the element count in header.bin, so a truncated (or grown) file shows
+    without reading the vectors; chromadb itself answers silently from such an index, or crashes
+    the process (a short header.bin segfaults it).
+    """
+    sizes = {name: (folder / name).stat().st_size if (folder / name).is_file() else -1 for name in HNSW_FILES}
+    missing = [name for name, size in sizes.items() if size < 0]
+    if missing:
+        return f"{', '.join(missing)} missing"
+    if sizes["header.bin"] != HNSW_HEADER_SIZE:
+        return f"header.bin is {sizes['header.bin']} bytes, not {HNSW_HEADER_SIZE}"
+    _, _, capacity, count, per_element, _, _ = HNSW_HEADER.unpack(
+        (folder / "header.bin").read_bytes()[: HNSW_HEADER.size]
+    )
+    # one record per vector, written for the vectors held or (a fresh index) for its whole capacity
+    for name, record in (("data_level0.bin", per_element), ("length.bin", 4)):
+        if not count * record <= sizes[name] <= max(count, capacity) * record or sizes[name] % max(record, 1):
+            return f"{name} is {sizes[name]} bytes, {count * record} expected for {count} vectors"
+    links = (folder / "link_lists.bin").read_bytes()  # per vector: a uint32 length, then that many bytes
+    offset = 0
+    for _ in range(count):
+        if offset + 4 > len(links):
+            return f"link_lists.bin ends after {offset} bytes, short of {count} vectors"
+        offset += 4 + int.from_bytes(links[offset : offset + 4], "little")
+    if offset != len(links):
+        return f"link_lists.bin is {len(links)} bytes, {offset} expected"
+    return ""
+
+
+def check_vector_files(settings: Settings) -> None:
+    """Raise IndexCorrupt (saying `rag ingest --rebuild`) if a vector-index file of the embedded store is damaged.
+
+    Called before chromadb first reads the vectors (at load and before an ingest), never per question.
+    """
+    if settings.chroma_host or not settings.chroma_path.is_dir():
+        return
+    for header in sorted(settings.chroma_path.glob("*/header.bin")):
+        try:
+            problem = vector_segment_problem(header.parent)
+        except OSError as exc:
+            problem = str(exc)
+        if problem:
+            raise IndexCorrupt(
+                f"the paper index in {describe_store(settings)} is damaged (vector index {header.parent.name}: "
+                f"{problem}); run `rag ingest --rebuild`"
+            )
+
+
+def spot_check_vectors(
+    settings: Settings, collection: Collection, chunks: list[tuple[str, str]], embed: Callable[[list[str]], Any]
+) -> None:
+    """Check a few stored vectors, spread over the index, against the stored chunks.
+
+    Each sampled vector must come back as its own nearest neighbour (the graph and labels are
+    sound), and the few shortest sampled chunks, embedded again, must match their stored vectors
+    (the vectors are the chunks'). `chunks`: (chunk id, embedded text) of the whole index. A damaged
+    vector index whose files have the right sizes, or a broken index_metadata.pickle, shows here,
+    at load, instead of as answers from the wrong papers.
+    """
+    if not chunks:
+        return
+    step = max(1, len(chunks) // SPOT_CHECKS)
+    text_of = dict([*chunks[::step][:SPOT_CHECKS], chunks[-1]])
+    try:
+        got = collection.get(ids=list(text_of), include=["embeddings"])
+        ids, stored = list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+        if not ids:
+            return  # an ingest is replacing them right now: nothing to compare
+        found = collection.query(query_embeddings=stored.tolist(), n_results=1, include=["distances"])
+        fresh_ids = sorted(ids, key=lambda cid: len(text_of[cid]))[:REEMBEDDED]
+        fresh = np.asarray(embed([text_of[cid] for cid in fresh_ids]), dtype=np.float32)
+    except Exception as exc:
+        raise IndexCorrupt(
+            f"the paper index in {describe_store(settings)} cannot be read ({type(exc).__name__}: {exc}); "
+            "run `rag ingest --rebuild`"
+        ) from exc
+    lost = [
+        cid
+        for cid, hits, distances in zip(ids, found["ids"], found["distances"] or [], strict=False)
+        if not hits or hits[0] != cid or distances[0] > SPOT_CHECK_DISTANCE
+    ]
+    row = {cid: i for i, cid in enumerate(ids)}
+    for cid, vector in zip(fresh_ids, fresh, strict=True):
+        mine = stored[row[cid]]
+        cosine = float(vector @ mine) / (float(np.linalg.norm(vector) * np.linalg.norm(mine)) or 1.0)
+        if 1.0 - cosine > SPOT_CHECK_DISTANCE and cid not in lost:
+            lost.append(cid)
+    # a chunk an ingest rewrote since this process read the chunks may differ: one is not damage
+    if len(lost) > 1:
+        raise IndexCorrupt(
+            f"the paper index in {describe_store(settings)} is damaged: {len(lost)} of {len(ids)} stored vectors "
+            f"checked do not match their chunks (e.g. {lost[0]}); run `rag ingest --rebuild`"
+        )
 
 
 def corpus_version(settings: Settings) -> str:
@@ -283,9 +393,17 @@ def ingest(
     report.papers = len(papers)
     if rebuild:
         drop_index(settings)
+    else:
+        check_vector_files(settings)  # a damaged store is not written to: --rebuild is the way out
     collection = open_collection(settings, create=True)
     embedder = get_embedder(settings)
-    state = stored_state(collection)
+    try:
+        state = stored_state(collection)
+    except Exception as exc:  # chromadb cannot read its own files: the same advice as for load_index
+        raise IndexCorrupt(
+            f"the paper index in {describe_store(settings)} cannot be read ({type(exc).__name__}: {exc}); "
+            "run `rag ingest --rebuild`"
+        ) from exc
 
     wanted = {p.id for p in papers}
     stale = [pid for pid in state if pid not in wanted and not state[pid].seed_files & unreadable]
@@ -422,6 +540,7 @@ def sync_paper_vectors(
 def drop_index(settings: Settings) -> None:
     """Forget the index: the collection, or the whole embedded store if it is unreadable."""
     try:
+        check_vector_files(settings)  # chromadb may crash on a damaged vector file even while deleting it
         client = make_client(settings)
         for name in client.list_collections():  # the paper-level collections go with it
             name = getattr(name, "name", name)
@@ -450,6 +569,7 @@ class StoredChunk:
 def load_index(settings: Settings | None = None, page: int = 5000) -> list[StoredChunk]:
     """Every chunk of the store with its paper (for BM25 and for building Sources)."""
     settings = settings or get_settings()
+    check_vector_files(settings)
     collection = open_collection(settings)
     chunks: list[StoredChunk] = []
     papers: dict[str, Paper] = {}
@@ -494,9 +614,11 @@ __all__ = [
     "PaperIndexError",
     "SeedParseError",
     "StoredChunk",
+    "check_vector_files",
     "chunk_paper",
     "drop_index",
     "ingest",
     "load_index",
     "open_collection",
+    "spot_check_vectors",
 ]

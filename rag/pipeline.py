@@ -49,12 +49,17 @@ def clean_question(question: Any, max_chars: int) -> str:
 
 
 def drop_missing(retrieval: Retrieval, present: set[str]) -> Retrieval:
-    """The retrieval without papers the store no longer holds, renumbered; refused if none is left."""
+    """The retrieval without papers the store no longer holds, renumbered, and refused if any was dropped.
+
+    The verdict was decided with the dropped papers' evidence (often the very paper that
+    answered): it does not carry over to the papers left. `Pipeline.stream` decides again
+    without them first; this is the last guard.
+    """
     kept = [s for s in retrieval.sources if s.paper.id in present]
     if len(kept) == len(retrieval.sources):
         return retrieval
     sources = [s.model_copy(update={"n": n}) for n, s in enumerate(kept, start=1)]
-    return replace(retrieval, sources=sources, verdict=retrieval.verdict if sources else "refuse")
+    return replace(retrieval, sources=sources, verdict="refuse")
 
 
 def check_k(k: Any) -> int:
@@ -188,7 +193,7 @@ class Pipeline:
         else:
             retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
         if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
-            retrieval = drop_missing(retrieval, retriever.present([s.paper.id for s in retrieval.sources]))
+            retrieval = self._without_missing(retriever, retrieval, resolution, k)
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
         sources = retrieval.sources if retrieval.answerable else []
         yield StreamEvent(kind="sources", sources=sources)
@@ -245,6 +250,23 @@ class Pipeline:
             standalone_question=resolution.standalone_question,
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
+
+    @staticmethod
+    def _without_missing(retriever: Retriever, retrieval: Retrieval, resolution: Resolution, k: int) -> Retrieval:
+        """`retrieval` as if the papers the store no longer holds were gone: ranked and decided again.
+
+        Keeping the old verdict while dropping its sources answered "which paper introduced X?"
+        confidently from unrelated papers for the seconds until the reload landed.
+        """
+        ids = [s.paper.id for s in retrieval.sources]
+        missing = set(ids) - retriever.present(ids)
+        if not missing:
+            return retrieval
+        carried = [pid for pid in resolution.carried if pid not in missing]
+        again = retriever.retrieve(resolution.standalone_question, k, carried=carried, exclude=missing)
+        log.info("%d of the papers found were deleted meanwhile; decided again: %s", len(missing), again.verdict)
+        # papers beyond the first k may be gone too: any of those among the new sources means refuse
+        return drop_missing(again, retriever.present([s.paper.id for s in again.sources]))
 
     def _refuse(
         self,

@@ -18,7 +18,7 @@ search text for the retrievers:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -350,7 +350,11 @@ class QueryAnalyzer:
     known_names: frozenset[str] = frozenset()
     common_words: frozenset[str] = frozenset()
 
-    def analyze(self, question: str, strip: bool = True, expand: bool = True) -> Query:
+    def analyze(
+        self, question: str, strip: bool = True, expand: bool = True, absent: Collection[str] = frozenset()
+    ) -> Query:
+        """`absent`: ids of papers to read the question as if they were gone (deleted, not yet reloaded):
+        a question naming one of them asks about something the collection does not hold."""
         typed, question = question, plain_question(question)
         spelled = self.misspelt_names(question)
         spelled |= self.misspelt_words(question, skip=spelled)
@@ -365,12 +369,13 @@ class QueryAnalyzer:
             for name in self._names_by_first_word.get(word, ())
             if contains_token(lowered, name)
         ]
-        named = [pid for name in named_as for pid in self.title_names[name]]
+        named = [pid for name in named_as for pid in self.title_names[name] if pid not in absent]
         coined = [
             pid
             for word in NAME_TOKEN.findall(text)
             if any(_coined(part) for part in word.split("-")) or self._rare_lower_case(word)
             for pid in self.abstract_names.get(word.lower(), ())
+            if pid not in absent
         ]
         famous = [
             word.lower()

@@ -19,7 +19,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,7 +27,14 @@ import numpy as np
 
 from rag.answerability import AnswerabilityModel, Verdict, default_model_file, warn_if_fitted_otherwise
 from rag.config import Settings, get_settings
-from rag.index import StoredChunk, corpus_version, load_index, open_collection
+from rag.index import (
+    StoredChunk,
+    check_vector_files,
+    corpus_version,
+    load_index,
+    open_collection,
+    spot_check_vectors,
+)
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Paper, Source
 from rag.query import MAX_NAME_DF, QUOTED, Query, QueryAnalyzer, _coins, contains_token, discusses, quotes_a_name
@@ -270,6 +277,7 @@ class Retriever:
         from rag.embeddings import get_embedder
 
         self.settings = settings or get_settings()
+        check_vector_files(self.settings)  # before chromadb reads a vector file: a damaged one can crash it
         # read before the chunks: a change made while they load shows as a newer version next time
         self.version = corpus_version(self.settings)  # first: a missing index fails fast
         self.embedder = embedder or get_embedder(self.settings)
@@ -288,6 +296,9 @@ class Retriever:
         for pos, pid in enumerate(self.paper_of):
             self.first_chunk.setdefault(pid, pos)
         self.collection = open_collection(self.settings)
+        spot_check_vectors(
+            self.settings, self.collection, [(c.chunk.id, c.text) for c in self.chunks], self.embedder.embed
+        )
         self.answerability = AnswerabilityModel.load(
             self.settings.answerability_model or default_model_file(self.settings.paper_embedder)
         )
@@ -377,8 +388,8 @@ class Retriever:
     def lexical(self, text: str, n: int) -> list[tuple[int, float]]:
         return self.bm25.search(text, n)
 
-    def analyze(self, question: str) -> Query:
-        return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query)
+    def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
+        return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)
 
     def rankings(self, query: Query, n: int) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
         """Every retriever's chunk ranking for the query, and the time each took (ms)."""
@@ -520,16 +531,28 @@ class Retriever:
             for h in hits
         )
 
-    def retrieve(self, question: str, k: int | None = None, carried: Sequence[str] = ()) -> Retrieval:
-        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named."""
+    def retrieve(
+        self, question: str, k: int | None = None, carried: Sequence[str] = (), exclude: Collection[str] = ()
+    ) -> Retrieval:
+        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
+
+        `exclude`: papers to rank and decide as if absent (another process deleted them and this
+        index has not reloaded yet): the verdict is made again from the papers that are left.
+        """
         k = k or self.settings.top_k
         n = max(self.settings.candidates, 4 * k)
         started = time.perf_counter()
-        query = self.analyze(question)
+        query = self.analyze(question, absent=exclude)
         if carried:  # "how does the clustering part work?" is about the paper under discussion
             query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
         analysed = time.perf_counter()
         rankings, timings = self.rankings(query, n)
+        if exclude:
+            gone = set(exclude)
+            rankings = {
+                name: [(pos, v) for pos, v in ranking if self.paper_of[pos] not in gone]
+                for name, ranking in rankings.items()
+            }
         timings["query_ms"] = (analysed - started) * 1e3
         t1 = time.perf_counter()
         fused = self.fuse(query, rankings)

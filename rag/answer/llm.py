@@ -28,6 +28,31 @@ FALLBACK = "showing quotes from the papers instead."
 LOW_CONFIDENCE = "The papers may not answer this directly: these are the closest matches I found."
 
 
+USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+HTTP_LOGGERS = ("httpx", "httpx2", "httpcore", "openai")  # they log request URLs, user:password@ included
+
+
+class _RedactUserinfo(logging.Filter):
+    """Rewrites `scheme://user:password@host` to `scheme://***@host` in a log record (`rag -v` prints them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "@" in message:
+            record.msg, record.args = USERINFO.sub(r"\1***@", message), ()
+        return True
+
+
+_REDACT = _RedactUserinfo()
+
+
+def redact_http_logs() -> None:
+    """Install the filter on the HTTP clients' loggers (idempotent: a filter is added once)."""
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
+
+
 class LLMDeadlineExceeded(TimeoutError):
     """The whole answer took longer than `llm_timeout` (the client's timeout is per read)."""
 
@@ -52,9 +77,12 @@ class LLMAnswerer:
         self.settings = settings
         self.prompts = prompts or Prompts.load(settings.prompts_dir)
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-        self._secrets = [key] if key else []
+        base_url = settings.llm_base_url.get_secret_value() if settings.llm_base_url else None
+        userinfo = urlsplit(base_url or "").netloc.rpartition("@")[0]
+        self._secrets = [s for s in (key, userinfo, userinfo.partition(":")[2]) if s]  # never shown or logged
+        redact_http_logs()
         self.client = openai.OpenAI(
-            base_url=settings.llm_base_url,
+            base_url=base_url,
             api_key=key or "not-needed",
             timeout=settings.llm_timeout,
             max_retries=settings.llm_max_retries,
@@ -163,7 +191,8 @@ class LLMAnswerer:
     def _reason(self, exc: BaseException) -> str:
         import openai
 
-        host = urlsplit(self.settings.llm_base_url or "https://api.openai.com").netloc or "the endpoint"
+        url = self.settings.llm_base_url.get_secret_value() if self.settings.llm_base_url else "https://api.openai.com"
+        host = urlsplit(url).netloc.rpartition("@")[2] or "the endpoint"  # no user:password@
         if isinstance(exc, openai.APITimeoutError | LLMDeadlineExceeded | TimeoutError):
             return f"no answer from {host} within {self.settings.llm_timeout:g} s"
         if isinstance(exc, openai.APIConnectionError):

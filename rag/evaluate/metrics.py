@@ -273,7 +273,8 @@ def oracle_answer(
         precision, recall = common / sum(bag.values()), common / len(ref)
         return 2 * precision * recall / (precision + recall)
 
-    best_f1, best = -1.0, ()
+    best_f1: float = -1.0
+    best: tuple[int, ...] = ()
     for size in range(1, n + 1):
         for combo in itertools.combinations(range(len(pool)), size):
             score = f1(combo)

@@ -327,7 +327,7 @@ def launch(
         app_kwargs=app_kwargs,
         server_name=host or settings.host,
         server_port=port or settings.port,
-        auth=parse_auth(settings.auth),
+        auth=parse_auth(settings.auth.get_secret_value() if settings.auth else None),
         theme=theme(),
         css=CSS,
         prevent_thread_lock=not block,
@@ -340,4 +340,15 @@ def launch(
 def serve(host: str | None = None, port: int | None = None) -> None:
     """`rag serve` / `python app.py`: 127.0.0.1:7860 unless RAG_HOST/RAG_PORT/--host/--port say otherwise."""
     settings = get_settings()
+    check_host(host or settings.host)  # before the index loads: a typo fails in a second, and says what
     launch(build_app(settings=settings), settings, host, port)
+
+
+def check_host(host: str) -> None:
+    """Raise ValueError naming `host` if it does not resolve (Gradio would say "Cannot find empty port")."""
+    import socket
+
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValueError(f"the host {host!r} (RAG_HOST or --host) cannot be resolved: {exc}") from None

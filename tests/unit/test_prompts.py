@@ -146,10 +146,11 @@ def test_failure_notice_never_contains_the_key():
 
 
 def test_a_missing_prompt_file_falls_back_with_a_notice_naming_it(pipeline, tmp_path: Path):
+    from rag.config import SecretUrl
     from rag.pipeline import Pipeline
 
-    settings = pipeline.settings.model_copy(
-        update={"llm_base_url": "http://127.0.0.1:9/v1", "prompts_dir": tmp_path / "nowhere"}
+    settings = pipeline.settings.model_copy(  # model_copy does not validate: give the field its secret type
+        update={"llm_base_url": SecretUrl("http://127.0.0.1:9/v1"), "prompts_dir": tmp_path / "nowhere"}
     )
     answer = Pipeline(settings, retriever=pipeline.retriever).ask("How do pointer networks work?", mode="llm")
     assert answer.mode == "extractive"
