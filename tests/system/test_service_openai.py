@@ -51,7 +51,7 @@ def api_url(pipeline) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def locked_url(pipeline) -> Iterator[str]:
-    settings = pipeline.settings.model_copy(update={"api_keys": SecretStr(KEYS), "auth": LOGIN})
+    settings = pipeline.settings.model_copy(update={"api_keys": SecretStr(KEYS), "auth": SecretStr(LOGIN)})
     app, url = launch_app(pipeline, settings)
     try:
         yield url
