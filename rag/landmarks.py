@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.corpus import normalize_title
+from rag.question.text import WORD, whole_token
 
 log = logging.getLogger(__name__)
 PACKAGE_FILE = "landmarks.jsonl"
@@ -67,8 +68,7 @@ def digest(landmarks: Iterable[Landmark]) -> str:
 def _name_pattern(name: str) -> re.Pattern[str]:
     """A name as a whole token; acronyms and coined names (BatchNorm, DQN) keep their case."""
     coined = any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
-    flags = 0 if coined else re.IGNORECASE
-    return re.compile(r"(?<![\w\-])" + re.escape(name) + r"(?:s|es)?(?![\w\-])", flags)
+    return whole_token(name, plural=True, flags=0 if coined else re.IGNORECASE)
 
 
 class LandmarkIndex:
@@ -127,6 +127,12 @@ class LandmarkIndex:
         scores = self.vectors @ vector.astype(np.float32)
         best = int(np.argmax(scores))
         return self.landmarks[best], float(scores[best])
+
+    def known_names(self) -> frozenset[str]:
+        """The landmarks' names and titles, lower-cased, and their words: question reading never takes
+        them for misspellings ("Perceiver" and "splatting" are not misspelt "perceive" and "splitting")."""
+        names = {name.lower() for landmark in self.landmarks for name in [*landmark.aka, landmark.title]}
+        return frozenset(names | {w for name in names for w in WORD.findall(name)})
 
     def named(self, text: str) -> list[tuple[Landmark, str]]:
         """Landmarks the text names ("layer normalization", "DQN"), with the name used."""

@@ -31,7 +31,7 @@ from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
 from rag.conversation import Resolution, as_turns, resolve
 from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, Source, StreamEvent
-from rag.query import respell
+from rag.question import respell
 from rag.retrieve import Retrieval, Retriever
 
 log = logging.getLogger(__name__)

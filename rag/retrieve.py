@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense (Chroma, cosine) + BM25 over the same chunks, fused per paper.
 
-The question first goes through `rag.query` (boilerplate stripped, acronyms expanded,
+The question first goes through `rag.question` (tidied, boilerplate stripped,
 typos repaired, paper names spotted). Each retriever ranks chunks; a paper takes its
 best chunk's score in each. Each retriever's paper scores become a softmax
 distribution (a retriever sure of one paper dominates, a flat one hardly moves the
@@ -30,12 +30,21 @@ from rag.config import Settings, get_settings
 from rag.index import StoredChunk, corpus_version, load_index, open_collection
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import Paper, Source
-from rag.query import MAX_NAME_DF, QUOTED, Query, QueryAnalyzer, _coins, contains_token, discusses, quotes_a_name
+from rag.question import (
+    MAX_NAME_DF,
+    QUOTED,
+    CorpusNames,
+    Query,
+    QueryAnalyzer,
+    coins,
+    contains_token,
+    discusses,
+    quotes_a_name,
+)
+from rag.question.text import TOKEN, WORD
 from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
-WORD = re.compile(r"(?u)\b\w\w+\b")
-TOKEN = re.compile(r"\w[\w\-.]*\w|\w")
 MAX_SHORT_ASK = 6  # words (boilerplate stripped) of a question that asks for one thing only
 LANDMARK_MATCH = 0.6  # cosine above which a question and a landmark's summary are about the same work
 
@@ -231,6 +240,12 @@ def fuse(
     return sorted(hits, key=lambda h: (-h.fused, h.paper_id))
 
 
+def common_words(embedder: Any) -> frozenset[str]:
+    """Everyday English words: the embedder's vocabulary (none for an embedder without one)."""
+    tokenizer = getattr(embedder, "tokenizer", None)
+    return frozenset(w for w in tokenizer.get_vocab() if w.isalpha()) if tokenizer is not None else frozenset()
+
+
 def _nearest(collection: Any, vector: np.ndarray, n: int, position: dict[str, int]) -> list[tuple[int, float]]:
     """A Chroma cosine-space query as (position of each hit's id, cosine = 1 - distance), best first."""
     result = collection.query(query_embeddings=[vector.astype(float).tolist()], n_results=n, include=["distances"])
@@ -244,7 +259,7 @@ class IndexState:
 
     chunks: list[StoredChunk]
     bm25: BM25Index
-    analyzer: QueryAnalyzer
+    names: CorpusNames
     paper_text: dict[str, str]
     paper_terms: dict[str, set[str]]
 
@@ -254,13 +269,13 @@ class IndexState:
         bm25 = BM25Index([c.text for c in chunks], tokenize)
         papers = {c.paper.id: c.paper for c in chunks}
         paper_text = {pid: (p.title + " " + p.abstract).lower() for pid, p in papers.items()}
-        analyzer = QueryAnalyzer(
+        names = CorpusNames.build(
             {pid: p.abstract for pid, p in papers.items()},
             {pid: p.title for pid, p in papers.items()},
             bm25.vocab_df,
             tokenize.stop_words,
         )
-        return cls(chunks, bm25, analyzer, paper_text, {pid: set(tokenize(t)) for pid, t in paper_text.items()})
+        return cls(chunks, bm25, names, paper_text, {pid: set(tokenize(t)) for pid, t in paper_text.items()})
 
 
 class Retriever:
@@ -277,7 +292,6 @@ class Retriever:
         self.chunks: list[StoredChunk] = state.chunks
         self.bm25: BM25Index = state.bm25
         self.tokenize: Tokenizer = state.bm25.tokenize
-        self.analyzer: QueryAnalyzer = state.analyzer
         self.papers = {c.paper.id: c.paper for c in self.chunks}
         self.paper_text = state.paper_text
         self.paper_terms = state.paper_terms
@@ -295,14 +309,7 @@ class Retriever:
         self.landmarks = LandmarkIndex(
             load_landmarks(), [p.title for p in self.papers.values()], self.embedder, self.settings.data_dir / "cache"
         )
-        self.analyzer.known_names = frozenset(
-            name.lower() for landmark in self.landmarks.landmarks for name in [*landmark.aka, landmark.title]
-        )
-        # and their words: "Perceiver" and "splatting" are not misspelt "perceive" and "splitting"
-        self.analyzer.known_names |= {w for name in self.analyzer.known_names for w in WORD.findall(name)}
-        tokenizer = getattr(self.embedder, "tokenizer", None)
-        if tokenizer is not None:
-            self.analyzer.common_words = frozenset(w for w in tokenizer.get_vocab() if w.isalpha())
+        self.analyzer = QueryAnalyzer(state.names, self.landmarks.known_names(), common_words(self.embedder))
         self._vectors: dict[str, np.ndarray] = {}  # the last few query vectors: dense search and landmarks share one
         self._vectors_lock = threading.Lock()
 
@@ -421,7 +428,7 @@ class Retriever:
         names = named_terms(query.text)
         texts = [self.paper_text[h.paper_id] for h in fused[:k]]
         top_titles = [self.papers[h.paper_id].title.lower() for h in fused[:k]]
-        acronyms = self.analyzer.acronyms
+        acronyms = self.analyzer.names.acronyms
         missing = [name for name in names if not any(_mentions(t, name, acronyms) for t in texts)]
         dense = rankings.get("dense") or []
         paper_dense = rankings.get("paper_dense") or []
@@ -505,17 +512,15 @@ class Retriever:
         word an abstract introduces though it does not look coined ("we introduce a new paradigm
         Coconut"); a word many chunks use (BERT) is a well-known name, not the paper's.
         """
-        analyzer = self.analyzer
+        corpus = self.analyzer.names
         stem = name.split("-")[0]  # "MIGA-Conv": MIGA's
         names = {name, stem} if len(stem) >= 3 else {name}
-        owners = set().union(
-            *(set(analyzer.title_names.get(n, ())) | set(analyzer.abstract_names.get(n, ())) for n in names)
-        )
-        rare = self.analyzer.vocabulary.get(name, 0) <= MAX_NAME_DF  # "Coconut", not "BERT"
+        owners = set().union(*(corpus.owners(n) for n in names))
+        rare = corpus.vocabulary.get(name, 0) <= MAX_NAME_DF  # "Coconut", not "BERT"
         return any(
             h.paper_id in owners
             or contains_token(self.papers[h.paper_id].title.lower().split(":")[0], name)  # the stem only as a name
-            or (rare and _coins(self.papers[h.paper_id].abstract, name))
+            or (rare and coins(self.papers[h.paper_id].abstract, name))
             for h in hits
         )
 

@@ -25,8 +25,9 @@ from rag.config import Settings
 log = logging.getLogger(__name__)
 # The code that derives the state (BM25, the query analyser's name tables) is part of the key:
 # a release that changes how a name table is built never serves one built by the old code.
-DERIVING_CODE = ("query.py", "retrieve.py")
-_DERIVING_SOURCE = b"".join(Path(__file__).with_name(name).read_bytes() for name in DERIVING_CODE)
+_HERE = Path(__file__).parent
+DERIVING_CODE = ("retrieve.py", *sorted(p.relative_to(_HERE).as_posix() for p in (_HERE / "question").glob("*.py")))
+_DERIVING_SOURCE = b"".join((_HERE / name).read_bytes() for name in DERIVING_CODE)
 FORMAT = hashlib.sha256(_DERIVING_SOURCE).hexdigest()[:10]
 
 
