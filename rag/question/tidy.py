@@ -1,8 +1,8 @@
 """Tidying a question: what a user typed around the question is dropped before it is read.
 
 Each rule is a small named function with one example (`TIDY_RULES`, applied in order by
-`plain_question`). One guard covers them all: what a rule leaves must still ask something
-(`still_asks`). `strip_boilerplate` then takes the search text out of the tidied question
+`plain_question`). One guard covers them all (`still_asks`): what a rule leaves must still
+be a question. `strip_boilerplate` then takes the search text out of the tidied question
 ("Which paper proposes X in here?" -> "X").
 
 To remove a rule, delete its function and its entry; tests/test_query.py checks each
@@ -23,22 +23,21 @@ from rag.question.text import WORD
 @dataclass(frozen=True)
 class Rule:
     """One tidying step: `apply` maps a question to the question without what it drops;
-    `example` is a (typed, tidied) pair it must produce."""
+    `example` is a (typed, tidied) pair it must produce; `cuts_end` marks a rule that drops
+    the question's last words (see `still_asks`)."""
 
     name: str
     apply: Callable[[str], str]
     example: tuple[str, str]
+    cuts_end: bool = False
 
 
-def still_asks(before: str, after: str) -> bool:
-    """The one guard: a rule's result stands when it keeps two words or more, or keeps the question's
-    last word (a cut at the front may leave a lone name, "hey SoFar"; a cut at the end may not:
-    "BERT vs GPT" asks about the comparison, "SoFar please" about SoFar)."""
-    left = [w for w in after.split() if re.search(r"\w", w)]
-    if len(left) >= 2:
-        return True
-    last = re.findall(r"\w+", before)
-    return len(left) == 1 and bool(last) and re.findall(r"\w+", after)[-1] == last[-1]
+def still_asks(rule: Rule, tidied: str) -> bool:
+    """The one guard: a rule's result stands when something is left, and two words or more when
+    the rule cut the question's end, where the asked thing usually is: a cut at the front may
+    leave a lone name ("hey SoFar" asks about SoFar), one at the end may not ("BERT vs GPT" asks
+    about the comparison, "what please" is no question about "what")."""
+    return len(tidied.split()) >= (2 if rule.cuts_end else 1)
 
 
 WRAPPED = re.compile(r"^(?:\*\*|__|\*|_|`|[\"\u201c])(.+?)(?:\*\*|__|\*|_|`|[\"\u201d])$")  # the whole question
@@ -158,8 +157,8 @@ TIDY_RULES: tuple[Rule, ...] = (
     Rule("drop_greeting", drop_greeting, ("hey, what is capsule networks?", "what is capsule networks?")),
     Rule("drop_polite_ask", drop_polite_ask, ("Could you tell me what is SoFar?", "what is SoFar?")),
     Rule("drop_scare_quotes", drop_scare_quotes, ("What is 'capsule networks'?", "What is capsule networks?")),
-    Rule("drop_reference_point", drop_reference_point, ("What is FACT, compared with BERT?", "What is FACT?")),
-    Rule("drop_pleasantries", drop_pleasantries, ("explain ReACC Thanks!", "explain ReACC")),
+    Rule("drop_reference_point", drop_reference_point, ("What is FACT, compared with BERT?", "What is FACT?"), True),
+    Rule("drop_pleasantries", drop_pleasantries, ("explain ReACC Thanks!", "explain ReACC"), cuts_end=True),
     Rule(
         "drop_sentences_about_the_asker",
         drop_sentences_about_the_asker,
@@ -181,7 +180,7 @@ def plain_question(question: str, skip: Collection[str] = ()) -> str:
         if rule.name in skip:
             continue
         tidied = rule.apply(question)
-        if tidied != question and still_asks(question, tidied):
+        if tidied != question and still_asks(rule, tidied):
             question = tidied
     return question
 
