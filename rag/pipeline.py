@@ -32,7 +32,7 @@ from rag.conversation import Resolution, as_turns, resolve
 from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, Source, StreamEvent
 from rag.question import respell
-from rag.retrieve import Retrieval, Retriever
+from rag.search import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
 
