@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD .venv/bin/python scripts/figures.py --out /tmp/figures.json
     PYTHONPATH=$PWD .venv/bin/python scripts/figures.py --check eval/figures_baseline.json
+    PYTHONPATH=$PWD .venv/bin/python scripts/figures.py --skip drop_scare_quotes --compare eval/figures_baseline.json
 
 Runs every question set of eval/ (conversations turn by turn) through the default pipeline
 (extractive answers, default settings) and records each set's summary, by_type, by_style and
@@ -9,7 +10,9 @@ by_turn figures, and per question: the top-5 papers, refused and low-confidence 
 cited papers, the answerability probability, the searched text, the answer's digest, and the
 retrieval's evidence and analysed query. Latencies are left out (they differ run to run);
 everything else must come out identical. `--check FILE` exits 1 and names the first
-differences when it does not.
+differences when it does not. `--skip RULE` reads questions without that tidy rule
+(rag.question.TIDY_RULES) and `--compare FILE` prints each set's summary figures that moved,
+so a sweep can measure what each rule is worth.
 
 Chroma's HNSW search is approximate and not repeatable here: two runs over the same store
 rank a different 20th chunk for a few dozen of the ~1,000 questions, which moves
@@ -80,13 +83,17 @@ def _query_record(query: Any) -> dict[str, Any]:
     }
 
 
-def figures(sets: list[Path]) -> dict[str, Any]:
-    """Figures of every set, with one pipeline (the index is read once)."""
+def figures(sets: list[Path], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Figures of every set, with one pipeline (the index is read once); `skip`: tidy rules left out."""
     from rag.evaluate.run import evaluate_system, load_questions
     from rag.pipeline import Pipeline
+    from rag.question import QueryAnalyzer
 
     pipeline = Pipeline()
     retriever = pipeline.retriever
+    if skip:
+        speller = retriever.analyzer.speller
+        retriever.analyzer = QueryAnalyzer(retriever.names, speller.known_names, speller.common_words, skip)
     retriever.collection = ExactCollection(retriever.collection)
     if retriever.paper_collection is not None:
         retriever.paper_collection = ExactCollection(retriever.paper_collection)
@@ -149,12 +156,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, help="write the figures here")
     parser.add_argument("--check", type=Path, help="compare with this baseline; exit 1 on any difference")
+    parser.add_argument("--skip", action="append", default=[], help="leave out this tidy rule (repeatable)")
+    parser.add_argument("--compare", type=Path, help="print the summary figures that moved from this file")
     parser.add_argument("sets", nargs="*", type=Path, help="question files (default: every eval/*.jsonl)")
     args = parser.parse_args()
     sets = args.sets or sorted((ROOT / "eval").glob("*.jsonl"))
-    result = json.loads(json.dumps(figures(sets)))  # as the file holds it: tuples become lists
+    result = json.loads(json.dumps(figures(sets, frozenset(args.skip))))  # as the file holds it: tuples become lists
     if args.out:
         args.out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    if args.compare:
+        old = json.loads(args.compare.read_text(encoding="utf-8"))
+        for name, figs in result.items():
+            moved = {
+                k: f"{old[name]['summary'][k]} -> {v}"
+                for k, v in figs["summary"].items()
+                if name in old and old[name]["summary"].get(k) != v
+            }
+            print(f"{name}: {moved or 'no summary figure moved'}")
+            changed = sum(
+                a != b for a, b in zip(old.get(name, {}).get("questions", []), figs["questions"], strict=False)
+            )
+            print(f"  {changed} of {len(figs['questions'])} questions read, ranked or answered differently")
     if args.check:
         diff = differences(json.loads(args.check.read_text(encoding="utf-8")), result)
         for line in diff[:40]:

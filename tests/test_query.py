@@ -325,3 +325,12 @@ def test_tidy_rules_have_distinct_names():
 )
 def test_one_guard_keeps_a_rule_from_leaving_no_question(rule, tidied, kept):
     assert still_asks(next(r for r in TIDY_RULES if r.name == rule), tidied) is kept
+
+
+def test_an_analyzer_can_leave_a_tidy_rule_out(analyzer):
+    names = analyzer.names
+    assert "Thanks" not in analyzer.analyze("What is HYPO? Thanks!").text
+    without = QueryAnalyzer(names, skip_rules=frozenset({"drop_pleasantries"}))
+    assert "Thanks" in without.analyze("What is HYPO? Thanks!").text
+    with pytest.raises(ValueError, match="no tidy rule"):
+        QueryAnalyzer(names, skip_rules=frozenset({"drop_everything"}))

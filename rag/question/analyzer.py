@@ -18,7 +18,7 @@ from rag.question.names import (
 )
 from rag.question.spelling import Speller, respell
 from rag.question.text import WORD
-from rag.question.tidy import plain_question, strip_boilerplate
+from rag.question.tidy import TIDY_RULES, plain_question, strip_boilerplate
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,27 @@ class QueryAnalyzer:
 
     `known_names` (famous names outside the collection, and their words) and `common_words`
     (everyday English: the embedder's vocabulary) are never taken for misspellings.
+    `skip_rules` names tidy rules to leave out (a sweep measuring what each rule is worth).
     """
 
     def __init__(
-        self, names: CorpusNames, known_names: frozenset[str] = frozenset(), common_words: frozenset[str] = frozenset()
+        self,
+        names: CorpusNames,
+        known_names: frozenset[str] = frozenset(),
+        common_words: frozenset[str] = frozenset(),
+        skip_rules: frozenset[str] = frozenset(),
     ) -> None:
+        unknown = skip_rules - {rule.name for rule in TIDY_RULES}
+        if unknown:
+            raise ValueError(f"no tidy rule is named {sorted(unknown)}")
         self.names = names
+        self.skip_rules = skip_rules
         self.speller = Speller(names, known_names, common_words)
         self.long_forms = {long: short for short, long in names.acronyms.items()}
 
     def analyze(self, question: str, strip: bool = True, expand: bool = True) -> Query:
         names = self.names
-        typed, question = question, plain_question(question)
+        typed, question = question, plain_question(question, self.skip_rules)
         spelled = self.speller.misspelt(question)
         question = respell(question, spelled)
         text = strip_boilerplate(question) if strip else question.strip()
