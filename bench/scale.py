@@ -53,7 +53,7 @@ def main() -> int:
     from rag.corpus import load_papers
     from rag.index import ingest
     from rag.pipeline import Pipeline
-    from rag.retrieve import Retriever
+    from rag.search import Retriever
 
     real = load_papers()
     questions = dev_questions()

@@ -65,7 +65,7 @@ def main() -> int:
     from rag import evaluate as ev
     from rag.embeddings import get_embedder
     from rag.index import ingest, open_collection
-    from rag.retrieve import Retriever
+    from rag.search import Retriever
 
     ingest(settings=settings)
     retriever = Retriever(settings)

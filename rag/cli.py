@@ -114,7 +114,7 @@ def _prepare_retrieval(settings: Any, quiet: bool) -> None:
     """
     import time as _time
 
-    from rag.retrieve import Retriever
+    from rag.search import Retriever
 
     started = _time.perf_counter()
     try:

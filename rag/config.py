@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # Named profiles (like paper-qa's Settings.from_name): a retrieval setup whose parts only work together.
 # The answerability model is fitted on one setup's evidence, so a profile names the embedder, its fusion
 # weight and temperature and the model file together. Explicit settings (arguments, RAG_* variables,
-# .env) still win over the profile's values; rag.answerability warns when they then differ from the fit.
+# .env) still win over the profile's values; rag.refusal_model warns when they then differ from the fit.
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {},  # MiniLM chunks + BM25, the field defaults, rag/answerability.json
     "mpnet": {

@@ -6,13 +6,14 @@ alone cannot tell "is about" from "mentions". A reference list of landmark paper
 (`rag/landmarks.jsonl`: title, year, the names people use, an abstract-style summary,
 written independently of any question set) can: when the question matches a landmark
 the collection does not hold better than anything it does hold, the corpus probably
-does not answer it. The answerability model weighs that as evidence
-(`landmark_margin`, `landmark_named`), and a refusal can say which famous paper the
-question sounds like.
+does not answer it. The refusal evidence (rag.refusal) weighs that closeness
+(`landmark_top`, `landmark_margin`), and a refusal can say which famous paper the
+question sounds like. The landmarks' names ("LayerNorm", "DQN") are never taken for
+misspelt paper names (`known_names`).
 
 Landmarks that the collection holds (same title) are dropped at load, so a corpus that
 contains "Attention Is All You Need" still answers questions about it. The summaries'
-vectors for the default embedder ship with the package (`landmarks-<embedder>.npy`,
+vectors for the default embedder ship with the package (`landmarks-<embedder>.npz`,
 checked against the text's digest); another embedder computes and caches them once.
 """
 
@@ -31,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.corpus import normalize_title
+from rag.question.text import WORD
 
 log = logging.getLogger(__name__)
 PACKAGE_FILE = "landmarks.jsonl"
@@ -64,13 +66,6 @@ def digest(landmarks: Iterable[Landmark]) -> str:
     return hashlib.sha256("\n".join(lm.text for lm in landmarks).encode("utf-8")).hexdigest()[:16]
 
 
-def _name_pattern(name: str) -> re.Pattern[str]:
-    """A name as a whole token; acronyms and coined names (BatchNorm, DQN) keep their case."""
-    coined = any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
-    flags = 0 if coined else re.IGNORECASE
-    return re.compile(r"(?<![\w\-])" + re.escape(name) + r"(?:s|es)?(?![\w\-])", flags)
-
-
 class LandmarkIndex:
     """Landmarks outside the collection, their vectors, and their names."""
 
@@ -87,12 +82,6 @@ class LandmarkIndex:
         self.landmarks = [landmarks[i] for i in self.keep]
         self.embedder = embedder
         self.cache_dir = cache_dir
-        self.patterns = [
-            (i, _name_pattern(name))
-            for i, lm in enumerate(self.landmarks)
-            for name in dict.fromkeys(lm.aka)
-            if len(name) >= 3
-        ]
 
     @cached_property
     def vectors(self) -> np.ndarray:
@@ -128,13 +117,11 @@ class LandmarkIndex:
         best = int(np.argmax(scores))
         return self.landmarks[best], float(scores[best])
 
-    def named(self, text: str) -> list[tuple[Landmark, str]]:
-        """Landmarks the text names ("layer normalization", "DQN"), with the name used."""
-        found: dict[int, str] = {}
-        for i, pattern in self.patterns:
-            if i not in found and (m := pattern.search(text)):
-                found[i] = m.group().lower()
-        return [(self.landmarks[i], name) for i, name in found.items()]
+    def known_names(self) -> frozenset[str]:
+        """The landmarks' names and titles, lower-cased, and their words: question reading never takes
+        them for misspellings ("Perceiver" and "splatting" are not misspelt "perceive" and "splitting")."""
+        names = {name.lower() for landmark in self.landmarks for name in [*landmark.aka, landmark.title]}
+        return frozenset(names | {w for name in names for w in WORD.findall(name)})
 
 
 def file_key(embedder: Any) -> str:

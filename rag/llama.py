@@ -16,7 +16,7 @@ from typing import Any
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from rag.retrieve import Retriever
+from rag.search import Retriever
 
 
 class PaperchatRetriever(BaseRetriever):

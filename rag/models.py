@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -49,6 +50,18 @@ class Source(_Frozen):
     paper: Paper
     chunks: list[Chunk]
     score: float
+
+
+@dataclass
+class PaperHit:
+    """One paper's standing in each retriever and after fusion (internal to retrieval and refusal:
+    a plain dataclass, filled in as fusion goes)."""
+
+    paper_id: str
+    scores: dict[str, float] = field(default_factory=dict)  # retriever -> the paper's best chunk score
+    ranks: dict[str, int] = field(default_factory=dict)  # retriever -> the paper's rank in it (0 = best)
+    chunks: list[int] = field(default_factory=list)
+    fused: float = 0.0
 
 
 class Citation(_Frozen):

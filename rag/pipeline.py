@@ -32,8 +32,8 @@ from rag.config import Settings, get_settings
 from rag.conversation import Resolution, as_turns, resolve
 from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, AskRequest, InvalidQuestion, Source, StreamEvent, describe
-from rag.query import respell
-from rag.retrieve import Retrieval, Retriever
+from rag.question import respell
+from rag.search import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
 

@@ -1,31 +1,31 @@
 """Hybrid retrieval: dense (Chroma, cosine) + BM25 over the same chunks, fused per paper.
 
-The question first goes through `rag.query` (boilerplate stripped, acronyms expanded,
-typos repaired, paper names spotted). Each retriever ranks chunks; a paper takes its
-best chunk's score in each. Each retriever's paper scores become a softmax
-distribution (a retriever sure of one paper dominates, a flat one hardly moves the
-ranking) and the distributions are added with weights; a paper the question names by
-its coined title word ("SoFar", "HYPO") gets a bonus. Temperatures, weights and the
-bonus are set on the tune half of the question set (scripts/tune.py).
+`Ranker` ranks papers for a `Query` (a question as `rag.question` read it). Each
+retriever ranks chunks; a paper takes its best chunk's score in each. Each retriever's
+paper scores become a softmax distribution (a retriever sure of one paper dominates, a
+flat one hardly moves the ranking) and the distributions are added with weights. A paper
+the question names gets the name bonus: by a name-like title word ("SoFar", "HYPO"), a
+short title head or the whole title (`Query.named`), or by a name its abstract coins
+("PCME", `Query.named_in_abstract`); a follow-up's earlier papers count as named too.
+Temperatures, weights and the bonus are set on the tune half of the question set
+(scripts/tune.py).
 
-Whether the corpus answers the question at all is decided by `rag.answerability`
-from the evidence computed here (`Retriever.evidence`).
+Whether the corpus answers the question at all is decided afterwards, from the ranking,
+by `rag.refusal`; `rag.search` runs the two in turn.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rag.answerability import AnswerabilityModel, Verdict, default_model_file, warn_if_fitted_otherwise
 from rag.config import Settings, get_settings
 from rag.index import (
     StoredChunk,
@@ -35,74 +35,12 @@ from rag.index import (
     open_collection,
     spot_check_vectors,
 )
-from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
-from rag.models import Paper, Source
-from rag.query import MAX_NAME_DF, QUOTED, Query, QueryAnalyzer, _coins, contains_token, discusses, quotes_a_name
+from rag.models import Paper, PaperHit
+from rag.question import CorpusNames, Query
+from rag.question.text import WORD
 from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
-WORD = re.compile(r"(?u)\b\w\w+\b")
-TOKEN = re.compile(r"\w[\w\-.]*\w|\w")
-MAX_SHORT_ASK = 6  # words (boilerplate stripped) of a question that asks for one thing only
-LANDMARK_MATCH = 0.6  # cosine above which a question and a landmark's summary are about the same work
-
-
-DESCRIPTOR = re.compile(r"-(?:style|like|based|type|esque|inspired)$", re.IGNORECASE)
-# an amount ("1.6", "1000", "3B", "4-bit", "20%"): written many ways ("1,000", "three billion"), so no name
-AMOUNT = re.compile(r"^\d[\d.,]*(?:[kmbt]|bn|-?bits?|%|x)?$", re.IGNORECASE)
-ACRONYM = re.compile(r"^[a-z]?[A-Z][A-Za-z0-9]*[A-Z][a-z]?$")  # CNN, kNN, mBERT, ViT, NeRFs, PDEs
-
-
-def named_terms(question: str) -> list[str]:
-    """Quoted phrases and name-like tokens (MusicLM, LLaMA-2, Chinchilla) of a question.
-
-    "GPT-style" or "BERT-based" only says what something resembles, and an amount can be
-    written many ways, so neither is a name the papers must carry; a number right after a
-    capitalised word is part of a name ("Atari 2600").
-    """
-    names = [m.group(1).strip() for m in QUOTED.finditer(question) if quotes_a_name(question, m)]
-    previous = ""
-    for match in TOKEN.finditer(question):
-        word, before = match.group(), previous
-        previous = word
-        if len(word) < 2 or DESCRIPTOR.search(word):
-            continue
-        if AMOUNT.match(word) and not before[:1].isupper():  # "Atari 2600", "Llama 2": part of a name
-            continue
-        inner_capital = any(c.isupper() for c in word[1:])
-        capitalised = word[0].isupper() and match.start() > 0 and question[: match.start()].rstrip()[-1:] not in ".?!:"
-        if inner_capital or capitalised or any(c.isdigit() for c in word):
-            names.append(word)
-    return names
-
-
-def _mentions(text: str, name: str, acronyms: dict[str, str] | None = None) -> bool:
-    """Case-insensitive, forgiving a plural and a `-style`/`-based` suffix on hyphenated names.
-
-    An acronym also counts as mentioned when the text spells it out: by the long form
-    the abstracts or the common list give it ("ViT": vision transformer), or by words
-    whose initials are its letters ("kNN": k-nearest neighbours, "PDEs": partial
-    differential equations).
-    """
-    lowered = name.lower()
-    variants = {lowered, lowered.removesuffix("s")}
-    variants |= {v.split("-")[0] for v in list(variants) if "-" in v and len(v.split("-")[0]) >= 4}
-    if any(v in text for v in variants):
-        return True
-    if not ACRONYM.match(name):
-        return False
-    singular = name[:-1] if name.endswith("s") and name[-2:-1].isupper() else name
-    long = (acronyms or {}).get(singular.lower())
-    if long and long in text:
-        return True
-    return _spelled_out(text, singular.lower())
-
-
-def _spelled_out(text: str, letters: str) -> bool:
-    """Do consecutive words of `text` start with exactly these letters, in order?"""
-    if not letters.isalpha() or not 2 <= len(letters) <= 6:
-        return False
-    return letters in "".join(w[0] for w in re.findall(r"[a-z0-9]+", text))
 
 
 class Tokenizer:
@@ -152,34 +90,6 @@ class BM25Index:
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
-
-
-@dataclass
-class Retrieval:
-    """Ranked sources plus the evidence used to decide answerability."""
-
-    sources: list[Source]
-    verdict: Verdict
-    query: Query
-    probability: float = 0.0
-    evidence: dict[str, float] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    outside: Landmark | None = None  # a famous paper the question sounds like that the collection lacks
-
-    @property
-    def answerable(self) -> bool:
-        return self.verdict != "refuse"
-
-
-@dataclass
-class PaperHit:
-    """One paper's standing in each retriever and after fusion."""
-
-    paper_id: str
-    scores: dict[str, float] = field(default_factory=dict)  # retriever -> the paper's best chunk score
-    ranks: dict[str, int] = field(default_factory=dict)  # retriever -> the paper's rank in it (0 = best)
-    chunks: list[int] = field(default_factory=list)
-    fused: float = 0.0
 
 
 # (retriever name, settings field of its weight, settings field of its softmax temperature)
@@ -251,7 +161,7 @@ class IndexState:
 
     chunks: list[StoredChunk]
     bm25: BM25Index
-    analyzer: QueryAnalyzer
+    names: CorpusNames
     paper_text: dict[str, str]
     paper_terms: dict[str, set[str]]
 
@@ -261,17 +171,17 @@ class IndexState:
         bm25 = BM25Index([c.text for c in chunks], tokenize)
         papers = {c.paper.id: c.paper for c in chunks}
         paper_text = {pid: (p.title + " " + p.abstract).lower() for pid, p in papers.items()}
-        analyzer = QueryAnalyzer(
+        names = CorpusNames.build(
             {pid: p.abstract for pid, p in papers.items()},
             {pid: p.title for pid, p in papers.items()},
             bm25.vocab_df,
             tokenize.stop_words,
         )
-        return cls(chunks, bm25, analyzer, paper_text, {pid: set(tokenize(t)) for pid, t in paper_text.items()})
+        return cls(chunks, bm25, names, paper_text, {pid: set(tokenize(t)) for pid, t in paper_text.items()})
 
 
-class Retriever:
-    """Loads the index once; `retrieve` is thread-safe and read-only."""
+class Ranker:
+    """Loads the index once and ranks papers for a query; thread-safe and read-only."""
 
     def __init__(self, settings: Settings | None = None, embedder: Any = None) -> None:
         from rag.embeddings import get_embedder
@@ -285,7 +195,7 @@ class Retriever:
         self.chunks: list[StoredChunk] = state.chunks
         self.bm25: BM25Index = state.bm25
         self.tokenize: Tokenizer = state.bm25.tokenize
-        self.analyzer: QueryAnalyzer = state.analyzer
+        self.names: CorpusNames = state.names  # what question reading knows of this corpus
         self.papers = {c.paper.id: c.paper for c in self.chunks}
         self.paper_text = state.paper_text
         self.paper_terms = state.paper_terms
@@ -299,22 +209,7 @@ class Retriever:
         spot_check_vectors(
             self.settings, self.collection, [(c.chunk.id, c.text) for c in self.chunks], self.embedder.embed
         )
-        self.answerability = AnswerabilityModel.load(
-            self.settings.answerability_model or default_model_file(self.settings.paper_embedder)
-        )
-        warn_if_fitted_otherwise(self.answerability, self.settings, getattr(self.embedder, "name", None))
         self.paper_embedder, self.paper_collection = self._paper_level()
-        self.landmarks = LandmarkIndex(
-            load_landmarks(), [p.title for p in self.papers.values()], self.embedder, self.settings.data_dir / "cache"
-        )
-        self.analyzer.known_names = frozenset(
-            name.lower() for landmark in self.landmarks.landmarks for name in [*landmark.aka, landmark.title]
-        )
-        # and their words: "Perceiver" and "splatting" are not misspelt "perceive" and "splitting"
-        self.analyzer.known_names |= {w for name in self.analyzer.known_names for w in WORD.findall(name)}
-        tokenizer = getattr(self.embedder, "tokenizer", None)
-        if tokenizer is not None:
-            self.analyzer.common_words = frozenset(w for w in tokenizer.get_vocab() if w.isalpha())
         self._vectors: dict[str, np.ndarray] = {}  # the last few query vectors: dense search and landmarks share one
         self._vectors_lock = threading.Lock()
 
@@ -388,9 +283,6 @@ class Retriever:
     def lexical(self, text: str, n: int) -> list[tuple[int, float]]:
         return self.bm25.search(text, n)
 
-    def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
-        return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)
-
     def rankings(self, query: Query, n: int) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
         """Every retriever's chunk ranking for the query, and the time each took (ms)."""
         out: dict[str, list[tuple[int, float]]] = {}
@@ -413,172 +305,3 @@ class Retriever:
         temperatures = {name: getattr(s, t) for name, _, t in SIGNALS}
         named = query.named + query.named_in_abstract
         return fuse(rankings, self.paper_of, weights, temperatures, named, s.name_bonus, self.first_chunk)
-
-    # -- answerability ------------------------------------------------------------------------
-    def evidence(
-        self, query: Query, fused: list[PaperHit], rankings: dict[str, list[tuple[int, float]]], k: int
-    ) -> dict[str, float]:
-        """Features of how well the best papers match the question (see rag.answerability)."""
-        if not fused:
-            return {}
-        best = fused[0]
-        second = fused[1].fused if len(fused) > 1 else 0.0
-        terms = [t for t in dict.fromkeys(self.tokenize(query.lexical_text))]
-        known = [t for t in terms if t in self.bm25.vocab_df]
-        idf = {t: self.bm25.idf(t) for t in known}
-        mass = sum(idf.values()) or 1.0
-        top_terms = self.paper_terms[best.paper_id]
-        top3_terms = set().union(*(self.paper_terms[h.paper_id] for h in fused[:3]))
-        max_idf = max(idf.values(), default=1.0)
-        names = named_terms(query.text)
-        texts = [self.paper_text[h.paper_id] for h in fused[:k]]
-        top_titles = [self.papers[h.paper_id].title.lower() for h in fused[:k]]
-        acronyms = self.analyzer.acronyms
-        missing = [name for name in names if not any(_mentions(t, name, acronyms) for t in texts)]
-        dense = rankings.get("dense") or []
-        paper_dense = rankings.get("paper_dense") or []
-        dense_scores = [score for _, score in dense[:20]]
-        _, landmark_top = self.landmarks.nearest(self.query_vector(query.dense_text))
-        landmark_names = [name for _, name in self.landmarks.named(query.text)]
-        return {
-            "fused_top": best.fused,
-            "fused_margin": best.fused - second,
-            "dense_top": dense_scores[0] if dense_scores else 0.0,
-            "paper_dense_top": paper_dense[0][1] if paper_dense else 0.0,
-            "dense_spread": (dense_scores[0] - float(np.mean(dense_scores))) if dense_scores else 0.0,
-            "agree": sum(best.ranks.get(name) == 0 for name in rankings) / max(len(rankings), 1),
-            "coverage": sum(v for t, v in idf.items() if t in top_terms) / mass,
-            "coverage_top3": sum(v for t, v in idf.items() if t in top3_terms) / mass,
-            # the most specific word of the question that the best paper never uses
-            "rarest_missing": max((v for t, v in idf.items() if t not in top_terms), default=0.0) / max_idf,
-            "unknown_words": (len(terms) - len(known)) / max(len(terms), 1),
-            "named": float(any(h.paper_id in query.named for h in fused[:k])),
-            "named_in_abstract": float(any(h.paper_id in query.named_in_abstract for h in fused[:k])),
-            "missing_names": min(len(missing), 2) / 2,
-            # a well-known name (BERT, ResNet) that no top title carries: asked about, only mentioned here
-            "famous_name": float(any(not any(contains_token(t, name) for t in top_titles) for name in query.famous)),
-            # "the BERT paper" when no retrieved paper is named BERT (in its title or as the name it coins)
-            # or "what is capsule networks?" when no candidate paper (of all fused) is about capsule networks
-            "asked_name_absent": float(
-                any(not self._names_paper(name, fused[:k]) for name in query.asked_names)
-                or bool(query.asked_topic and not self._discussed(query.asked_topic, fused))
-            ),
-            # a famous paper outside the collection matches the question better than the best chunk does
-            "landmark_top": landmark_top,
-            "landmark_margin": landmark_top - (dense_scores[0] if dense_scores else 0.0),
-            # the question names a famous paper outside the collection ("layer normalization", "DQN")
-            # that no top title carries
-            "landmark_named": float(
-                any(not any(contains_token(t, name) for t in top_titles) for name in landmark_names)
-            ),
-        }
-
-    def decide(self, query: Query, fused: list[PaperHit], evidence: dict[str, float], k: int) -> tuple[float, Verdict]:
-        """The answerability model's probability and verdict, with two overrides, one each way.
-
-        A question that asks about nothing but a name a retrieved paper goes by ("what is
-        HYPO?", "what does CALM do") is answered: the user named the paper, and such short
-        questions give the model too little evidence to be sure. A short question asking for a
-        name or topic that no candidate paper goes by or is about ("What is Deep Sets?",
-        "Which paper introduced capsule networks?", "explain layer normalization") is refused
-        for the same reason the other way: the asked thing is not here. This evidence
-        (`asked_name_absent`) fires for none of the 367 answerable questions of the tune, test,
-        dev, fresh and blind sets, nor in the sweeps of tests/sweeps/test_unseen.py.
-        """
-        if not evidence:
-            return 0.0, "refuse"
-        probability = self.answerability.probability(evidence)
-        verdict = self.answerability.verdict(probability)
-        if set(query.only_name) & {h.paper_id for h in fused[:k]}:
-            verdict = "answer"
-        elif evidence.get("asked_name_absent") and (query.asked_topic or len(query.text.split()) <= MAX_SHORT_ASK):
-            verdict = "refuse"  # "Which paper introduced capsule networks?": no paper here is that one
-        return probability, verdict
-
-    def outside(self, query: Query, evidence: dict[str, float]) -> Landmark | None:
-        """The famous paper a refused question is about, when the evidence points at one.
-
-        Its summary must match the question better than any chunk of the collection does,
-        and closely (cosine >= LANDMARK_MATCH), so the hint is seldom wrong.
-        """
-        landmark, cosine = self.landmarks.nearest(self.query_vector(query.dense_text))
-        if landmark is not None and cosine >= LANDMARK_MATCH and evidence.get("landmark_margin", 0.0) > 0:
-            return landmark
-        return None
-
-    def _discussed(self, topic: str, hits: list[PaperHit]) -> bool:
-        """Is one of these papers about `topic` (not just mentioning it once)?"""
-        return any(discusses(self.papers[h.paper_id].title, self.papers[h.paper_id].abstract, topic) for h in hits)
-
-    def _names_paper(self, name: str, hits: list[PaperHit]) -> bool:
-        """Is `name` the title (or a title word, or the coined name) of one of these papers?
-
-        A hyphenated variant counts as its paper's name ("MIGA-Conv" is MIGA's). So does a rare
-        word an abstract introduces though it does not look coined ("we introduce a new paradigm
-        Coconut"); a word many chunks use (BERT) is a well-known name, not the paper's.
-        """
-        analyzer = self.analyzer
-        stem = name.split("-")[0]  # "MIGA-Conv": MIGA's
-        names = {name, stem} if len(stem) >= 3 else {name}
-        owners = set().union(
-            *(set(analyzer.title_names.get(n, ())) | set(analyzer.abstract_names.get(n, ())) for n in names)
-        )
-        rare = self.analyzer.vocabulary.get(name, 0) <= MAX_NAME_DF  # "Coconut", not "BERT"
-        return any(
-            h.paper_id in owners
-            or contains_token(self.papers[h.paper_id].title.lower().split(":")[0], name)  # the stem only as a name
-            or (rare and _coins(self.papers[h.paper_id].abstract, name))
-            for h in hits
-        )
-
-    def retrieve(
-        self, question: str, k: int | None = None, carried: Sequence[str] = (), exclude: Collection[str] = ()
-    ) -> Retrieval:
-        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
-
-        `exclude`: papers to rank and decide as if absent (another process deleted them and this
-        index has not reloaded yet): the verdict is made again from the papers that are left.
-        """
-        k = k or self.settings.top_k
-        n = max(self.settings.candidates, 4 * k)
-        started = time.perf_counter()
-        query = self.analyze(question, absent=exclude)
-        if carried:  # "how does the clustering part work?" is about the paper under discussion
-            query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
-        analysed = time.perf_counter()
-        rankings, timings = self.rankings(query, n)
-        if exclude:
-            gone = set(exclude)
-            rankings = {
-                name: [(pos, v) for pos, v in ranking if self.paper_of[pos] not in gone]
-                for name, ranking in rankings.items()
-            }
-        timings["query_ms"] = (analysed - started) * 1e3
-        t1 = time.perf_counter()
-        fused = self.fuse(query, rankings)
-        evidence = self.evidence(query, fused, rankings, self.settings.top_k)
-        probability, verdict = self.decide(query, fused, evidence, k)
-        if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
-            fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
-        sources = []
-        for number, hit in enumerate(fused[:k], start=1):
-            positions = sorted(hit.chunks, key=lambda p: self.chunks[p].chunk.start)
-            sources.append(
-                Source(
-                    n=number,
-                    paper=self.chunks[positions[0]].paper,
-                    chunks=[self.chunks[p].chunk for p in positions],
-                    score=round(hit.fused, 6),
-                )
-            )
-        timings["fuse_ms"] = (time.perf_counter() - t1) * 1e3
-        verdict = verdict if sources else "refuse"
-        return Retrieval(
-            sources=sources,
-            verdict=verdict,
-            outside=self.outside(query, evidence) if verdict == "refuse" else None,
-            query=query,
-            probability=round(probability, 4),
-            evidence=evidence,
-            timings=timings,
-        )

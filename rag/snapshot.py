@@ -1,9 +1,9 @@
 """What a serving process derives from the store, saved once per corpus version and loaded at start.
 
 A process needs every chunk's text and paper (for BM25, quotes and sources), the BM25
-index and the query analyser's name tables. Built from Chroma they cost a full read of
-the collection and a tokenisation of every chunk: seconds at 1x, most of a minute at
-100x. Ingest gives each state of the papers a new corpus version (rag.index), so the
+index and question reading's name tables (`rag.question.CorpusNames`). Built from Chroma
+they cost a full read of the collection and a tokenisation of every chunk: seconds at 1x,
+most of a minute at 100x. Ingest gives each state of the papers a new corpus version (rag.index), so the
 derived state is saved beside the data under that version and any later process, or a
 reload after another process's ingest, reads one file instead. A snapshot is only ever
 read for the version it was built from; older ones are deleted when a new one is saved.
@@ -23,10 +23,11 @@ from typing import Any
 from rag.config import Settings
 
 log = logging.getLogger(__name__)
-# The code that derives the state (BM25, the query analyser's name tables) is part of the key:
+# The code that derives the state (BM25, question reading's name tables) is part of the key:
 # a release that changes how a name table is built never serves one built by the old code.
-DERIVING_CODE = ("query.py", "retrieve.py")
-_DERIVING_SOURCE = b"".join(Path(__file__).with_name(name).read_bytes() for name in DERIVING_CODE)
+_HERE = Path(__file__).parent
+DERIVING_CODE = ("retrieve.py", *sorted(p.relative_to(_HERE).as_posix() for p in (_HERE / "question").glob("*.py")))
+_DERIVING_SOURCE = b"".join((_HERE / name).read_bytes() for name in DERIVING_CODE)
 FORMAT = hashlib.sha256(_DERIVING_SOURCE).hexdigest()[:10]
 
 

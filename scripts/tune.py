@@ -30,9 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answerability import AnswerabilityModel, FitRecord, default_model_file, fit_logistic  # noqa: E402
 from rag.corpus import normalize_title  # noqa: E402
-from rag.retrieve import SIGNALS, Retriever, fuse  # noqa: E402
+from rag.refusal import candidate_features, decide  # noqa: E402
+from rag.refusal_model import AnswerabilityModel, FitRecord, default_model_file, fit_logistic  # noqa: E402
+from rag.retrieve import SIGNALS, fuse  # noqa: E402
+from rag.search import Retriever  # noqa: E402
 
 SETS = {
     "tune": ROOT / "eval" / "questions_tune.jsonl",
@@ -41,25 +43,7 @@ SETS = {
     "fresh": ROOT / "eval" / "questions_fresh.jsonl",
     "blind": ROOT / "eval" / "questions_blind.jsonl",
 }
-FEATURES = [
-    "fused_top",
-    "fused_margin",
-    "dense_top",
-    "dense_spread",
-    "agree",
-    "coverage",
-    "coverage_top3",
-    "rarest_missing",
-    "unknown_words",
-    "named",
-    "named_in_abstract",
-    "missing_names",
-    "famous_name",
-    "asked_name_absent",
-    "landmark_top",
-    "landmark_margin",
-    # "landmark_named": a famous name in the question is mostly a baseline (GPT-2, ImageNet): CV cost up
-]
+FEATURES = candidate_features(paper_level=False)  # rag.refusal.FEATURES: the one list of evidence
 VARIANTS = [(False, False), (True, False), (False, True), (True, True)]  # (strip_boilerplate, expand_query)
 MAX_FALSE_REFUSALS = 0.02  # the issue's target on questions naming a paper (0.05 overall)
 # Costs of each outcome, for choosing the thresholds: a false refusal is the worst failure.
@@ -310,15 +294,6 @@ def choose_model(rows: list[dict[str, float]], labels: list[bool], candidates: l
     return l2, features
 
 
-def decide(retriever: Retriever, model: AnswerabilityModel, query: Any, fused: list[Any], ev: dict[str, float]) -> str:
-    """The retriever's verdict (model plus its name override) with `model` in place of the shipped one."""
-    shipped, retriever.answerability = retriever.answerability, model
-    try:
-        return retriever.decide(query, fused, ev, retriever.settings.top_k)[1]
-    finally:
-        retriever.answerability = shipped
-
-
 def report(retriever: Retriever, name: str, cached: list[Cached], p: dict[str, float], model: AnswerabilityModel):
     """Per style: n, hit@5, mrr@10, refused share, low-confidence share (the retrieval-level view)."""
     rows = evidence_rows(retriever, cached, p)
@@ -326,7 +301,7 @@ def report(retriever: Retriever, name: str, cached: list[Cached], p: dict[str, f
     for c, ev in zip(cached, rows, strict=True):
         fused = fused_for(retriever, c, p)
         rank = gold_rank(retriever, c, fused)
-        verdict = decide(retriever, model, variant(c, p)[0], fused, ev)
+        verdict = decide(model, variant(c, p)[0], fused, ev, retriever.settings.top_k)[1]  # with its overrides
         groups[c.style].append((c, rank, verdict))
         groups["ALL"].append((c, rank, verdict))
     print(f"\n{name}: {len(cached)} questions")
@@ -351,7 +326,7 @@ def report(retriever: Retriever, name: str, cached: list[Cached], p: dict[str, f
 
 
 def fit_record(retriever: Retriever, n_questions: int, fusion: dict[str, Any]) -> FitRecord:
-    """What the fit used, structured so a live setting that differs is warned about (rag.answerability)."""
+    """What the fit used, structured so a live setting that differs is warned about (rag.refusal_model)."""
     s = retriever.settings
     fixed = {name: getattr(s, name) for name in ("candidates", "chunk_size", "chunk_overlap", "embed_int8")}
     return FitRecord(
@@ -369,8 +344,8 @@ def main() -> int:
     parser.add_argument("--no-search", action="store_true", help="keep the fusion settings in rag/config.py")
     args = parser.parse_args()
 
-    from rag.answerability import DEFAULT_MODEL_FILE
     from rag.config import get_settings
+    from rag.refusal_model import DEFAULT_MODEL_FILE
 
     # any model file lets the retriever load: this script only uses its evidence, and writes the fit
     retriever = Retriever(get_settings().model_copy(update={"answerability_model": DEFAULT_MODEL_FILE}))
@@ -386,7 +361,7 @@ def main() -> int:
 
     rows = evidence_rows(retriever, tune, p)
     labels = [c.answerable for c in tune]
-    candidates = FEATURES + (["paper_dense_top"] if retriever.paper_embedder is not None else [])
+    candidates = candidate_features(paper_level=retriever.paper_embedder is not None)
     l2, features = choose_model(rows, labels, candidates)
     model = fit_model(rows, labels, l2, features)
     model = model.model_copy(

@@ -136,7 +136,7 @@ def test_every_title_name_asked_briefly_is_answered_from_its_paper(pipeline):
     """
     retriever = pipeline.retriever
     asks = []
-    for name, paper_ids in retriever.analyzer.title_names.items():
+    for name, paper_ids in retriever.analyzer.names.title_names.items():
         titles = {retriever.papers[pid].title for pid in paper_ids}
         if name in {t.lower().rstrip("?!.") for t in titles}:
             continue  # a whole title is not how users name a paper in a short question
@@ -151,13 +151,13 @@ def test_every_title_name_asked_briefly_is_answered_from_its_paper(pipeline):
 @pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
 def test_a_coined_name_typed_in_lower_case_is_answered_from_its_paper(pipeline):
     """ "how does pcme work?": an abstract's coined name (PCME, KiloGram) typed in lower case."""
-    from rag.query import MAX_NAME_DF
+    from rag.question import MAX_NAME_DF
 
     retriever = pipeline.retriever
     analyzer = retriever.analyzer
     asks = []
-    for name, paper_ids in analyzer.abstract_names.items():
-        if name in analyzer.title_names or not name.isalnum() or len(name) < 3:
+    for name, paper_ids in analyzer.names.abstract_names.items():
+        if name in analyzer.names.title_names or not name.isalnum() or len(name) < 3:
             continue
         if retriever.bm25.vocab_df.get(name, 0) > MAX_NAME_DF:  # an everyday word of the abstracts ("attention")
             continue
@@ -192,7 +192,7 @@ def test_a_misspelt_paper_name_is_answered_from_the_paper_with_a_notice(pipeline
 def test_an_english_word_is_never_respelt_into_a_paper_name(pipeline):
     """ "money" is one edit from the corpus's Monet, "earning" from a "LEarning" an abstract spells out."""
     analyzer = pipeline.retriever.analyzer
-    assert analyzer.misspelt_names("How much money and earning does it save?") == {}
+    assert analyzer.speller.misspelt_names("How much money and earning does it save?") == {}
 
 
 @pytest.mark.slow  # a sweep over the corpus: make test runs it, test-quick does not
@@ -201,7 +201,7 @@ def test_every_title_name_with_two_letters_swapped_is_answered_from_its_paper(pi
     Measured: 0 of 124 asks fail (116 refused or uncited before names were respelt)."""
     retriever = pipeline.retriever
     asks = []
-    for name, paper_ids in retriever.analyzer.title_names.items():
+    for name, paper_ids in retriever.analyzer.names.title_names.items():
         if " " in name or len(name) < 5 or not name.isalpha():
             continue
         titles = {retriever.papers[pid].title for pid in paper_ids}
@@ -221,14 +221,14 @@ def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
     discuss: measured 10 of 316 refused (9 with no topic check; 46 when only the top 5 papers were
     searched and abbreviations did not count; 6 before such short asks were refused outright)
     and 264 cite the defining paper (267 with no check)."""
-    from rag.query import mine_acronyms
+    from rag.question import mine_acronyms
 
     retriever = pipeline.retriever
     analyzer = retriever.analyzer
     asked = refused = cited = 0
     for paper_id, paper in retriever.papers.items():
         for short, long in mine_acronyms([paper.abstract]).items():
-            owners = analyzer.abstract_names.get(short) or analyzer.title_names.get(short)
+            owners = analyzer.names.abstract_names.get(short) or analyzer.names.title_names.get(short)
             if not owners or paper_id not in owners:
                 continue
             titles = {retriever.papers[pid].title for pid in owners}

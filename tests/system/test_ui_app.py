@@ -246,8 +246,8 @@ def test_a_middling_answer_is_marked_low_confidence(browser, seeds_index, tmp_pa
     The shipped thresholds move with each fit on tune (the band may be empty), so this app gets a
     copy of the shipped model with a wide band: the question's probability falls inside it."""
     from rag.answer import LOW_CONFIDENCE
-    from rag.answerability import AnswerabilityModel, default_model_file
     from rag.pipeline import Pipeline
+    from rag.refusal_model import AnswerabilityModel, default_model_file
     from tests.conftest import launch_app
 
     shipped = AnswerabilityModel.load(default_model_file(seeds_index.paper_embedder))

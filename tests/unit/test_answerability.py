@@ -8,7 +8,7 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from rag.answerability import AnswerabilityModel, fit_logistic
+from rag.refusal_model import AnswerabilityModel, fit_logistic
 
 
 def _model(**overrides) -> AnswerabilityModel:
@@ -70,7 +70,7 @@ def test_fit_separates_a_learnable_problem():
 
 @pytest.mark.parametrize("paper_embedder", ["none", "mpnet"])
 def test_every_shipped_model_file_loads(paper_embedder):
-    from rag.answerability import default_model_file
+    from rag.refusal_model import default_model_file
 
     model = AnswerabilityModel.load(default_model_file(paper_embedder))
     assert model.low_threshold <= model.answer_threshold

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from rag import config
-from rag.answerability import AnswerabilityModel, FitRecord, default_model_file, warn_if_fitted_otherwise
+from rag.refusal_model import AnswerabilityModel, FitRecord, default_model_file, warn_if_fitted_otherwise
 from rag.config import PACKAGE_DIR, PROFILES, Settings, config_markdown, environment_names, unknown_variables
 from rag.embeddings import MODEL_NAME
 from tests.conftest import ROOT
@@ -25,7 +25,7 @@ def clean_env(monkeypatch):
     for key in [k for k in os.environ if k.upper().startswith("RAG_")]:
         monkeypatch.delenv(key)
     monkeypatch.setattr(config, "_warned", set())
-    monkeypatch.setattr("rag.answerability._warned", set())
+    monkeypatch.setattr("rag.refusal_model._warned", set())
     return monkeypatch
 
 
@@ -141,7 +141,7 @@ def test_each_profile_matches_the_fit_of_its_model(clean_env, profile, caplog):
     assert isinstance(model.fitted_on, FitRecord)
     assert model.fitted_on.paper_embedder == s.paper_embedder
     assert model.fitted_on.questions == "eval/questions_tune.jsonl"
-    with caplog.at_level(logging.WARNING, logger="rag.answerability"):
+    with caplog.at_level(logging.WARNING, logger="rag.refusal_model"):
         assert warn_if_fitted_otherwise(model, s, MODEL_NAME) == []
     assert not caplog.records
 
@@ -149,7 +149,7 @@ def test_each_profile_matches_the_fit_of_its_model(clean_env, profile, caplog):
 def test_a_live_setting_that_differs_from_the_fit_is_warned_once(clean_env, caplog):
     model = AnswerabilityModel.load(default_model_file())
     s = Settings(dense_weight=2.0, embed_int8=True, paper_dense_weight=9.0)
-    with caplog.at_level(logging.WARNING, logger="rag.answerability"):
+    with caplog.at_level(logging.WARNING, logger="rag.refusal_model"):
         messages = warn_if_fitted_otherwise(model, s, MODEL_NAME + "+int8")
         warn_if_fitted_otherwise(model, s, MODEL_NAME + "+int8")
     assert [m.split(",")[0] for m in messages] == [
@@ -178,7 +178,7 @@ def test_an_old_model_file_with_a_free_text_fit_still_loads_and_warns_nothing(tm
 def test_the_retriever_warns_when_its_settings_differ_from_the_fit(seeds_index, caplog, monkeypatch):
     from rag.retrieve import Retriever
 
-    monkeypatch.setattr("rag.answerability._warned", set())
-    with caplog.at_level(logging.WARNING, logger="rag.answerability"):
+    monkeypatch.setattr("rag.refusal_model._warned", set())
+    with caplog.at_level(logging.WARNING, logger="rag.refusal_model"):
         Retriever(seeds_index.model_copy(update={"bm25_temperature": 2.0}))
     assert any("RAG_BM25_TEMPERATURE=1.0, this run has 2.0" in r.getMessage() for r in caplog.records)

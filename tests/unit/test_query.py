@@ -1,10 +1,32 @@
-"""Query understanding: boilerplate, acronyms, typos and paper names (no index needed)."""
+"""Question reading (rag.question): the tidy rules, boilerplate, acronyms, typos and paper names (no index needed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.query import QueryAnalyzer, discusses, mine_acronyms, strip_boilerplate, title_names
+from rag.question import (
+    TIDY_RULES,
+    CorpusNames,
+    QueryAnalyzer,
+    discusses,
+    mine_acronyms,
+    plain_question,
+    strip_boilerplate,
+    title_names,
+)
+from rag.question.tidy import still_asks
+
+
+def make_analyzer(
+    abstracts: dict[str, str],
+    titles: dict[str, str],
+    vocabulary: dict[str, int],
+    stop_words: frozenset[str] = frozenset(),
+    known_names: frozenset[str] = frozenset(),
+    common_words: frozenset[str] = frozenset(),
+) -> QueryAnalyzer:
+    """An analyser over a few papers (the retriever builds one over the index the same way)."""
+    return QueryAnalyzer(CorpusNames.build(abstracts, titles, vocabulary, stop_words), known_names, common_words)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +82,7 @@ def test_title_names_keep_coined_words_and_drop_shared_ones():
 def analyzer() -> QueryAnalyzer:
     abstracts = ["We learn to solve the Travelling Salesman Problem and convex hulls with attention over inputs."]
     vocabulary = {"travelling": 1, "salesman": 1, "problem": 3, "convex": 1, "hulls": 1, "attention": 9, "diffusion": 4}
-    return QueryAnalyzer(
+    return make_analyzer(
         {"p1": abstracts[0], "p3": "We introduce LieGAN, which learns symmetries."},
         {"p1": "Pointer Networks", "p2": "HYPO: Hyperspherical OOD", "p3": "Generative Adversarial Symmetry Discovery"},
         vocabulary,
@@ -132,7 +154,7 @@ def test_a_question_about_one_named_thing_asks_for_it_by_name(analyzer, question
 
 
 def test_an_ordinary_capitalised_word_is_not_asked_for_by_name() -> None:
-    analyzer = QueryAnalyzer({"p1": "Transformers learn."}, {"p1": "On Transformers"}, {"transformers": 40}, set())
+    analyzer = make_analyzer({"p1": "Transformers learn."}, {"p1": "On Transformers"}, {"transformers": 40})
     assert analyzer.analyze("How do Transformers learn in context?").asked_names == []
     assert analyzer.analyze("What is Mamba?").asked_names == ["mamba"]
 
@@ -145,7 +167,7 @@ def test_a_coined_name_typed_in_lower_case_is_spotted(analyzer):
 def test_a_lower_case_word_names_a_paper_only_when_rare(chunks_using_it, named):
     """ "diffusion" in lower case is the everyday word unless few chunks use it."""
     abstracts = {"p1": "We propose DiffUsion, a diffusion model. DiffUsion is fast."}
-    analyzer = QueryAnalyzer(abstracts, {"p1": "Fast Models"}, {"diffusion": chunks_using_it})
+    analyzer = make_analyzer(abstracts, {"p1": "Fast Models"}, {"diffusion": chunks_using_it})
     assert analyzer.analyze("how does diffusion work").named_in_abstract == named
 
 
@@ -185,11 +207,10 @@ def test_a_misspelt_name_is_searched_as_the_name(analyzer):
 def test_words_that_are_not_misspelt_names_stay_as_typed(analyzer):
     assert analyzer.analyze("wich paper uses difusion models").spelled == {}  # no English words: nothing mended
     assert analyzer.analyze("what is GPT-3?").spelled == {}  # letters only
-    famous = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
-    famous.known_names = frozenset({"leigan"})  # a famous name outside the collection is not a typo
+    papers = ({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
+    famous = make_analyzer(*papers, known_names=frozenset({"leigan"}))  # a famous name outside: no typo
     assert famous.analyze("what is LeiGAN?").spelled == {}
-    english = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, {})
-    english.common_words = frozenset({"leigan"})  # an everyday English word is not a typo either
+    english = make_analyzer(*papers, common_words=frozenset({"leigan"}))  # an everyday English word: no typo
     assert english.analyze("what is LeiGAN?").spelled == {}
 
 
@@ -198,9 +219,10 @@ def typist() -> QueryAnalyzer:
     """An analyzer that knows which words are English (as the retriever sets from the embedder)."""
     vocabulary = {"reasoning": 9, "clustering": 12, "embed": 8, "embedding": 20, "defects": 7, "training": 30}
     vocabulary |= {"retaining": 7, "liegan": 2}
-    typist = QueryAnalyzer({"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, vocabulary)
-    typist.common_words = frozenset({"reasoning", "embed", "detect", "training", "retaining", "the", "how"})
-    return typist
+    english = frozenset({"reasoning", "embed", "detect", "training", "retaining", "the", "how"})
+    return make_analyzer(
+        {"p3": "We introduce LieGAN. LieGAN learns."}, {"p3": "Symmetry"}, vocabulary, common_words=english
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,7 +243,7 @@ def test_a_slip_of_the_keys_in_an_everyday_word_is_mended(typist, question, spel
 
 
 def test_only_slips_of_the_keys_count_as_typos():
-    from rag.query import _slip_of_the_keys
+    from rag.question.spelling import slip_of_the_keys as _slip_of_the_keys
 
     assert _slip_of_the_keys("reasoinng", "reasoning")  # swapped
     assert _slip_of_the_keys("efficent", "efficient")  # dropped
@@ -233,7 +255,7 @@ def test_only_slips_of_the_keys_count_as_typos():
 
 
 def test_a_lower_case_description_of_a_paper_is_no_name():
-    from rag.query import _describes
+    from rag.question.names import describes as _describes
 
     assert _describes("multi-hop query")  # "the multi-hop query paper"
     assert not _describes("BERT") and not _describes("word2vec") and not _describes("dropout")
@@ -270,6 +292,45 @@ def test_a_lower_case_description_of_a_paper_is_no_name():
     ],
 )
 def test_a_question_is_read_without_what_asks_nothing(typed, plain):
-    from rag.query import plain_question
-
     assert plain_question(typed) == plain
+
+
+@pytest.mark.parametrize("rule", TIDY_RULES, ids=[rule.name for rule in TIDY_RULES])
+def test_each_tidy_rule_does_what_its_example_says(rule):
+    typed, tidied = rule.example
+    assert rule.apply(typed) == tidied
+    assert plain_question(typed) == tidied
+
+
+@pytest.mark.parametrize("rule", TIDY_RULES, ids=[rule.name for rule in TIDY_RULES])
+def test_without_a_tidy_rule_its_example_is_left_as_typed(rule):
+    """No other rule does a rule's job: skipping it (as a sweep measuring one rule does) keeps its example."""
+    typed, tidied = rule.example
+    assert plain_question(typed, skip={rule.name}) != tidied
+
+
+def test_tidy_rules_have_distinct_names():
+    assert len({rule.name for rule in TIDY_RULES}) == len(TIDY_RULES)
+
+
+@pytest.mark.parametrize(
+    ("rule", "tidied", "kept"),
+    [
+        ("drop_greeting", "SoFar", True),  # a cut at the front may leave a lone name ("hey SoFar")
+        ("drop_trailing_symbols", "", False),  # nothing left ("🙏")
+        ("drop_reference_point", "BERT?", False),  # "BERT vs GPT": the comparison is the ask
+        ("drop_pleasantries", "what", False),  # "what please"
+        ("drop_pleasantries", "what is X", True),  # "what is X, thanks"
+    ],
+)
+def test_one_guard_keeps_a_rule_from_leaving_no_question(rule, tidied, kept):
+    assert still_asks(next(r for r in TIDY_RULES if r.name == rule), tidied) is kept
+
+
+def test_an_analyzer_can_leave_a_tidy_rule_out(analyzer):
+    names = analyzer.names
+    assert "Thanks" not in analyzer.analyze("What is HYPO? Thanks!").text
+    without = QueryAnalyzer(names, skip_rules=frozenset({"drop_pleasantries"}))
+    assert "Thanks" in without.analyze("What is HYPO? Thanks!").text
+    with pytest.raises(ValueError, match="no tidy rule"):
+        QueryAnalyzer(names, skip_rules=frozenset({"drop_everything"}))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieve import _mentions, fuse, named_terms
+from rag.refusal import _mentions, named_terms
+from rag.retrieve import fuse
 from tests.floors import FLOORS
 
 

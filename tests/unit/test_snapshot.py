@@ -6,7 +6,7 @@ import pytest
 
 from rag.corpus import load_papers
 from rag.index import corpus_version, ingest
-from rag.retrieve import Retriever
+from rag.search import Retriever
 from tests.conftest import SEEDS, make_settings
 
 

@@ -3,8 +3,9 @@
 No single score separates off-corpus questions from answerable ones (a paraphrase can
 have a low cosine; a famous method near the corpus's topics a high one), and rules on
 one surface cue (a capitalised word no abstract contains) refuse real questions. So the
-decision is a small logistic regression over several retrieval features, fitted on the
-tune half, `eval/questions_tune.jsonl`, by `scripts/tune.py --write`, which writes
+decision is a small logistic regression over several retrieval features (the evidence of
+rag.refusal, whose `FEATURES` names them; `rag.refusal.load_model` checks a model file
+against that list), fitted on the tune half, `eval/questions_tune.jsonl`, by `scripts/tune.py --write`, which writes
 `rag/answerability.json` (features, standardisation, coefficients, thresholds). Three
 outcomes: answer; answer marked low-confidence (the best papers are still shown); refuse.
 """

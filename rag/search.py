@@ -1,0 +1,127 @@
+"""One search: read the question, rank the papers, decide whether they answer it.
+
+`Retriever.retrieve` runs the steps in turn, each in its own module: `rag.question` reads
+the question (a `Query`), `rag.retrieve` ranks papers for it, and `rag.refusal` measures
+the evidence and decides (with the famous papers of `rag.landmarks` as a yardstick). No
+step calls back into an earlier one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rag.config import Settings
+from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
+from rag.models import PaperHit, Source
+from rag.question import Query, QueryAnalyzer
+from rag.refusal import Refusal, load_model, outside
+from rag.refusal_model import Verdict, default_model_file, warn_if_fitted_otherwise
+from rag.retrieve import Ranker
+
+
+@dataclass
+class Retrieval:
+    """Ranked sources plus the evidence used to decide answerability."""
+
+    sources: list[Source]
+    verdict: Verdict
+    query: Query
+    probability: float = 0.0
+    evidence: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    outside: Landmark | None = None  # a famous paper the question sounds like that the collection lacks
+
+    @property
+    def answerable(self) -> bool:
+        return self.verdict != "refuse"
+
+
+def common_words(embedder: Any) -> frozenset[str]:
+    """Everyday English words: the embedder's vocabulary (none for an embedder without one)."""
+    tokenizer = getattr(embedder, "tokenizer", None)
+    return frozenset(w for w in tokenizer.get_vocab() if w.isalpha()) if tokenizer is not None else frozenset()
+
+
+class Retriever(Ranker):
+    """The index's ranker with question reading and the refusal decision; `retrieve` is thread-safe."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Any = None) -> None:
+        super().__init__(settings, embedder)
+        self.landmarks = LandmarkIndex(
+            load_landmarks(), [p.title for p in self.papers.values()], self.embedder, self.settings.data_dir / "cache"
+        )
+        self.analyzer = QueryAnalyzer(self.names, self.landmarks.known_names(), common_words(self.embedder))
+        model = load_model(self.settings.answerability_model or default_model_file(self.settings.paper_embedder))
+        warn_if_fitted_otherwise(model, self.settings, getattr(self.embedder, "name", None))
+        self.refusal = Refusal(
+            model, self.papers, self.paper_text, self.paper_terms, self.names, self.tokenize, self.bm25.idf
+        )
+
+    def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
+        return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)
+
+    def nearest_landmark(self, query: Query) -> tuple[Landmark | None, float]:
+        """The famous paper outside the collection closest to the question, and its cosine."""
+        return self.landmarks.nearest(self.query_vector(query.dense_text))
+
+    def evidence(
+        self, query: Query, fused: list[PaperHit], rankings: dict[str, list[tuple[int, float]]], k: int
+    ) -> dict[str, float]:
+        """The refusal evidence for a ranking (scripts/tune.py fits the model on it)."""
+        return self.refusal.evidence(query, fused, rankings, k, self.nearest_landmark(query)[1])
+
+    def retrieve(
+        self, question: str, k: int | None = None, carried: Sequence[str] = (), exclude: Collection[str] = ()
+    ) -> Retrieval:
+        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
+
+        `exclude`: papers to rank and decide as if absent (another process deleted them and this
+        index has not reloaded yet): the verdict is made again from the papers that are left.
+        """
+        k = k or self.settings.top_k
+        n = max(self.settings.candidates, 4 * k)
+        started = time.perf_counter()
+        query = self.analyze(question, absent=exclude)
+        if carried:  # "how does the clustering part work?" is about the paper under discussion
+            query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
+        analysed = time.perf_counter()
+        rankings, timings = self.rankings(query, n)
+        if exclude:
+            gone = set(exclude)
+            rankings = {
+                name: [(pos, v) for pos, v in ranking if self.paper_of[pos] not in gone]
+                for name, ranking in rankings.items()
+            }
+        timings["query_ms"] = (analysed - started) * 1e3
+        t1 = time.perf_counter()
+        fused = self.fuse(query, rankings)
+        landmark, landmark_cosine = self.nearest_landmark(query)
+        evidence = self.refusal.evidence(query, fused, rankings, self.settings.top_k, landmark_cosine)
+        probability, verdict = self.refusal.decide(query, fused, evidence, k)
+        if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
+            fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
+        sources = []
+        for number, hit in enumerate(fused[:k], start=1):
+            positions = sorted(hit.chunks, key=lambda p: self.chunks[p].chunk.start)
+            sources.append(
+                Source(
+                    n=number,
+                    paper=self.chunks[positions[0]].paper,
+                    chunks=[self.chunks[p].chunk for p in positions],
+                    score=round(hit.fused, 6),
+                )
+            )
+        timings["fuse_ms"] = (time.perf_counter() - t1) * 1e3
+        verdict = verdict if sources else "refuse"
+        return Retrieval(
+            sources=sources,
+            verdict=verdict,
+            outside=outside(landmark, landmark_cosine, evidence) if verdict == "refuse" else None,
+            query=query,
+            probability=round(probability, 4),
+            evidence=evidence,
+            timings=timings,
+        )
