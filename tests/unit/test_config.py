@@ -176,7 +176,7 @@ def test_an_old_model_file_with_a_free_text_fit_still_loads_and_warns_nothing(tm
 
 
 def test_the_retriever_warns_when_its_settings_differ_from_the_fit(seeds_index, caplog, monkeypatch):
-    from rag.retrieve import Retriever
+    from rag.search import Retriever
 
     monkeypatch.setattr("rag.refusal_model._warned", set())
     with caplog.at_level(logging.WARNING, logger="rag.refusal_model"):

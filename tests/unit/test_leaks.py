@@ -306,7 +306,7 @@ def test_scrambled_vectors_of_the_right_size_are_found_by_the_spot_check_and_reb
 
     from rag.corpus import load_papers
     from rag.index import IndexCorrupt, ingest
-    from rag.retrieve import Retriever
+    from rag.search import Retriever
 
     settings = copy_of_seeds_store(seeds_index, tmp_path / "data", model_cache)
     data = vector_segment(settings) / "data_level0.bin"

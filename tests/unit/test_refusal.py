@@ -127,7 +127,7 @@ def test_a_model_reading_an_unknown_feature_is_refused_at_load(tmp_path):
 
 
 def test_the_tuning_script_offers_the_registry():
-    from tests.test_answerability import _tune_script
+    from tests.unit.test_answerability import _tune_script
 
     assert candidate_features(paper_level=False) == _tune_script().FEATURES
     assert candidate_features(paper_level=True) == [f.name for f in FEATURES]
