@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from rag import config
-from rag.refusal_model import AnswerabilityModel, FitRecord, default_model_file, warn_if_fitted_otherwise
 from rag.config import PACKAGE_DIR, PROFILES, Settings, config_markdown, environment_names, unknown_variables
 from rag.embeddings import MODEL_NAME
+from rag.refusal_model import AnswerabilityModel, FitRecord, default_model_file, warn_if_fitted_otherwise
 from tests.conftest import ROOT
 
 DOC = ROOT / "docs" / "configuration.md"
