@@ -33,6 +33,7 @@ from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, Source, StreamEvent
 from rag.query import respell
 from rag.retrieve import Retrieval, Retriever
+from rag.selection import DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,14 @@ class Pipeline:
 
     def _use(self, retriever: Retriever) -> None:
         """Answer from `retriever` from now on (its extractive answerer weighs words by its BM25)."""
+        from rag.answer.plan import Planner
+        from rag.selection import SelectionModel
+        from rag.sentences import SentenceIndex
+
         self.extractive = ExtractiveAnswerer(
             retriever.idf, self.settings.answer_sentences, self.settings.answer_source_floor
         )
+        self.planner = Planner(retriever, SentenceIndex.load(self.settings, retriever.version), SelectionModel.load())
         self.retriever = retriever
 
     # -- several processes, one store ------------------------------------------------------
@@ -192,14 +198,17 @@ class Pipeline:
                 yield StreamEvent(kind="notice", text=condense_notice)
         stale = self.refresh()
         retriever = self.retriever  # one retriever for the whole question, even if a reload lands meanwhile
+        depth = max(k, DEPTH)  # a set question may cite papers past the top k
         if ranked is not None and ranked.query.question == resolution.standalone_question and not stale:
-            retrieval = replace(ranked, sources=ranked.sources[:k])
+            retrieval = replace(ranked, sources=ranked.sources[:depth], hits=ranked.hits[:depth])
         else:
-            retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
+            retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried, depth=depth)
         if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
             retrieval = drop_missing(retrieval, retriever.present([s.paper.id for s in retrieval.sources]))
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
-        sources = retrieval.sources if retrieval.answerable else []
+        planner = self.planner  # the planner of the retriever above
+        plan = planner.plan(text, retrieval, k) if retrieval.answerable else None
+        sources = plan.sources if plan is not None else []
         yield StreamEvent(kind="sources", sources=sources)
 
         confidence = retrieval.probability
@@ -210,7 +219,7 @@ class Pipeline:
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
-            yield from refuse(" ".join(n for n in (hint, spelled) if n), nearest=retrieval.sources)
+            yield from refuse(" ".join(n for n in (hint, spelled) if n), nearest=retrieval.sources[:k])
             return
         low_confidence = retrieval.verdict == "low_confidence"
 
@@ -218,7 +227,7 @@ class Pipeline:
         notice = ""
         checked: CheckedText | None = None
         if chosen == "llm":
-            checked, notice = yield from self._answer_llm(resolution.standalone_question, sources)
+            checked, notice = yield from self._answer_llm(resolution.standalone_question, sources, plan)
             if checked is not None and not checked.citations:  # the model says the papers do not answer it
                 if low_confidence:  # two weak signals agree: refuse (the refusal was streamed already)
                     yield from refuse(streamed=True, nearest=sources)
@@ -232,7 +241,8 @@ class Pipeline:
             pieces: list[str] = []
             # quotes answer what the user asked now (a follow-up's appended title would pull the title's sentence)
             quoted_for = respell(text, retrieval.query.spelled)  # "What is SPALDE?" quotes for "splade"
-            for piece in self.extractive.write(quoted_for, sources, self.retriever.tokenize):
+            assert plan is not None  # answerable
+            for piece in self.extractive.write(quoted_for, plan, retriever.tokenize):
                 pieces.append(piece)
                 yield StreamEvent(kind="delta", text=piece)
             checked = check_citations("".join(pieces), sources)
@@ -252,6 +262,8 @@ class Pipeline:
             low_confidence=low_confidence and not refused,
             confidence=confidence,
             standalone_question=resolution.standalone_question,
+            used_sources=sorted({c.n for c in checked.citations}) if not refused else [],
+            form=plan.form.form if plan is not None else "",
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 
@@ -303,7 +315,7 @@ class Pipeline:
         return Resolution(standalone_question=standalone, follow_up=offline.follow_up, carried=offline.carried), ""
 
     def _answer_llm(
-        self, question: str, sources: list[Source]
+        self, question: str, sources: list[Source], plan: Any = None
     ) -> Generator[StreamEvent, None, tuple[CheckedText | None, str]]:
         """Stream the LLM's deltas, then check its answer.
 
@@ -318,7 +330,7 @@ class Pipeline:
         assert llm is not None  # _mode() only picks "llm" when an endpoint is configured
         pieces: list[str] = []
         try:
-            for delta in llm.stream(question, sources):
+            for delta in llm.stream(question, sources, plan):
                 pieces.append(delta)
                 yield StreamEvent(kind="delta", text=delta)
         except Exception as exc:  # any LLM failure falls back; the reason is shown, never the key

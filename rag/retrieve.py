@@ -158,6 +158,7 @@ class Retrieval:
     evidence: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     outside: Landmark | None = None  # a famous paper the question sounds like that the collection lacks
+    hits: list[PaperHit] = field(default_factory=list)  # each source's standing per retriever, in source order
 
     @property
     def answerable(self) -> bool:
@@ -519,8 +520,12 @@ class Retriever:
             for h in hits
         )
 
-    def retrieve(self, question: str, k: int | None = None, carried: Sequence[str] = ()) -> Retrieval:
-        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named."""
+    def retrieve(self, question: str, k: int | None = None, carried: Sequence[str] = (), depth: int = 0) -> Retrieval:
+        """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
+
+        `depth`: return this many sources when more than k (the answer may cite papers past the
+        top k); the search and the answerability decision are those of k all the same.
+        """
         k = k or self.settings.top_k
         n = max(self.settings.candidates, 4 * k)
         started = time.perf_counter()
@@ -537,7 +542,7 @@ class Retriever:
         if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
             fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
         sources = []
-        for number, hit in enumerate(fused[:k], start=1):
+        for number, hit in enumerate(fused[: max(k, depth)], start=1):
             positions = sorted(hit.chunks, key=lambda p: self.chunks[p].chunk.start)
             sources.append(
                 Source(
@@ -557,4 +562,5 @@ class Retriever:
             probability=round(probability, 4),
             evidence=evidence,
             timings=timings,
+            hits=fused[: len(sources)],
         )

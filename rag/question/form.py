@@ -188,6 +188,25 @@ def comparison_sides(question: str) -> tuple[str, ...]:
     return ()
 
 
+_SET_LEAD = re.compile(
+    r"^(?:so |and )?(?:which|what|list|find|show me|name|are there|is there|any|do we have|what do we have)\b"
+    r".*?\b(?:papers|works|studies|articles|research|work)\b"
+    r"(?: (?:in|from) (?:the|this|your) (?:collection|corpus|list)| here| there)?"
+    r"(?: (?:are|is|that|which|do we have))?"
+    r"(?: (?:about|on|into|study|studies|deal with|address|tackle|use|look at|bring|build on|try to|propose))?\s+",
+    re.IGNORECASE,
+)
+_TRAILING_PLACE = re.compile(r"\s+(?:in (?:the|this) (?:collection|corpus)|here|there)?\s*[?.!]*$", re.IGNORECASE)
+
+
+def set_topic(question: str) -> str:
+    """What a set question asks papers to be about: "Which papers here study MoE models?" -> "MoE models"."""
+    text = " ".join(question.split())
+    lead = _SET_LEAD.match(text)
+    topic = text[lead.end() :] if lead else ""
+    return _TRAILING_PLACE.sub("", topic).strip(" ,;:")
+
+
 def aspect_of(question: str, form: Form) -> Aspect:
     """What part of a paper answers it: results, method, weaknesses, data, or what it contributes."""
     if form == "limitation":
@@ -210,4 +229,15 @@ def classify(question: str) -> QuestionForm:
     return QuestionForm("single", "default", aspect_of(text, "single"))
 
 
-__all__ = ["FORMS", "RULES", "Aspect", "Form", "FormRule", "QuestionForm", "aspect_of", "classify", "comparison_sides"]
+__all__ = [
+    "FORMS",
+    "RULES",
+    "Aspect",
+    "Form",
+    "FormRule",
+    "QuestionForm",
+    "aspect_of",
+    "classify",
+    "comparison_sides",
+    "set_topic",
+]
