@@ -10,6 +10,8 @@ import pytest
 from rag import evaluate as ev
 from tests.conftest import DEV_QUESTIONS
 
+ROOT_EVAL = DEV_QUESTIONS.parent
+
 A, B, C, D = "Paper A", "Paper B", "Paper C", "Paper D"
 
 
@@ -262,3 +264,176 @@ def test_gold_shown_counts_a_refusal_that_lists_the_gold_title() -> None:
     assert [s["gold_shown"] for s in scored] == [1.0, 1.0, 0.0, 0.0]
     assert [s["answered_with_gold"] for s in scored] == [1.0, 0.0, 0.0, 0.0]
     assert aggregate([{**r, **s} for r, s in zip(rows, scored, strict=True)])["gold_shown"] == 0.5
+
+
+# -- measures by question form (issue 20) -------------------------------------------------------------
+ABSTRACT_A = (
+    "Sparse autoencoders are popular in interpretability. "
+    "We propose MP-SAE, which unrolls the encoder into residual-guided matching pursuit steps. "
+    "Code is available at https://example.org/mp-sae."
+)
+ABSTRACT_B = (
+    "Existing training lacks guarantees. "
+    "We introduce bias adaptation, which adjusts biases to reach the right sparsity and provably recovers features. "
+    "Experiments use models with up to 1.5 billion parameters."
+)
+ABSTRACT_C = "Slots bind to objects through competitive attention. It generalises to unseen compositions."
+KEY_A = "We propose MP-SAE, which unrolls the encoder into residual-guided matching pursuit steps."
+KEY_B = "We introduce bias adaptation, which adjusts biases to reach the right sparsity and provably recovers features."
+REFERENCE = (
+    "MP-SAE unrolls the encoder into matching pursuit steps; bias adaptation adjusts biases and recovers features."
+)
+
+
+def _paper(title: str, abstract: str):
+    from rag.models import Paper
+
+    return Paper(id=title.lower().replace(" ", "-"), title=title, abstract=abstract)
+
+
+def _answer(quotes: list[tuple[str, str]], sources: list[str], refused: bool = False):
+    """A hand-made Answer: numbered sources, and one checked citation per (title, quote)."""
+    from rag.models import Answer, Citation, Source
+
+    abstracts = {A: ABSTRACT_A, B: ABSTRACT_B, C: ABSTRACT_C, D: "Unrelated work on other things."}
+    numbered = [Source(n=i, paper=_paper(t, abstracts[t]), chunks=[], score=1.0) for i, t in enumerate(sources, 1)]
+    number = {t: i for i, t in enumerate(sources, 1)}
+    citations = [Citation(n=number[t], paper_id=t, title=t, quote=q) for t, q in quotes]
+    text = " ".join(f"{q} [{number[t]}]" for t, q in quotes) or "Not in the collection."
+    return Answer(question="q", text=text, citations=citations, sources=numbered, refused=refused)
+
+
+def _scored(form: str, gold: list[str], answer, reference: str = REFERENCE) -> dict:
+    from rag.evaluate.run import answer_fields
+
+    abstracts = {A: ABSTRACT_A, B: ABSTRACT_B, C: ABSTRACT_C}
+    row = {
+        "id": form,
+        "question": "q",
+        "type": "multi" if len(gold) > 1 else "single",
+        "form": form,
+        "gold_titles": gold,
+        "reference_answer": reference,
+        "retrieved": [s.paper.title for s in answer.sources],
+        "gold_abstracts": {t: abstracts[t] for t in gold},
+        **answer_fields(answer),
+    }
+    row.update(ev.score_row(row))
+    return row
+
+
+def test_split_sentences_and_key_sentence() -> None:
+    assert ev.split_sentences(ABSTRACT_A) == [
+        "Sparse autoencoders are popular in interpretability.",
+        KEY_A,
+        "Code is available at https://example.org/mp-sae.",
+    ]
+    assert ev.split_sentences("We use e.g. pixels. Then more.") == ["We use e.g. pixels.", "Then more."]
+    assert ev.key_sentence(ABSTRACT_A, REFERENCE) == KEY_A  # not the first sentence, not the link
+    assert ev.key_sentence(ABSTRACT_B, REFERENCE) == KEY_B
+    assert ev.key_sentence(ABSTRACT_A, "") is None
+
+
+def test_quote_coverage_is_positional_in_the_abstract() -> None:
+    assert ev.quote_coverage(KEY_A, KEY_A, ABSTRACT_A) == 1.0
+    # a quote of another sentence covers none of the key sentence, though it shares the word "encoder"-ish tokens
+    other = "Sparse autoencoders are popular in interpretability."
+    assert ev.quote_coverage(other, "Sparse autoencoders are popular, we propose MP-SAE.", None) > 0  # bag fallback
+    assert ev.quote_coverage(other, KEY_A, ABSTRACT_A) == 0.0
+    # the first half of the key sentence's words, and the same quote with its spaces changed
+    words = KEY_A.split()
+    half = " ".join(words[: len(words) // 2])
+    assert ev.quote_coverage(half, KEY_A, ABSTRACT_A) == pytest.approx((len(words) // 2) / len(words))
+    assert ev.quote_coverage(half.replace(" ", "\n  "), KEY_A, ABSTRACT_A) == pytest.approx(
+        (len(words) // 2) / len(words)
+    )
+
+
+def test_key_sentence_counts_retrieved_gold_papers_whose_key_sentence_is_quoted() -> None:
+    # A's key sentence quoted; B retrieved but quoted only for its background line; C gold but not retrieved
+    answer = _answer([(A, KEY_A), (B, "Existing training lacks guarantees.")], sources=[A, B, D])
+    row = _scored("set", [A, B, C], answer)
+    assert row["key_sentence"] == 0.5  # of the two retrieved gold papers, one
+    # quoting B's key sentence too makes it 1.0; C, never retrieved, does not lower it
+    both = _answer([(A, KEY_A), (B, KEY_B)], sources=[A, B, D])
+    assert _scored("set", [A, B, C], both)["key_sentence"] == 1.0
+    # the key sentence of A quoted but attributed to D does not count for A
+    wrong = _answer([(D, KEY_A)], sources=[A, D])
+    assert _scored("single", [A], wrong)["key_sentence"] == 0.0
+    # no gold paper among the sources: nothing to measure
+    assert (
+        _scored("single", [C], _answer([(D, "Unrelated work on other things.")], sources=[D]))["key_sentence"] is None
+    )
+
+
+def test_key_sentence_threshold_is_half_of_its_words() -> None:
+    words = KEY_A.split()  # 12 words
+    just_under = " ".join(words[: len(words) // 2 - 1])
+    half = " ".join(words[: len(words) // 2])
+    assert ev.key_sentence_recall([(A, half)], {A: ABSTRACT_A}, REFERENCE) == 1.0
+    assert ev.key_sentence_recall([(A, just_under)], {A: ABSTRACT_A}, REFERENCE) == 0.0
+
+
+def test_comparison_both_sides_cited_and_set_recall_by_form() -> None:
+    rows = [
+        _scored("comparison", [A, B], _answer([(A, KEY_A), (B, KEY_B)], sources=[A, B])),
+        _scored("comparison", [A, B], _answer([(A, KEY_A), (D, "Unrelated work on other things.")], sources=[A, D])),
+        _scored("set", [A, B, C], _answer([(A, KEY_A), (B, KEY_B)], sources=[A, B, C])),
+        _scored("summary", [C], _answer([(C, "It generalises to unseen compositions.")], sources=[C])),
+    ]
+    assert [r["all_gold_cited"] for r in rows] == [1.0, 0.0, 0.0, 1.0]
+    forms = ev.by_form(rows)
+    assert list(forms) == ["set", "comparison", "summary"]  # the FORMS order
+    assert forms["comparison"]["both_sides_cited"] == 0.5
+    assert forms["comparison"]["citation_precision"] == 0.75  # 1.0 and 0.5
+    assert forms["set"]["citation_recall"] == pytest.approx(2 / 3)
+    assert forms["set"]["both_sides_cited"] is None  # only comparisons have sides
+    assert ev.aggregate(rows)["both_sides_cited"] == 0.5  # the summary covers the comparisons only
+    assert forms["set"]["n_answered"] == 1
+    assert ev.by_form([{**r, "form": None} for r in rows]) == {}  # a file without forms: no table
+
+
+def test_a_refused_answer_cites_no_side() -> None:
+    refused = _scored("comparison", [A, B], _answer([], sources=[A, B], refused=True))
+    assert refused["all_gold_cited"] == 0.0
+    assert refused["citation_recall"] == 0.0
+    assert refused["key_sentence"] == 0.0  # both retrieved, neither key sentence quoted
+
+
+def test_oracle_picks_the_best_two_gold_sentences() -> None:
+    f1, key = ev.oracle_answer({A: ABSTRACT_A, B: ABSTRACT_B}, REFERENCE)
+    assert f1 == pytest.approx(ev.token_f1(f"{KEY_A} {KEY_B}", REFERENCE))
+    assert key == 1.0  # the two best sentences are the two key sentences
+    # with one sentence allowed, only one paper's key sentence can be in it
+    f1_one, key_one = ev.oracle_answer({A: ABSTRACT_A, B: ABSTRACT_B}, REFERENCE, n=1)
+    assert f1_one < f1
+    assert key_one == 0.5
+    assert ev.oracle_answer({A: ABSTRACT_A}, "") == (None, None)
+
+
+def test_form_is_optional_in_question_files(pipeline, tmp_path: Path) -> None:
+    forms_file = ROOT_EVAL / "questions_forms_test.jsonl"
+    lines = forms_file.read_text().splitlines()
+    picked = [next(line for line in lines if json.loads(line)["form"] == f) for f in ("set", "comparison", "number")]
+    with_form = tmp_path / "forms.jsonl"
+    with_form.write_text("\n".join(picked))
+    without = tmp_path / "plain.jsonl"
+    without.write_text("\n".join(json.dumps({k: v for k, v in json.loads(x).items() if k != "form"}) for x in picked))
+    assert [q.get("form") for q in ev.load_questions(with_form).questions] == ["set", "comparison", "number"]
+    assert all("form" not in q for q in ev.load_questions(without).questions)
+
+    report = ev.run(with_form, tmp_path / "a", pipeline=pipeline, progress=False)
+    assert list(report["by_form"]) == ["set", "comparison", "number"]
+    for values in report["by_form"].values():
+        assert set(ev.FORM_METRICS) <= set(values)
+        assert values["oracle_answer_f1"] is not None
+    row = report["questions"][1]
+    assert {"sources", "quotes", "gold_abstracts", "key_sentence", "all_gold_cited"} <= set(row)
+    assert "## By question form: ours" in (tmp_path / "a" / "report.md").read_text()
+    assert "By question form" in (tmp_path / "a" / "report.html").read_text()
+    assert ev.EvalReport.model_validate_json((tmp_path / "a" / "report.json").read_text()).by_form
+
+    plain = ev.run(without, tmp_path / "b", pipeline=pipeline, progress=False)
+    assert "by_form" not in plain
+    assert plain["summary"]["n"] == 3
+    assert "By question form" not in (tmp_path / "b" / "report.md").read_text()

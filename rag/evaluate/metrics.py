@@ -7,15 +7,25 @@ Definitions follow DESIGN.md, "Interfaces that other tools rely on". Choices it 
   undefined for an answer citing nothing); citation_recall counts such answers as 0.
 - answer_f1 covers answerable questions (an unanswerable one is scored by refusal_accuracy).
 - A metric with no question to average over is null in JSON and "–" in the tables.
+
+Measures by question form (issue 20; docs/evaluation-forms.md):
+- all_gold_cited: 1 when every gold paper is cited; over comparisons it is "both sides cited".
+- key_sentence: for each gold paper among the answer's sources, its key sentence is the
+  abstract sentence with the highest token F1 against the reference answer; the score is
+  the share of those papers whose key sentence a quote of that paper covers (at least
+  KEY_SENTENCE_OVERLAP of the sentence's words). Undefined when no gold paper was a source.
+- oracle_answer_f1 / oracle_key_sentence: what quoting the best ORACLE_SENTENCES sentences
+  of the gold abstracts would score: the ceiling of an extractive answer.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rag.corpus import normalize_title
@@ -42,6 +52,27 @@ METRICS = (
     "latency_ms_p95",
 )
 RANK_DEPTH = 10  # papers ranked per question: enough for mrr@10
+FORMS = ("set", "comparison", "summary", "single", "number", "how", "limitation")
+FORM_METRICS = (
+    "n",
+    "n_answered",
+    "citation_precision",
+    "n_citing",
+    "citation_recall",
+    "all_gold_cited",
+    "both_sides_cited",
+    "key_sentence",
+    "n_key_sentence",
+    "answer_f1",
+    "oracle_key_sentence",
+    "oracle_answer_f1",
+    "answered_with_gold",
+    "false_refusal_rate",
+    "recall@5",
+    "recall@10",
+)
+KEY_SENTENCE_OVERLAP = 0.5  # share of the key sentence's words a quote must cover to count
+ORACLE_SENTENCES = 2  # the ceiling quotes this many sentences of the gold abstracts
 
 
 # -- pure metric functions ---------------------------------------------------------------------
@@ -129,6 +160,129 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_WORD = re.compile(r"\S+")
+_QUOTE_TRIM = " \t\n\"'“”‘’…."
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an abstract: a break after . ! ? followed by space and a capital, digit or bracket.
+
+    Deliberately simple and independent of the answerer's own splitter, so the measure
+    does not move when the answerer changes how it cuts sentences.
+    """
+    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def key_sentence(abstract: str, reference: str) -> str | None:
+    """The abstract sentence with the highest token F1 against the reference answer (first on ties)."""
+    if not answer_tokens(reference):
+        return None
+    best, best_f1 = None, -1.0
+    for sentence in split_sentences(abstract):
+        f1 = token_f1(sentence, reference)
+        if f1 > best_f1:
+            best, best_f1 = sentence, f1
+    return best
+
+
+def _span(haystack: str, needle: str) -> tuple[int, int] | None:
+    """Where `needle` occurs in `haystack`, exactly or up to whitespace; None if it does not."""
+    needle = needle.strip(_QUOTE_TRIM)
+    if not needle:
+        return None
+    at = haystack.find(needle)
+    if at >= 0:
+        return at, at + len(needle)
+    match = re.search(r"\s+".join(map(re.escape, needle.split())), haystack)
+    return match.span() if match else None
+
+
+def quote_coverage(quote: str, sentence: str, abstract: str | None = None) -> float:
+    """Share of the sentence's words that the quote covers.
+
+    Both are located in the abstract and compared by position, so a quote of another
+    sentence sharing common words covers nothing; when either cannot be found verbatim
+    (a paraphrase), the bag-of-tokens overlap stands in.
+    """
+    if abstract is not None:
+        where_sentence, where_quote = _span(abstract, sentence), _span(abstract, quote)
+        if where_sentence and where_quote:
+            start, end = where_sentence
+            words = [m.span() for m in _WORD.finditer(abstract, start, end)]
+            if not words:
+                return 0.0
+            q_start, q_end = where_quote
+            covered = sum(1 for w_start, w_end in words if w_start < q_end and w_end > q_start)
+            return covered / len(words)
+    wanted = Counter(answer_tokens(sentence))
+    if not wanted:
+        return 0.0
+    return sum((wanted & Counter(answer_tokens(quote))).values()) / sum(wanted.values())
+
+
+def key_sentence_recall(
+    quotes: Sequence[tuple[str, str]],
+    retrieved_gold: Mapping[str, str],
+    reference: str,
+    threshold: float = KEY_SENTENCE_OVERLAP,
+) -> float | None:
+    """Share of the retrieved gold papers whose key sentence one of their quotes covers.
+
+    `quotes`: (cited title, quoted text) pairs of the answer; `retrieved_gold`: title ->
+    abstract of each gold paper among the answer's sources. None when there is no such
+    paper or no reference answer (nothing to measure).
+    """
+    if not answer_tokens(reference):
+        return None
+    measured = hits = 0
+    for title, abstract in retrieved_gold.items():
+        key = key_sentence(abstract, reference)
+        if key is None:
+            continue
+        measured += 1
+        wanted = normalize_title(title)
+        if any(
+            normalize_title(cited) == wanted and quote_coverage(text, key, abstract) >= threshold
+            for cited, text in quotes
+        ):
+            hits += 1
+    return hits / measured if measured else None
+
+
+def oracle_answer(
+    gold_abstracts: Mapping[str, str], reference: str, n: int = ORACLE_SENTENCES
+) -> tuple[float | None, float | None]:
+    """(answer_f1, key_sentence) of the best answer made of at most `n` gold-abstract sentences.
+
+    The ceiling of an extractive answer: it searches every combination of up to `n`
+    sentences (token F1 is a bag measure, so order does not matter) for the highest F1, then
+    scores that choice's key-sentence share over all gold papers.
+    """
+    ref = answer_tokens(reference)
+    pool = [(title, s) for title, abstract in gold_abstracts.items() for s in split_sentences(abstract)]
+    if not ref or not pool:
+        return None, None
+    ref_bag, bags = Counter(ref), [Counter(answer_tokens(s)) for _, s in pool]
+
+    def f1(indices: tuple[int, ...]) -> float:
+        bag = sum((bags[i] for i in indices), Counter())
+        common = sum((bag & ref_bag).values())
+        if not common:
+            return 0.0
+        precision, recall = common / sum(bag.values()), common / len(ref)
+        return 2 * precision * recall / (precision + recall)
+
+    best_f1, best = -1.0, ()
+    for size in range(1, n + 1):
+        for combo in itertools.combinations(range(len(pool)), size):
+            score = f1(combo)
+            if score > best_f1:
+                best_f1, best = score, combo
+    quotes = [pool[i] for i in best]
+    return best_f1, key_sentence_recall(quotes, gold_abstracts, reference)
+
+
 def percentile(values: Sequence[float], p: float) -> float | None:
     """Linear-interpolated percentile (numpy's default), None for no values."""
     if not values:
@@ -162,6 +316,7 @@ def score_row(row: dict[str, Any], k: int = 5) -> dict[str, Any]:
                 f"hit@{k}": hit_at(retrieved, gold, k),
                 "hit@5": hit_at(retrieved, gold, 5),
                 "recall@5": recall_at(retrieved, gold, 5),
+                "recall@10": recall_at(retrieved, gold, RANK_DEPTH),
                 "mrr@10": reciprocal_rank(retrieved, gold, 10),
             }
         )
@@ -170,6 +325,16 @@ def score_row(row: dict[str, Any], k: int = 5) -> dict[str, Any]:
             scores["citation_precision"] = citation_precision(cited, gold)
             scores["citation_recall"] = citation_recall(cited, gold)
             scores["answer_f1"] = token_f1(row["answer"], row.get("reference_answer") or "")
+            scores["all_gold_cited"] = float(scores["citation_recall"] == 1.0)
+            gold_abstracts = row.get("gold_abstracts") or {}
+            if gold_abstracts and row.get("sources") is not None:
+                shown = {normalize_title(t) for t in row["sources"]}
+                retrieved_gold = {t: a for t, a in gold_abstracts.items() if normalize_title(t) in shown}
+                quotes = [(str(t), str(q)) for t, q in row.get("quotes") or []]
+                scores["key_sentence"] = key_sentence_recall(quotes, retrieved_gold, row.get("reference_answer") or "")
+        if row.get("gold_abstracts"):
+            oracle_f1, oracle_key = oracle_answer(row["gold_abstracts"], row.get("reference_answer") or "")
+            scores["oracle_answer_f1"], scores["oracle_key_sentence"] = oracle_f1, oracle_key
         if row.get("previous_gold") and row.get("answer") is not None:
             # a later turn citing an earlier turn's paper that is not gold now (a topic switch dragging it in)
             stale = {normalize_title(t) for t in row["previous_gold"]} - _gold_keys(gold)
@@ -195,7 +360,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     latencies = [r["latency_ms"] for r in rows if r.get("latency_ms") is not None]
     out: dict[str, Any] = {"n": len(rows)}
-    for key in ("hit@1", "hit@5", "recall@5", "mrr@10"):
+    for key in ("hit@1", "hit@5", "recall@5", "recall@10", "mrr@10"):
         out[key] = avg(key, answerable)
     judged = [r for r in rows if r.get("refused") is not None]
     out["refusal_accuracy"] = mean(float(r["refused"]) for r in judged if not r["answerable"]) if unanswerable else None
@@ -205,6 +370,14 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["citation_recall"] = avg("citation_recall", answered_answerable)
     out["answer_f1"] = avg("answer_f1", answered_answerable)
     out["answered_with_gold"] = avg("answered_with_gold", answerable)
+    out["n_answered"] = len(answered_answerable)
+    out["n_citing"] = sum(1 for r in answered_answerable if r.get("citation_precision") is not None)
+    out["all_gold_cited"] = avg("all_gold_cited", answered_answerable)
+    out["both_sides_cited"] = avg("all_gold_cited", [r for r in answered_answerable if r.get("form") == "comparison"])
+    out["key_sentence"] = avg("key_sentence", answered_answerable)
+    out["n_key_sentence"] = sum(1 for r in answered_answerable if r.get("key_sentence") is not None)
+    out["oracle_answer_f1"] = avg("oracle_answer_f1", answerable)
+    out["oracle_key_sentence"] = avg("oracle_key_sentence", answerable)
     out["gold_shown"] = avg("gold_shown", answerable)
     # answers whose text had a [n] naming no retrieved source (removed before the user saw it)
     with_text = [r for r in answered if "made_up_citations" in r and not r.get("refused")]
@@ -228,11 +401,19 @@ def by_type(rows: Sequence[dict[str, Any]], key: str = "type") -> dict[str, dict
     return {t: aggregate([r for r in rows if str(r.get(key)) == t]) for t in types}
 
 
-# -- reading questions -------------------------------------------------------------------------
+def by_form(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Metrics per question form (set, comparison, ...); empty for a file whose questions have none."""
+    present = {str(r["form"]) for r in rows if r.get("form")}
+    forms = [f for f in FORMS if f in present] + sorted(present - set(FORMS))
+    return {f: aggregate([r for r in rows if r.get("form") == f]) for f in forms}
 
 
 __all__ = [
+    "FORMS",
+    "FORM_METRICS",
+    "KEY_SENTENCE_OVERLAP",
     "METRICS",
+    "ORACLE_SENTENCES",
     "RANK_DEPTH",
     "SYSTEMS",
     "TYPES",
@@ -241,6 +422,7 @@ __all__ = [
     "_gold_keys",
     "aggregate",
     "answer_tokens",
+    "by_form",
     "by_type",
     "citation_precision",
     "citation_recall",
@@ -248,10 +430,15 @@ __all__ = [
     "first_gold_rank",
     "hit_at",
     "is_answerable",
+    "key_sentence",
+    "key_sentence_recall",
     "mean",
+    "oracle_answer",
     "percentile",
+    "quote_coverage",
     "recall_at",
     "reciprocal_rank",
     "score_row",
+    "split_sentences",
     "token_f1",
 ]

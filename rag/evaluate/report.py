@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.evaluate.metrics import (
+    FORM_METRICS,
     METRICS,
     RANK_DEPTH,
 )
@@ -21,7 +22,7 @@ from rag.evaluate.metrics import (
 def fmt(value: Any, key: str = "") -> str:
     if value is None:
         return "–"
-    if key == "n" or isinstance(value, int):
+    if key == "n" or key.startswith("n_") or isinstance(value, int):
         return str(value)
     if key.startswith("latency"):
         return f"{value:.1f}"
@@ -42,11 +43,22 @@ def summary_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def type_table(result: dict[str, Any], key: str = "by_type") -> tuple[list[str], list[list[str]]]:
-    header = [key.removeprefix("by_"), *METRICS]
-    rows = [[t, *(fmt(values.get(m), m) for m in METRICS)] for t, values in (result.get(key) or {}).items()]
-    rows.append(["all", *(fmt(result["summary"].get(m), m) for m in METRICS)])
+def type_table(
+    result: dict[str, Any], key: str = "by_type", metrics: Sequence[str] = METRICS
+) -> tuple[list[str], list[list[str]]]:
+    header = [key.removeprefix("by_"), *metrics]
+    rows = [[t, *(fmt(values.get(m), m) for m in metrics)] for t, values in (result.get(key) or {}).items()]
+    rows.append(["all", *(fmt(result["summary"].get(m), m) for m in metrics)])
     return header, rows
+
+
+def form_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per question form: citations, both sides, key sentence, answer F1 and the oracle ceiling.
+
+    The comparison row's all_gold_cited is "both sides cited"; the n_* columns give how many
+    questions each figure averages over.
+    """
+    return type_table(result, "by_form", FORM_METRICS)
 
 
 def question_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -85,6 +97,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             parts += ["", f"## By question style: {name}", "", markdown_table(*type_table(result, "by_style"))]
         if result.get("by_turn"):
             parts += ["", f"## First turns and follow-ups: {name}", "", markdown_table(*type_table(result, "by_turn"))]
+        if result.get("by_form"):
+            parts += ["", f"## By question form: {name}", "", markdown_table(*form_table(result))]
     parts += ["", f"## Questions: {cfg['system']}", "", markdown_table(*question_table(report))]
     if cfg["warnings"]:
         parts += ["", "## Warnings", "", *(f"- {w}" for w in cfg["warnings"])]
@@ -189,6 +203,8 @@ def render_html(report: dict[str, Any]) -> str:
         parts += [f"<h2>By question type: {html.escape(name)}</h2>", _html_table(*type_table(result))]
         if _has_styles(result):
             parts += [f"<h2>By question style: {html.escape(name)}</h2>", _html_table(*type_table(result, "by_style"))]
+        if result.get("by_form"):
+            parts += [f"<h2>By question form: {html.escape(name)}</h2>", _html_table(*form_table(result))]
     parts.append("<h2>Plots</h2>")
     for caption, png in plots(report):
         parts.append(
@@ -214,6 +230,9 @@ class EvalReport(BaseModel):
     by_type: dict[str, dict[str, Any]] = Field(description="The same metrics per question type.")
     by_style: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per style (tuning sets).")
     by_turn: dict[str, dict[str, Any]] | None = Field(None, description="First turns and follow-ups apart.")
+    by_form: dict[str, dict[str, Any]] | None = Field(
+        None, description="Per question form (set, comparison, summary, ...) when the questions carry one."
+    )
     questions: list[dict[str, Any]] = Field(description="One scored row per question (or conversation turn).")
     config: dict[str, Any] = Field(description="The run: question file, k, system, mode, papers, seconds, warnings.")
     settings: dict[str, Any] = Field(default_factory=dict, description="The Settings it ran with, secrets left out.")
@@ -240,6 +259,7 @@ __all__ = [
     "_html_table",
     "_png",
     "fmt",
+    "form_table",
     "markdown_table",
     "plots",
     "question_table",

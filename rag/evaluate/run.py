@@ -11,16 +11,18 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.corpus import normalize_title
 from rag.evaluate.metrics import (
     RANK_DEPTH,
     SYSTEMS,
     TYPES,
     aggregate,
+    by_form,
     by_type,
     distinct_titles,
     score_row,
@@ -68,16 +70,17 @@ def load_questions(path: Path | str) -> QuestionSet:
                 warnings.append(f"{path}:{number}: duplicate id {qid!r}; renamed to {qid}@{number}")
                 qid = f"{qid}@{number}"
             seen_ids.add(qid)
-            questions.append(
-                {
-                    "id": qid,
-                    "question": item["question"],
-                    "type": str(qtype),
-                    "gold_titles": gold,
-                    "reference_answer": str(item.get("reference_answer") or ""),
-                    "style": str(item.get("style") or qtype),
-                }
-            )
+            question = {
+                "id": qid,
+                "question": item["question"],
+                "type": str(qtype),
+                "gold_titles": gold,
+                "reference_answer": str(item.get("reference_answer") or ""),
+                "style": str(item.get("style") or qtype),
+            }
+            if item.get("form"):  # optional (issue 20): what the question asks for, for the by_form table
+                question["form"] = str(item["form"])
+            questions.append(question)
     return QuestionSet(questions, warnings)
 
 
@@ -121,6 +124,17 @@ def _conversation_turns(
 
 
 # -- running systems ---------------------------------------------------------------------------
+def answer_fields(answer: Any) -> dict[str, Any]:
+    """What the metrics read from an Answer: cited titles, source titles, (title, quote) pairs, refusal."""
+    return {
+        "cited": distinct_titles(c.title for c in answer.citations),
+        "sources": [s.paper.title for s in answer.sources],
+        "quotes": [[c.title, c.quote] for c in answer.citations],
+        "refused": answer.refused,
+        "answer": answer.text,
+    }
+
+
 def _papers_in_order(retriever: Any, hits: list[tuple[int, float]], depth: int) -> list[str]:
     """Chunk hits grouped by paper (a paper takes its best chunk's rank)."""
     return distinct_titles(retriever.title_of(pos) for pos, _ in hits)[:depth]
@@ -133,15 +147,22 @@ def run_question(
     k: int,
     retrieval_only: bool,
     history: list[tuple[str, Any]] | None = None,
+    abstracts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One question through one system: retrieved titles, answer, citations, latency.
 
     `history`: the conversation's earlier (question, Answer) turns; `ours` resolves a
-    follow-up against them, the baselines search the turn's text alone.
+    follow-up against them, the baselines search the turn's text alone. `abstracts`
+    (normalised title -> abstract) puts the gold papers' abstracts in the row, for the
+    key-sentence measure and the oracle ceiling.
     """
     retriever = pipeline.retriever
     text = question["question"]
     row: dict[str, Any] = {**question, "system": system}
+    if abstracts and question.get("gold_titles"):
+        row["gold_abstracts"] = {
+            t: abstracts[normalize_title(t)] for t in question["gold_titles"] if normalize_title(t) in abstracts
+        }
     started = time.perf_counter()
     if system in ("bm25", "dense"):
         n = max(retriever.settings.candidates, 4 * RANK_DEPTH)
@@ -163,13 +184,11 @@ def run_question(
     answer = pipeline.ask(text, k=k, history=history, ranked=retrieval)  # searched once, above
     row["standalone_question"] = answer.standalone_question
     row["latency_ms"] = row["retrieval_ms"] + (time.perf_counter() - t0) * 1e3  # what a user waits: both
-    row["cited"] = distinct_titles(c.title for c in answer.citations)
-    row["refused"] = answer.refused
+    row.update(answer_fields(answer))
     row["closest"] = list(answer.closest)
     row["low_confidence"] = answer.low_confidence
     row["made_up_citations"] = len(answer.made_up_citations)
     row["confidence"] = answer.confidence
-    row["answer"] = answer.text
     row["mode"] = answer.mode
     if answer.notice:
         row["notice"] = answer.notice
@@ -228,10 +247,12 @@ def evaluate_system(
 
     rows = []
     histories: dict[str, list[tuple[str, Any]]] = {}
+    papers = pipeline.papers() if hasattr(pipeline, "papers") else []
+    abstracts = {normalize_title(p.title): p.abstract for p in papers}
     for question in tqdm(questions, desc=f"eval {system}", unit="q", disable=not progress, file=sys.stderr):
         history = histories.setdefault(question["conversation"], []) if question.get("conversation") else None
         try:
-            row = run_question(pipeline, question, system, k, retrieval_only, history)
+            row = run_question(pipeline, question, system, k, retrieval_only, history, abstracts)
             if history is not None and row.get("_answer") is not None:
                 history.append((question["question"], row["_answer"]))
         except InvalidQuestion as exc:
@@ -252,6 +273,8 @@ def evaluate_system(
     }
     if any(r.get("turn") for r in rows):  # a conversation file: first turns and follow-ups apart
         result["by_turn"] = by_type(rows, "turn")
+    if any(r.get("form") for r in rows):  # a file with question forms (issue 20)
+        result["by_form"] = by_form(rows)
     return result
 
 
@@ -300,6 +323,7 @@ def run(
         "by_type": primary["by_type"],
         "by_style": primary["by_style"],
         **({"by_turn": primary["by_turn"]} if "by_turn" in primary else {}),
+        **({"by_form": primary["by_form"]} if "by_form" in primary else {}),
         "questions": primary["questions"],
         "config": {
             "questions_file": str(questions_path),
@@ -361,6 +385,7 @@ __all__ = [
     "_conversation_turns",
     "_papers_in_order",
     "_public",
+    "answer_fields",
     "evaluate_system",
     "judge_faithfulness",
     "load_questions",
