@@ -44,6 +44,9 @@ FEATURES = (
     "bm25_rel",
     "sent_top",
     "sent_gap",
+    "sent_top3",
+    "sent_share",
+    "coverage_rel",
     "coverage",
     "title_coverage",
     "density",
@@ -120,9 +123,15 @@ def candidate_features(
     top = sources[0].score or 1e-9
     bm25_top = max((h.scores.get("bm25", 0.0) for h in hits), default=0.0) or 1.0
     sent_tops = [max(s.values(), default=0.0) for s in sims]
+    coverages = [
+        sum(w for t, w in weights.items() if t in set(tokenize(s.paper.title + " " + s.paper.abstract))) / mass
+        for s in sources
+    ]
+    best_coverage = max(coverages, default=0.0) or 1.0
     best_sent = max(sent_tops, default=0.0)
     rows = []
-    for rank, (source, hit, sent_top) in enumerate(zip(sources, hits, sent_tops, strict=True)):
+    for rank, (source, hit, sent_top, sim) in enumerate(zip(sources, hits, sent_tops, sims, strict=True)):
+        values = sorted(sim.values(), reverse=True)
         title = set(tokenize(source.paper.title))
         counts = Counter(tokenize(source.paper.title + " " + source.paper.abstract))
         rows.append(
@@ -135,6 +144,9 @@ def candidate_features(
                 "bm25_rel": hit.scores.get("bm25", 0.0) / bm25_top,
                 "sent_top": sent_top,
                 "sent_gap": best_sent - sent_top,
+                "sent_top3": sum(values[:3]) / max(1, len(values[:3])),
+                "sent_share": sum(v >= 0.4 for v in values) / max(1, len(values)),
+                "coverage_rel": coverages[rank] / best_coverage,
                 "coverage": sum(w for t, w in weights.items() if counts[t]) / mass,
                 "title_coverage": sum(w for t, w in weights.items() if t in title) / mass,
                 "density": sum(w * min(counts[t], 3) / 3 for t, w in weights.items()) / mass,
@@ -146,16 +158,67 @@ def candidate_features(
     return rows
 
 
+GENERIC = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "and",
+        "or",
+        "with",
+        "use",
+        "uses",
+        "using",
+        "its",
+        "their",
+        "approach",
+        "approaches",
+        "method",
+        "methods",
+        "model",
+        "models",
+        "paper",
+        "work",
+        "standard",
+        "ordinary",
+        "usual",
+        "plain",
+        "regular",
+        "layer",
+        "layers",
+        "version",
+    ]
+)
+
+
+def side_words(side: str) -> tuple[list[str], bool]:
+    """A side's words to look for, and whether they are a name (capitals or digits: all must appear)."""
+    tokens = [re.sub(r"['’]s$", "", t) for t in re.findall(r"[\w\-^'’]+", side)]
+    names = [t.lower() for t in tokens if len(t) > 1 and (any(c.isupper() for c in t) or any(c.isdigit() for c in t))]
+    if names:
+        return names, True
+    return [t.lower() for t in tokens if len(t) > 2 and t.lower() not in GENERIC], False
+
+
 def _mentions(source: Source, side: str) -> int:
-    """2 if the paper's title carries the side's name, 1 if its abstract does, else 0."""
-    words = [w for w in re.findall(r"[\w\-]+", side.lower()) if len(w) > 1]
+    """2 if the paper's title carries the side's name, 1 if its abstract does, else 0.
+
+    A name (MoTE, BT^2, LQ-LoRA) must appear whole; a description ("token pooling", "lattice
+    decoding") counts when two thirds of its words do.
+    """
+    words, is_name = side_words(side)
     if not words:
         return 0
-    title, abstract = source.paper.title.lower(), source.paper.abstract.lower()
-    if all(re.search(rf"(?<!\w){re.escape(w)}", title) for w in words):
-        return 2
-    if all(re.search(rf"(?<!\w){re.escape(w)}", abstract) for w in words):
-        return 1
+    need = len(words) if is_name else max(1, math.ceil(2 * len(words) / 3))
+    for score, text in ((2, source.paper.title.lower()), (1, source.paper.abstract.lower())):
+        found = sum(bool(re.search(rf"(?<![\w\-]){re.escape(w)}", text)) for w in words)
+        if found >= need:
+            return score
     return 0
 
 

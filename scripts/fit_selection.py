@@ -28,8 +28,8 @@ from rag.answerability import fit_logistic  # noqa: E402
 from rag.corpus import normalize_title  # noqa: E402
 from rag.selection import DEPTH, FEATURES, SelectionModel, choose  # noqa: E402
 
-TUNE = [ROOT / "eval" / "questions_tune.jsonl"]
-REPORT = [ROOT / "eval" / "questions_test.jsonl", ROOT / "eval" / "dev_questions.jsonl"]
+TUNE = [ROOT / "eval" / "questions_tune.jsonl", ROOT / "eval" / "questions_forms_tune.jsonl"]
+REPORT = [ROOT / "eval" / n for n in ("questions_test.jsonl", "questions_forms_test.jsonl", "dev_questions.jsonl")]
 
 
 def load(path: Path) -> list[dict[str, Any]]:

@@ -115,10 +115,13 @@ def test_ordinal_and_described_follow_ups_resolve_against_the_listed_papers():
     assert described.standalone_question == "the one on stock prediction: how well does it do?"
 
 
-def test_the_shipped_selection_model_loads_and_is_calibrated_on_tune():
+def test_the_shipped_selection_model_is_fitted_on_tune_and_separates_the_asked_paper(pipeline):
     model = SelectionModel.load()
-    assert "questions" in model.fitted_on and "tune" in model.fitted_on
+    assert "questions_tune" in model.fitted_on and "test" not in model.fitted_on
     assert 0 < model.set_threshold < 1
-    strong = {"fused": 0.9, "rel": 1.0, "rank": 0.0, "gap": 0.0, "dense": 0.7, "coverage": 1.0, "sent_top": 0.7}
-    weak = {"fused": 0.0, "rel": 0.0, "rank": 2.6, "gap": 0.9, "dense": 0.2, "coverage": 0.1, "sent_top": 0.1}
-    assert model.probability(strong) > 0.8 > 0.2 > model.probability(weak)
+    question = "Which paper introduced pointer networks?"
+    retrieval = pipeline.retriever.retrieve(question, 5, depth=15)
+    candidates = pipeline.planner.candidates(pipeline.planner.form(question), retrieval)
+    assert candidates[0].source.paper.title == "Pointer Networks"
+    assert candidates[0].probability > 0.5 > max(c.probability for c in candidates[1:])
+    assert min(c.probability for c in candidates) < 0.1

@@ -92,6 +92,9 @@ LEXICAL_WEIGHT = 0.5  # the IDF share of the question's words, beside the cosine
 ASPECT_BONUS = 0.12
 SHUNNED = 0.5  # taken off a link, an availability statement or boilerplate
 BACKGROUND = 0.3  # taken off the opening sentences about the field when the question asks what papers do
+TOPICAL_MATCH = 0.5  # weight of matching the question in a set answer, where it names only the topic
+SET_SENTENCES = 1  # quoted per paper of a set answer
+SECOND_SENTENCE = 0.5  # a second sentence of a paper is quoted when it scores this share of the first
 
 
 @dataclass
@@ -123,8 +126,15 @@ class ExtractiveAnswerer:
         self.source_floor = source_floor
 
     # -- scoring ----------------------------------------------------------------------------
-    def scored(self, question: str, aspect: str, candidate: Candidate, tokenize) -> list[ScoredSentence]:
-        """Every sentence of the candidate's abstract, scored for the question (best first)."""
+    def scored(
+        self, question: str, aspect: str, candidate: Candidate, tokenize, topical: bool = False
+    ) -> list[ScoredSentence]:
+        """Every sentence of the candidate's abstract, scored for the question (best first).
+
+        `topical`: the question names only a topic (a set question); its words are in the lead line
+        already, so matching them counts for less than saying what the paper does.
+        """
+        match_weight = TOPICAL_MATCH if topical else 1.0
         terms = set(tokenize(question))
         mass = sum(self._idf(t) for t in terms) or 1.0
         cue = ASPECT_CUES.get(aspect)
@@ -137,12 +147,14 @@ class ExtractiveAnswerer:
             text = sentence.text
             words = set(tokenize(text))
             lexical = sum(self._idf(t) for t in terms & words) / mass
-            score = candidate.sims.get(sentence.start, 0.0) + LEXICAL_WEIGHT * lexical
+            score = match_weight * (candidate.sims.get(sentence.start, 0.0) + LEXICAL_WEIGHT * lexical)
             if cue is not None and cue.search(text):
                 score += ASPECT_BONUS * (2.5 if aspect == "limitation" else 1.0)
+            elif aspect == "limitation":
+                score -= ASPECT_BONUS * 2.5  # asked for a weakness: a sentence naming none does not answer
             if aspect in ("contribution", "") and CONTRIBUTION.search(text):
                 score += ASPECT_BONUS  # what the paper itself does, not its background
-            elif index < own:
+            elif index < own and aspect != "limitation":  # a limitation is often stated as background
                 score -= BACKGROUND  # an opening sentence about the field, not the paper
             if not wants_code and (AVAILABILITY.search(text) or LINK.search(text)):
                 score -= SHUNNED
@@ -155,12 +167,14 @@ class ExtractiveAnswerer:
             out.append(ScoredSentence(candidate.source, sentence, score))
         return sorted(out, key=lambda s: (-s.score, s.sentence.start))
 
-    def best(self, question: str, aspect: str, candidate: Candidate, tokenize, n: int) -> list[ScoredSentence]:
+    def best(
+        self, question: str, aspect: str, candidate: Candidate, tokenize, n: int, topical: bool = False
+    ) -> list[ScoredSentence]:
         """The paper's n best sentences, in abstract order (a second only when it scores near the first)."""
-        ranked = self.scored(question, aspect, candidate, tokenize)
+        ranked = self.scored(question, aspect, candidate, tokenize, topical)
         picked = ranked[:1]
         for item in ranked[1:n]:
-            if item.score >= 0.75 * picked[0].score and item.score > 0:
+            if item.score >= SECOND_SENTENCE * picked[0].score and item.score > 0:
                 picked.append(item)
         return sorted(picked, key=lambda s: s.sentence.start)
 
@@ -175,7 +189,9 @@ class ExtractiveAnswerer:
             ("Method", ASPECT_CUES["contribution"], sentences),
             ("Result", ASPECT_CUES["result"], sentences[1:]),
         ):
-            options = [s for s in pool if s.start not in used and scored[s.start].score > -SHUNNED / 2]
+            options = [
+                s for s in pool if s.start not in used and not (LINK.search(s.text) or AVAILABILITY.search(s.text))
+            ]
             if not options:
                 continue
             cued = [s for s in options if pattern.search(s.text)] or (options if label != "Result" else [])
@@ -206,10 +222,18 @@ class ExtractiveAnswerer:
             yield from self._comparison(question, plan, chosen, tokenize)
             return
         if len(chosen) >= 2 or form == "set":
-            yield self._set_lead(len(chosen), form, aspect, plan.topic)
-            per_paper = 2 if len(chosen) <= 2 else 1
-            for candidate in chosen:
-                yield self._item(candidate, self.best(question, aspect, candidate, tokenize, per_paper))
+            topical = form == "set"
+            items = [(c, self.best(question, aspect, c, tokenize, SET_SENTENCES, topical)) for c in chosen]
+            if aspect == "limitation":  # across papers: only those whose abstract names a weakness
+                stated = [
+                    (c, picked)
+                    for c, picked in items
+                    if any(ASPECT_CUES["limitation"].search(p.sentence.text) for p in picked)
+                ]
+                items = stated or items[:1]
+            yield self._set_lead(len(items), form, aspect, plan.topic)
+            for candidate, picked in items:
+                yield self._item(candidate, picked)
             return
         candidate = chosen[0]
         picked = self.best(question, aspect, candidate, tokenize, 2)
@@ -232,7 +256,7 @@ class ExtractiveAnswerer:
         noun = "papers" if many else "paper"
         verb = "are" if many else "is"
         if form == "limitation" or aspect == "limitation":
-            return f"{count_word(count)} {noun} in the collection state limitations:"
+            return f"{count_word(count)} {noun} in the collection {'state' if many else 'states'} limitations:"
         if topic and len(topic.split()) <= 8:
             return f"{count_word(count)} {noun} in the collection {verb} about {topic}:"
         return f"{count_word(count)} {noun} in the collection answer this:"

@@ -48,14 +48,17 @@ RULES: tuple[FormRule, ...] = (
         r"\b(?:how|in what way|where) (?:does|do|did|is|are) .{2,80}? (?:differ|compare|contrast|stack up)\b"
         r"|\bdiffer(?:s|ence|ences)? (?:between|from)\b"
         r"|^(?:please )?compar(?:e|ing)\b|\bcompar(?:ison of|ison between)\b"
-        r"|\b(?:versus|vs\.?)\s|\bcontrast .{2,60}? (?:with|and)\b|\bwhat distinguishes\b",
+        r"|\b(?:versus|vs\.?)\s|\bcontrast .{2,60}? (?:with|and)\b|\bwhat distinguishes\b"
+        r"|\bdifferently (?:from|than)\b|\bhow do .{2,80}? and .{2,80}? differ\b|\band .{2,60}? both\b.*\bdiffer",
         "How does Monet differ from a standard mixture-of-experts layer?",
     ),
     _rule(
         "weakness",
         "limitation",
         r"\b(?:limitations?|weakness(?:es)?|drawbacks?|shortcomings?|downsides?|caveats?|pitfalls?|failure modes?"
-        r"|where (?:does|do) .{2,60}? (?:fail|break|struggle)|open problems?)\b",
+        r"|where (?:does|do) .{2,60}? (?:fail|break|struggle)|open problems?)\b"
+        r"|\bwhat (?:is|goes|went|was) wrong\b|^what problem\b|\bdegenerate\b|\bunfair\b"
+        r"|\bwhy (?:does|do|is|are|did) .{2,80}? (?:fail|wrong|worse|hard|unfair|break)",
         "What are the limitations of sparse autoencoders according to the papers here?",
     ),
     _rule(
@@ -63,7 +66,7 @@ RULES: tuple[FormRule, ...] = (
         "set",
         r"^(?:so |and |ok,? )?(?:which|what) (?:other )?(?:papers|works|studies|articles|publications)\b"
         r"|^(?:so |and |ok,? )?which (?:other )?(?:methods|approaches|techniques|models)\b"
-        rf"|\b(?:list|find|show|name|give)(?: me)?(?: all| every| the| some| any)* {_PLURAL_WORKS}\b"
+        rf"|\b(?:list|find|show|name|give)(?: me)?(?: all| every| the| some| any)* (?:{_PLURAL_WORKS}|paper|work)\b"
         rf"|\bany (?:other )?(?:work|papers|research|studies)\b (?:on|about|that|in|into|for|using|which)\b"
         r"|\b(?:are there|do we have|what do we have|what is there)\b"
         r"|\bis there (?:any |some )?(?:other )?(?:studies|papers)\b"
@@ -79,7 +82,7 @@ RULES: tuple[FormRule, ...] = (
         "summary",
         r"\b(?:summari[sz]e|tl;?dr|^(?:give me |write )?(?:a )?(?:short |brief )?summary of"
         r"|give (?:me )?(?:an )?overview of|tell me (?:more )?about|explain the)\b"
-        r"|^\s*what (?:is|was) (?:the )?.{2,60}? paper about\b"
+        r"|^\s*what (?:is|was) (?:the )?.{2,60}? paper about\b|^\s*what is .{2,80}? about\?|\bsummary please\b"
         r"|^\s*what (?:does|did) (?:the )?.{2,60}? paper (?:do|say)\b",
         "Summarize the Monet paper.",
     ),
@@ -91,7 +94,7 @@ RULES: tuple[FormRule, ...] = (
         r"|benchmarks?|data)\b|\bwhich (?:datasets?|benchmarks?|corpora|corpus)\b"
         r"|\bon what (?:data|datasets?|benchmarks?)\b"
         r"|\b(?:evaluated|trained|tested) on\b"
-        r"|^what \w+(?: [\w\-]+){0,4} (?:does|do|did) .{2,60}? (?:achieve|reach|report|get|obtain|attain|give)\b",
+        r"|^what [\w\-]+(?: [\w\-]+){0,4} (?:does|do|did) .{2,60}? (?:achieve|reach|report|get|obtain|attain|give)\b",
         "How many parameters does the largest model have?",
     ),
     _rule(
@@ -129,11 +132,11 @@ _ASPECTS: tuple[tuple[Aspect, re.Pattern[str]], ...] = (
     ),
 )
 
-_END = r"(?:[?.!]|,|\s(?:in|on|for|when|at|regarding|with respect to|and (?:why|how|what|which))\s|$)"
+_END = r"(?:[?.!:;]|,|\s(?:in|on|for|when|at|regarding|with respect to|and (?:why|how|what|which))\s|$)"
 # the two sides of a comparison: "how does A differ from B", "difference between A and B", "compare A with B"
 _SIDES = (
     re.compile(
-        r"\b(?:how|in what way|where) (?:does|do|did|is|are) (?P<a>.+?) (?:differ|compare|contrast|stack up)"
+        r"\b(?:how|in what way|where) (?:does|do|did|is|are) (?P<a>.+?) (?:differ\w*|compare|contrast|stack up)"
         rf"(?: \w+)? (?:from|to|with|against|and) (?P<b>.+?){_END}",
         re.IGNORECASE,
     ),
@@ -146,7 +149,9 @@ _SIDES = (
         rf"{_END}",
         re.IGNORECASE,
     ),
-    re.compile(r"(?P<a>[^,?]+?) (?:vs\.?|versus) (?P<b>[^,?]+?)(?:[?.!]|,|$)", re.IGNORECASE),
+    re.compile(r"(?P<a>[^,?:]+?) (?:vs\.?|versus) (?P<b>[^,?:]+?)(?:[?.!:;]|,|$)", re.IGNORECASE),
+    re.compile(r"^(?P<a>[^,?:]+?) and (?P<b>[^,?:]+?) (?:both|each|differ|compare)\b", re.IGNORECASE),
+    re.compile(rf"\b(?:how|in what way) do (?P<a>.+?) and (?P<b>.+?) (?:differ|compare)\w*{_END}", re.IGNORECASE),
     re.compile(r"\bwhat distinguishes (?P<a>.+?) from (?P<b>.+?)(?:[?.!]|,|$)", re.IGNORECASE),
 )
 _LEAD_WORDS = re.compile(
