@@ -105,6 +105,20 @@ def _terms(tokenize: Callable[[str], list[str]], text: str) -> list[str]:
     return list(dict.fromkeys(tokenize(text)))
 
 
+_COUNTS: dict[tuple[str, int], Counter[str]] = {}  # (paper id, text hash) -> its word counts
+
+
+def _counts(tokenize: Callable[[str], list[str]], paper_id: str, text: str) -> Counter[str]:
+    """A paper's word counts, computed once per process (bounded by the corpus size)."""
+    key = (paper_id, hash(text))
+    counts = _COUNTS.get(key)
+    if counts is None:
+        if len(_COUNTS) > 50_000:
+            _COUNTS.clear()
+        counts = _COUNTS[key] = Counter(tokenize(text))
+    return counts
+
+
 def candidate_features(
     form: QuestionForm,
     sources: Sequence[Source],
@@ -123,17 +137,15 @@ def candidate_features(
     top = sources[0].score or 1e-9
     bm25_top = max((h.scores.get("bm25", 0.0) for h in hits), default=0.0) or 1.0
     sent_tops = [max(s.values(), default=0.0) for s in sims]
-    coverages = [
-        sum(w for t, w in weights.items() if t in set(tokenize(s.paper.title + " " + s.paper.abstract))) / mass
-        for s in sources
-    ]
+    paper_counts = [_counts(tokenize, s.paper.id, s.paper.title + " " + s.paper.abstract) for s in sources]
+    coverages = [sum(w for t, w in weights.items() if counts[t]) / mass for counts in paper_counts]
     best_coverage = max(coverages, default=0.0) or 1.0
     best_sent = max(sent_tops, default=0.0)
     rows = []
     for rank, (source, hit, sent_top, sim) in enumerate(zip(sources, hits, sent_tops, sims, strict=True)):
         values = sorted(sim.values(), reverse=True)
         title = set(tokenize(source.paper.title))
-        counts = Counter(tokenize(source.paper.title + " " + source.paper.abstract))
+        counts = paper_counts[rank]
         rows.append(
             {
                 "fused": source.score,
