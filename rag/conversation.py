@@ -40,6 +40,20 @@ NEW_TOPIC = re.compile(
     re.IGNORECASE,
 )
 MAX_CARRIED = 3  # papers of the last answer kept in play
+MAX_SHOWN = 15  # a follow-up over a set chooses among this many of the last answer's papers
+# "which of them ...", "the one on stock prediction", "any of these": choose among the last answer's papers
+AMONG = re.compile(
+    r"\b(?:which|what|any|none|all|each|one|both|either|neither|some|many|how many)\s+of\s+"
+    r"(?:them|these|those|the(?:se)? papers)\b"
+    r"|\b(?:which|what) (?:one|paper|ones)\b(?=.*\b(?:them|these|those|above|listed|you (?:listed|mentioned|cited))\b)"
+    r"|\bthe (?:one|paper|work)s? (?:on|about|that|which|with|for|using|from)\b|\bamong (?:them|these|those)\b",
+    re.IGNORECASE,
+)
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+            "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}  # fmt: skip
+ORDINAL = re.compile(
+    r"\b(?:the )?(" + "|".join(ORDINALS) + r"|last) (?:one|paper|item|result|source|work)\b", re.IGNORECASE
+)
 
 
 class Turn(BaseModel):
@@ -51,6 +65,24 @@ class Turn(BaseModel):
     answer: Answer | None = None
     cited_paper_ids: list[str] = Field(default_factory=list, description="When no Answer is kept: what it cited.")
     cited_titles: list[str] = Field(default_factory=list)
+    shown_paper_ids: list[str] = Field(default_factory=list, description="When no Answer is kept: its sources.")
+    shown_titles: list[str] = Field(default_factory=list)
+
+    def shown(self) -> list[tuple[str, str]]:
+        """(paper id, title) of every paper the answer listed or showed: the cited first, in order, then the rest.
+
+        A follow-up over a set ("which of them ...") chooses among all of these, not only the quoted ones.
+        """
+        listed = self.cited()
+        if self.answer is not None:
+            seen = dict(listed)
+            for source in sorted(self.answer.sources, key=lambda s: s.n):
+                seen.setdefault(source.paper.id, source.paper.title)
+            return list(seen.items())
+        seen = dict(listed)
+        for pid, title in zip(self.shown_paper_ids, self.shown_titles, strict=False):
+            seen.setdefault(pid, title)
+        return list(seen.items())
 
     def cited(self) -> list[tuple[str, str]]:
         """(paper id, title) of the papers this turn's answer cited, first cited first."""
@@ -87,11 +119,16 @@ def as_turns(history: Sequence[Any] | None) -> list[Turn]:
         elif isinstance(item, dict) and "citations" in item and "cited_paper_ids" not in item:
             # an answer as the /ask API returns it
             cited = {c["paper_id"]: c["title"] for c in item.get("citations") or [] if isinstance(c, dict)}
+            shown = {
+                s["paper_id"]: s["title"] for s in item.get("sources") or [] if isinstance(s, dict) and "paper_id" in s
+            }
             turns.append(
                 Turn(
                     question=str(item.get("question", "")),
                     cited_paper_ids=list(cited),
                     cited_titles=list(cited.values()),
+                    shown_paper_ids=list(shown),
+                    shown_titles=list(shown.values()),
                 )
             )
         elif isinstance(item, dict):
@@ -110,8 +147,18 @@ def resolve(question: str, history: Sequence[Any] | None) -> Resolution:
     last = next((t for t in reversed(turns) if t.cited()), None)
     if not turns or switched or last is None:
         return Resolution(standalone_question=question, follow_up=False)
-    refers_back = bool(REFERS_BACK.search(question))
-    if not refers_back:
+    ordinal = ORDINAL.search(question)
+    if ordinal:  # "the second one": the second paper the answer listed
+        listed = last.cited()
+        word = ordinal.group(1).lower()
+        index = len(listed) if word == "last" else ORDINALS[word]
+        if 1 <= index <= len(listed):
+            pid, title = listed[index - 1]
+            return Resolution(standalone_question=f"{question.rstrip()} ({title})", follow_up=True, carried=[pid])
+    if AMONG.search(question):  # "which of them is about stock prediction": every paper shown stays in play
+        shown = last.shown()[:MAX_SHOWN]
+        return Resolution(standalone_question=question, follow_up=True, carried=[pid for pid, _ in shown])
+    if not REFERS_BACK.search(question):
         return Resolution(standalone_question=question, follow_up=False)
     cited = last.cited()[:MAX_CARRIED]
     subject = cited[0][1]

@@ -70,6 +70,7 @@ class IngestReport:
     relabelled: int = 0  # unchanged papers whose list of seed files changed (no re-embedding)
     chunks_written: int = 0
     papers_embedded: int = 0  # papers (re-)embedded by the paper-level embedder
+    sentences_embedded: int = 0  # papers whose abstract sentences were (re-)embedded (rag.sentences)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -454,7 +455,11 @@ def ingest(
             progress(done, len(todo))
     kept = {pid for pid, held in state.items() if held.seed_files & unreadable}
     report.papers_embedded = sync_paper_vectors(papers, settings, kept, paper_progress)
-    if report.added or report.updated or report.relabelled or not (collection.metadata or {}).get(VERSION_KEY):
+    from rag.sentences import sync_sentence_vectors
+
+    report.sentences_embedded = sync_sentence_vectors(papers, settings, kept)
+    changed = report.added or report.updated or report.relabelled or report.sentences_embedded
+    if changed or not (collection.metadata or {}).get(VERSION_KEY):
         _bump_version(collection)
     report.seconds = time.perf_counter() - started
     return report
@@ -544,7 +549,10 @@ def drop_index(settings: Settings) -> None:
         client = make_client(settings)
         for name in client.list_collections():  # the paper-level collections go with it
             name = getattr(name, "name", name)
-            if str(name).startswith(f"{settings.collection}_papers_"):
+            if (
+                str(name).startswith(f"{settings.collection}_papers_")
+                or str(name) == f"{settings.collection}_sentences"
+            ):
                 client.delete_collection(str(name))
         client.delete_collection(settings.collection)
     except Exception as exc:  # absent, or too broken to open: remove the files if they are ours

@@ -102,6 +102,10 @@ class Answer(_Frozen):
     standalone_question: str = Field(
         "", description="What was searched: the question itself, or a follow-up resolved against the conversation."
     )
+    used_sources: list[int] = Field(
+        default_factory=list, description="Numbers of the sources the answer cites (the UI marks them as used)."
+    )
+    form: str = Field("", description="The question's form (rag.question.form): single, set, comparison, ...")
 
 
 class StreamEvent(_Frozen):
@@ -134,6 +138,8 @@ def answer_record(answer: Answer) -> dict[str, Any]:
         "confidence": answer.confidence,
         "standalone_question": answer.standalone_question,
         "closest": list(answer.closest),
+        "used_sources": list(answer.used_sources),
+        "form": answer.form,
         "citations": [c.model_dump() for c in answer.citations],
         "sources": [
             {

@@ -34,6 +34,7 @@ from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, AskRequest, InvalidQuestion, Source, StreamEvent, describe
 from rag.question import respell
 from rag.search import Retrieval, Retriever
+from rag.selection import DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,14 @@ class Pipeline:
 
     def _use(self, retriever: Retriever) -> None:
         """Answer from `retriever` from now on (its extractive answerer weighs words by its BM25)."""
+        from rag.answer.plan import Planner
+        from rag.selection import SelectionModel
+        from rag.sentences import SentenceIndex
+
         self.extractive = ExtractiveAnswerer(
             retriever.idf, self.settings.answer_sentences, self.settings.answer_source_floor
         )
+        self.planner = Planner(retriever, SentenceIndex.load(self.settings, retriever.version), SelectionModel.load())
         self.retriever = retriever
 
     # -- several processes, one store ------------------------------------------------------
@@ -188,14 +194,17 @@ class Pipeline:
                 yield StreamEvent(kind="notice", text=condense_notice)
         stale = self.refresh()
         retriever = self.retriever  # one retriever for the whole question, even if a reload lands meanwhile
+        depth = max(k, DEPTH)  # a set question may cite papers past the top k
         if ranked is not None and ranked.query.question == resolution.standalone_question and not stale:
-            retrieval = replace(ranked, sources=ranked.sources[:k])
+            retrieval = replace(ranked, sources=ranked.sources[:depth], hits=ranked.hits[:depth])
         else:
-            retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried)
+            retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried, depth=depth)
         if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
-            retrieval = self._without_missing(retriever, retrieval, resolution, k)
+            retrieval = self._without_missing(retriever, retrieval, resolution, k, depth)
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
-        sources = retrieval.sources if retrieval.answerable else []
+        planner = self.planner  # the planner of the retriever above
+        plan = planner.plan(text, retrieval, k) if retrieval.answerable else None
+        sources = plan.sources if plan is not None else []
         yield StreamEvent(kind="sources", sources=sources)
 
         confidence = retrieval.probability
@@ -206,7 +215,7 @@ class Pipeline:
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
-            yield from refuse(" ".join(n for n in (hint, spelled) if n), nearest=retrieval.sources)
+            yield from refuse(" ".join(n for n in (hint, spelled) if n), nearest=retrieval.sources[:k])
             return
         low_confidence = retrieval.verdict == "low_confidence"
 
@@ -214,7 +223,7 @@ class Pipeline:
         notice = ""
         checked: CheckedText | None = None
         if chosen == "llm":
-            checked, notice = yield from self._answer_llm(resolution.standalone_question, sources)
+            checked, notice = yield from self._answer_llm(resolution.standalone_question, sources, plan)
             if checked is not None and not checked.citations:  # the model says the papers do not answer it
                 if low_confidence:  # two weak signals agree: refuse (the refusal was streamed already)
                     yield from refuse(streamed=True, nearest=sources)
@@ -228,7 +237,8 @@ class Pipeline:
             pieces: list[str] = []
             # quotes answer what the user asked now (a follow-up's appended title would pull the title's sentence)
             quoted_for = respell(text, retrieval.query.spelled)  # "What is SPALDE?" quotes for "splade"
-            for piece in self.extractive.write(quoted_for, sources, self.retriever.tokenize):
+            assert plan is not None  # answerable
+            for piece in self.extractive.write(quoted_for, plan, retriever.tokenize):
                 pieces.append(piece)
                 yield StreamEvent(kind="delta", text=piece)
             checked = check_citations("".join(pieces), sources)
@@ -248,11 +258,15 @@ class Pipeline:
             low_confidence=low_confidence and not refused,
             confidence=confidence,
             standalone_question=resolution.standalone_question,
+            used_sources=sorted({c.n for c in checked.citations}) if not refused else [],
+            form=plan.form.form if plan is not None else "",
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 
     @staticmethod
-    def _without_missing(retriever: Retriever, retrieval: Retrieval, resolution: Resolution, k: int) -> Retrieval:
+    def _without_missing(
+        retriever: Retriever, retrieval: Retrieval, resolution: Resolution, k: int, depth: int
+    ) -> Retrieval:
         """`retrieval` as if the papers the store no longer holds were gone: ranked and decided again.
 
         Keeping the old verdict while dropping its sources answered "which paper introduced X?"
@@ -263,7 +277,7 @@ class Pipeline:
         if not missing:
             return retrieval
         carried = [pid for pid in resolution.carried if pid not in missing]
-        again = retriever.retrieve(resolution.standalone_question, k, carried=carried, exclude=missing)
+        again = retriever.retrieve(resolution.standalone_question, k, carried=carried, exclude=missing, depth=depth)
         log.info("%d of the papers found were deleted meanwhile; decided again: %s", len(missing), again.verdict)
         # papers beyond the first k may be gone too: any of those among the new sources means refuse
         return drop_missing(again, retriever.present([s.paper.id for s in again.sources]))
@@ -316,7 +330,7 @@ class Pipeline:
         return Resolution(standalone_question=standalone, follow_up=offline.follow_up, carried=offline.carried), ""
 
     def _answer_llm(
-        self, question: str, sources: list[Source]
+        self, question: str, sources: list[Source], plan: Any = None
     ) -> Generator[StreamEvent, None, tuple[CheckedText | None, str]]:
         """Stream the LLM's deltas, then check its answer.
 
@@ -331,7 +345,7 @@ class Pipeline:
         assert llm is not None  # _mode() only picks "llm" when an endpoint is configured
         pieces: list[str] = []
         try:
-            for delta in llm.stream(question, sources):
+            for delta in llm.stream(question, sources, plan):
                 pieces.append(delta)
                 yield StreamEvent(kind="delta", text=delta)
         except Exception as exc:  # any LLM failure falls back; the reason is shown, never the key

@@ -18,7 +18,9 @@ QUESTION_FILE = "question_answer.txt"
 REFUSAL_FILE = "not_in_corpus.txt"
 COMPLETION_FILE = "completion.txt"
 CONDENSE_FILE = "condense.txt"
-PLACEHOLDER = re.compile(r"\{(question|sources|refusal|history)\}")
+FORM_FILE = "question_form.txt"  # optional: the question turn that states the question's form
+FORM_INSTRUCTIONS_FILE = "form_instructions.txt"  # optional: "form: instruction" lines
+PLACEHOLDER = re.compile(r"\{(question|sources|refusal|history|instruction|count)\}")
 FENCE_TAG = re.compile(r"<(\s*/?\s*source)", re.IGNORECASE)
 SENTENCE_STOP = re.compile(r"[.!?](?=\s)")
 
@@ -36,6 +38,8 @@ class Prompts:
     refusal: str
     completion: str = ""
     condense: str = ""
+    question_form: str = ""
+    form_instructions: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def load(cls, directory: Path) -> Prompts:
@@ -57,8 +61,25 @@ class Prompts:
         for name in (COMPLETION_FILE, CONDENSE_FILE):
             path = Path(directory) / name
             optional[name] = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+        form_path = Path(directory) / FORM_FILE
+        question_form = form_path.read_text(encoding="utf-8").strip() if form_path.exists() else ""
+        if question_form and not all(p in question_form for p in ("{question}", "{sources}", "{instruction}")):
+            raise PromptError(f"{form_path} lacks one of the {{question}}, {{sources}}, {{instruction}} placeholders")
+        instructions_path = Path(directory) / FORM_INSTRUCTIONS_FILE
+        instructions: list[tuple[str, str]] = []
+        if instructions_path.exists():
+            for line in instructions_path.read_text(encoding="utf-8").splitlines():
+                form, sep, text = line.partition(":")
+                if sep and not line.lstrip().startswith("#") and form.strip().isidentifier():
+                    instructions.append((form.strip(), text.strip()))
         return cls(
-            texts[SYSTEM_FILE], texts[QUESTION_FILE], refusal, optional[COMPLETION_FILE], optional[CONDENSE_FILE]
+            texts[SYSTEM_FILE],
+            texts[QUESTION_FILE],
+            refusal,
+            optional[COMPLETION_FILE],
+            optional[CONDENSE_FILE],
+            question_form,
+            tuple(instructions),
         )
 
     def render_system(self) -> str:
@@ -70,6 +91,22 @@ class Prompts:
             question=defuse(question),
             sources=format_sources(sources, abstract_chars),
             refusal=self.refusal,
+        )
+
+    def render_form(self, question: str, sources: list[Source], form: str, abstract_chars: int = 0) -> str:
+        """The question turn that says what form the answer takes (one item per paper for a set question).
+
+        Falls back to the plain question turn when the form template or the form's instruction is absent.
+        """
+        instruction = dict(self.form_instructions).get(form, "")
+        if not self.question_form or not instruction:
+            return self.render_question(question, sources, abstract_chars)
+        return fill(
+            self.question_form,
+            question=defuse(question),
+            sources=format_sources(sources, abstract_chars),
+            refusal=self.refusal,
+            instruction=fill(instruction, count=str(len(sources))),
         )
 
     def render_completion(self, question: str, sources: list[Source], abstract_chars: int = 0) -> str:

@@ -33,6 +33,7 @@ class Retrieval:
     evidence: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     outside: Landmark | None = None  # a famous paper the question sounds like that the collection lacks
+    hits: list[PaperHit] = field(default_factory=list)  # each source's standing per retriever, in source order
 
     @property
     def answerable(self) -> bool:
@@ -74,9 +75,17 @@ class Retriever(Ranker):
         return self.refusal.evidence(query, fused, rankings, k, self.nearest_landmark(query)[1])
 
     def retrieve(
-        self, question: str, k: int | None = None, carried: Sequence[str] = (), exclude: Collection[str] = ()
+        self,
+        question: str,
+        k: int | None = None,
+        carried: Sequence[str] = (),
+        exclude: Collection[str] = (),
+        depth: int = 0,
     ) -> Retrieval:
         """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
+
+        `depth`: return this many sources when more than k (the answer may cite papers past the
+        top k); the search and the answerability decision are those of k all the same.
 
         `exclude`: papers to rank and decide as if absent (another process deleted them and this
         index has not reloaded yet): the verdict is made again from the papers that are left.
@@ -104,7 +113,7 @@ class Retriever(Ranker):
         if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
             fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
         sources = []
-        for number, hit in enumerate(fused[:k], start=1):
+        for number, hit in enumerate(fused[: max(k, depth)], start=1):
             positions = sorted(hit.chunks, key=lambda p: self.chunks[p].chunk.start)
             sources.append(
                 Source(
@@ -124,4 +133,5 @@ class Retriever(Ranker):
             probability=round(probability, 4),
             evidence=evidence,
             timings=timings,
+            hits=fused[: len(sources)],
         )

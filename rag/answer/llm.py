@@ -88,16 +88,24 @@ class LLMAnswerer:
             max_retries=settings.llm_max_retries,
         )
 
-    def messages(self, question: str, sources: list[Source]) -> list[dict[str, str]]:
-        """The chat turns: system rules, then the fenced sources and the question."""
+    def messages(self, question: str, sources: list[Source], plan: Any = None) -> list[dict[str, str]]:
+        """The chat turns: system rules, then the fenced sources and the question.
+
+        With a plan (`rag.answer.plan`), only the papers it chose are given, and the turn says the
+        question's form (a set question asks for one item per paper).
+        """
         system = self.prompts.render_system()
-        user = self.prompts.render_question(question, sources, self.settings.llm_abstract_chars)
+        if plan is not None and plan.chosen:
+            chosen = [c.source for c in sorted(plan.chosen, key=lambda c: c.source.n)]
+            user = self.prompts.render_form(question, chosen, plan.form.form, self.settings.llm_abstract_chars)
+        else:
+            user = self.prompts.render_question(question, sources, self.settings.llm_abstract_chars)
         if self.settings.llm_system_in_user:
             return [{"role": "user", "content": f"{system}\n\n{user}"}]
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def stream(self, question: str, sources: list[Source]) -> Iterator[str]:
-        """Yield the answer's text deltas as the endpoint streams them."""
+    def stream(self, question: str, sources: list[Source], plan: Any = None) -> Iterator[str]:
+        """Yield the answer's text deltas as the endpoint streams them (`plan`: see `messages`)."""
         deadline = time.monotonic() + self.settings.llm_timeout
         common: dict[str, Any] = {
             "model": self.settings.llm_model,
@@ -106,12 +114,15 @@ class LLMAnswerer:
             "stream": True,
         }
         if self.settings.llm_api == "completions":
-            prompt = self.prompts.render_completion(question, sources, self.settings.llm_abstract_chars)
+            given = (
+                [c.source for c in sorted(plan.chosen, key=lambda c: c.source.n)] if plan and plan.chosen else sources
+            )
+            prompt = self.prompts.render_completion(question, given, self.settings.llm_abstract_chars)
             # A base model runs on past its answer into another example: stop at the next one.
             response = self.client.completions.create(prompt=prompt, stop=COMPLETION_STOPS, **common)
         else:
             response = self.client.chat.completions.create(
-                messages=self.messages(question, sources),  # type: ignore[arg-type]  # plain role/content dicts
+                messages=self.messages(question, sources, plan),  # type: ignore[arg-type]  # plain role/content dicts
                 **common,
             )
         try:
@@ -168,6 +179,7 @@ class LLMAnswerer:
             self.prompts.render_system().splitlines()
             + self.prompts.question_answer.splitlines()
             + self.prompts.completion.splitlines()
+            + self.prompts.question_form.splitlines()
         )
         refusal = self.prompts.refusal.strip()
         return any(

@@ -28,6 +28,7 @@ from rag.evaluate.metrics import (
     score_row,
 )
 from rag.evaluate.report import markdown_table, settings_record, summary_table, write_reports
+from rag.selection import DEPTH
 
 
 @dataclass
@@ -171,8 +172,10 @@ def run_question(
         row.update(cited=[], refused=False, answer=None)  # a baseline never refuses and writes no answer
         return row
     resolution = pipeline.resolve(text, history)
-    retrieval = retriever.retrieve(resolution.standalone_question, max(RANK_DEPTH, k), carried=resolution.carried)
-    row["retrieved"] = [s.paper.title for s in retrieval.sources]
+    retrieval = retriever.retrieve(
+        resolution.standalone_question, max(RANK_DEPTH, k), carried=resolution.carried, depth=DEPTH
+    )
+    row["retrieved"] = [s.paper.title for s in retrieval.sources[: max(RANK_DEPTH, k)]]
     row["retrieval_ms"] = (time.perf_counter() - started) * 1e3
     if retrieval_only:
         row.update(cited=[], refused=None, answer=None, latency_ms=row["retrieval_ms"])

@@ -161,3 +161,31 @@ def test_a_made_up_citation_is_counted_by_eval(pipeline, tmp_path):
     assert answer.made_up_citations == [9], answer.made_up_citations
     assert "[9]" not in answer.text
     assert report["summary"]["made_up_citation_rate"] == 1.0, report["summary"]
+
+
+def test_a_set_question_gives_the_llm_only_the_chosen_papers_and_asks_one_item_each(pipeline):
+    """The LLM path takes the same decisions as the extractive one: the plan's papers, the set form."""
+    question = "Which papers in the collection are about sparse autoencoders?"
+    offline = pipeline.ask(question, mode="extractive")
+    chosen = [s for s in offline.sources if s.n in offline.used_sources]
+    unchosen = [s for s in offline.sources if s.n not in offline.used_sources]
+    reply = "\n".join(f"- {s.paper.title[:30]} [{s.n}]: It studies sparse autoencoders [{s.n}]." for s in chosen)
+    with scripted_server(reply) as (url, handler):
+        answer = scripted(pipeline, url, "chat").ask(question, mode="llm")
+    assert answer.mode == "llm", answer.notice
+    prompt = handler.requests[0]["body"]["messages"][-1]["content"]
+    assert f"Give one item for each of the {len(chosen)} papers above" in prompt
+    for source in chosen:
+        assert f'<source n="{source.n}">' in prompt
+    for source in unchosen:  # judged not about the topic: not in the prompt
+        assert f'<source n="{source.n}">' not in prompt
+    assert answer.used_sources == [s.n for s in chosen]
+    assert_only_retrieved_sources_cited(answer)
+
+
+def test_a_summary_question_asks_the_llm_for_problem_method_result(pipeline):
+    with scripted_server("- Problem: polysemanticity [1].") as (url, handler):
+        scripted(pipeline, url, "chat").ask("Summarize the Monet paper.", mode="llm")
+    prompt = handler.requests[0]["body"]["messages"][-1]["content"]
+    assert '"- Problem: ... [n]", "- Method: ... [n]", "- Result: ... [n]"' in prompt
+    assert prompt.count("<source n=") == 1

@@ -1,0 +1,101 @@
+"""The answer's plan: the question's form, the papers it cites, and the sources it shows.
+
+Between retrieval and writing: reads the form (`rag.question.form`), scores every candidate
+(up to `rag.selection.DEPTH` of them) with the selection model, and picks the papers to cite
+by the form's rule. Sources shown are the top k, then any chosen paper from past the top k,
+renumbered k+1, k+2, ... so every `[n]` the answer writes is a shown source. The extractive
+writer and the LLM prompt both take the plan, so both paths make the same decisions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rag.models import Source
+from rag.question.form import QuestionForm, classify, set_topic
+from rag.selection import Candidate, SelectionModel, candidate_features, choose
+
+if TYPE_CHECKING:
+    from rag.search import Retrieval
+    from rag.sentences import SentenceIndex
+
+# a question asked across papers ("... according to the papers here", "what do they report")
+ACROSS = re.compile(r"\b(?:papers|works|studies)\b", re.IGNORECASE)
+
+
+@dataclass
+class Plan:
+    """What the answer will say: its form, the cited candidates, and every source shown."""
+
+    form: QuestionForm
+    sources: list[Source]
+    chosen: list[Candidate] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    topic: str = ""  # a set question's topic, for the lead line
+
+    @property
+    def used(self) -> list[int]:
+        """Source numbers the answer cites."""
+        return [c.source.n for c in self.chosen]
+
+
+class Planner:
+    """Built once per retriever: needs its tokenizer, IDF and query vectors, and the sentence vectors."""
+
+    def __init__(self, retriever: Any, sentences: SentenceIndex, model: SelectionModel) -> None:
+        self.retriever = retriever
+        self.sentences = sentences
+        self.model = model
+
+    def form(self, question: str) -> QuestionForm:
+        from rag.question import plain_question
+
+        return classify(plain_question(question))
+
+    @staticmethod
+    def topic(question: str) -> str:
+        from rag.question import plain_question
+
+        return set_topic(plain_question(question))
+
+    def candidates(self, form: QuestionForm, retrieval: Retrieval) -> list[Candidate]:
+        """Every retrieved source with its features, sentence cosines and probability."""
+        retriever = self.retriever
+        query = retrieval.query
+        sources = retrieval.sources
+        hits = retrieval.hits if len(retrieval.hits) == len(sources) else [_NoHit()] * len(sources)
+        vector = retriever.query_vector(query.dense_text)
+        sims = [self.sentences.similarities(vector, s.paper.id) for s in sources]
+        terms = [t for t in dict.fromkeys(retriever.tokenize(query.lexical_text)) if t in retriever.bm25.vocab_df]
+        named = {*query.named, *query.named_in_abstract}
+        rows = candidate_features(form, sources, hits, terms, retriever.idf, retriever.tokenize, sims, named)
+        return [
+            Candidate(source, row, sim, self.model.probability(row))
+            for source, row, sim in zip(sources, rows, sims, strict=True)
+        ]
+
+    def plan(self, question: str, retrieval: Retrieval, k: int, form: QuestionForm | None = None) -> Plan:
+        """Choose the cited papers among the retrieved ones and number the sources shown."""
+        form = form or self.form(question)
+        candidates = self.candidates(form, retrieval)
+        many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
+        chosen = choose(form, candidates, self.model, k, many=many)
+        shown = [c.source for c in candidates if c.source.n <= k]
+        renumbered: dict[int, Source] = {}
+        for candidate in chosen:
+            if candidate.source.n > k:
+                moved = candidate.source.model_copy(update={"n": len(shown) + 1})
+                renumbered[candidate.source.n] = moved
+                shown.append(moved)
+        for candidate in candidates:
+            if candidate.source.n in renumbered:
+                candidate.source = renumbered[candidate.source.n]
+        return Plan(form, shown, chosen, candidates, self.topic(question) if form.form == "set" else "")
+
+
+class _NoHit:
+    """A source with no retriever scores (a retrieval made without them): features read 0."""
+
+    scores: dict[str, float] = {}  # noqa: RUF012

@@ -1,0 +1,248 @@
+"""What is asked: the question's form, read from a small named table of patterns.
+
+The answer takes the question's form (DESIGN.md, "Answering"): one paper; a set of papers
+(every paper about the topic, one item each); a comparison of named things (one item per
+side); a number or dataset; a summary of one paper (problem, method, result); a how/why; a
+limitation. Each form is one row of `RULES`: a name, the pattern that recognises it and one
+example it must recognise (tests/test_question_form.py checks every example). Rows are tried
+in order, so a comparison ("how does A differ from B") wins over a how-question, and a
+limitation asked of "the papers here" stays a limitation. Anything else asks for one paper.
+
+Besides the form, `classify` reads the aspect asked about (results for "how well", method
+for "how does", weaknesses for "limitations"), which the sentence ranking weighs, and for a
+comparison the two named sides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Form = Literal["single", "set", "comparison", "number", "summary", "how", "limitation"]
+Aspect = Literal["result", "method", "limitation", "data", "contribution", ""]
+FORMS: tuple[Form, ...] = ("single", "set", "comparison", "number", "summary", "how", "limitation")
+
+
+@dataclass(frozen=True)
+class FormRule:
+    """One row of the table: the form a question has when `pattern` matches it."""
+
+    name: str
+    form: Form
+    pattern: re.Pattern[str]
+    example: str
+
+
+def _rule(name: str, form: Form, pattern: str, example: str) -> FormRule:
+    return FormRule(name, form, re.compile(pattern, re.IGNORECASE), example)
+
+
+_ASKING = r"(?:how|what|which|why|who|when|where|does|do|did|is|are|can|could|should|was|were)\b"
+_PLURAL_WORKS = r"(?:papers|works|studies|articles|publications|methods|approaches|techniques|models|ways|efforts)"
+
+RULES: tuple[FormRule, ...] = (
+    _rule(
+        "differ",
+        "comparison",
+        r"\b(?:how|in what way|where) (?:does|do|did|is|are) .{2,80}? (?:differ|compare|contrast|stack up)\b"
+        r"|\bdiffer(?:s|ence|ences)? (?:between|from)\b"
+        r"|^(?:please )?compar(?:e|ing)\b|\bcompar(?:ison of|ison between)\b"
+        r"|\b(?:versus|vs\.?)\s|\bcontrast .{2,60}? (?:with|and)\b|\bwhat distinguishes\b"
+        r"|\bdifferently (?:from|than)\b|\bhow do .{2,80}? and .{2,80}? differ\b|\band .{2,60}? both\b.*\bdiffer",
+        "How does Monet differ from a standard mixture-of-experts layer?",
+    ),
+    _rule(
+        "weakness",
+        "limitation",
+        r"\b(?:limitations?|weakness(?:es)?|drawbacks?|shortcomings?|downsides?|caveats?|pitfalls?|failure modes?"
+        r"|where (?:does|do) .{2,60}? (?:fail|break|struggle)|open problems?)\b"
+        r"|\bwhat (?:is|goes|went|was) wrong\b|^what problem\b|\bdegenerate\b|\bunfair\b"
+        r"|\bwhy (?:does|do|is|are|did) .{2,80}? (?:fail|wrong|worse|hard|unfair|break)",
+        "What are the limitations of sparse autoencoders according to the papers here?",
+    ),
+    _rule(
+        "which_papers",
+        "set",
+        r"^(?:so |and |ok,? )?(?:which|what) (?:other )?(?:papers|works|studies|articles|publications)\b"
+        r"|^(?:so |and |ok,? )?which (?:other )?(?:methods|approaches|techniques|models)\b"
+        rf"|\b(?:list|find|show|name|give)(?: me)?(?: all| every| the| some| any)* (?:{_PLURAL_WORKS}|paper|work)\b"
+        rf"|\bany (?:other )?(?:work|papers|research|studies)\b (?:on|about|that|in|into|for|using|which)\b"
+        r"|\b(?:are there|do we have|what do we have|what is there)\b"
+        r"|\bis there (?:any |some )?(?:other )?(?:studies|papers)\b"
+        rf"|\bhow many (?:papers|works|studies)\b|\b(?:survey|overview) of (?:the )?(?:papers|work|research)\b"
+        rf"|\ball (?:the )?(?:papers|works)\b|\b{_PLURAL_WORKS} (?:in|from) (?:the|this) (?:corpus|collection)\b"
+        rf"|^(?!{_ASKING})[\w\s\-/,()'.]{{3,90}}? {_PLURAL_WORKS}\b(?: that| which| for| to| in| on| specifically)"
+        rf"|^(?!{_ASKING})[\w\s\-/,()'.]{{3,90}}? (?:papers|works|studies) ?\??$"
+        rf"|^{_PLURAL_WORKS} (?:to|for|on|that|which|about)\b",
+        "Which papers in the collection are about sparse autoencoders?",
+    ),
+    _rule(
+        "summarise",
+        "summary",
+        r"\b(?:summari[sz]e|tl;?dr|^(?:give me |write )?(?:a )?(?:short |brief )?summary of"
+        r"|give (?:me )?(?:an )?overview of|tell me (?:more )?about|explain the)\b"
+        r"|^\s*what (?:is|was) (?:the )?.{2,60}? paper about\b|^\s*what is .{2,80}? about\?|\bsummary please\b"
+        r"|^\s*what (?:does|did) (?:the )?.{2,60}? paper (?:do|say)\b",
+        "Summarize the Monet paper.",
+    ),
+    _rule(
+        "how_much",
+        "number",
+        r"\bhow (?:many|much|fast|big|large|long|small|well|accurate|good)\b|\bby how much\b"
+        r"|\bwhat (?:fraction|percentage|share|ratio|range|size|speed-?up|accuracy|score|number|dataset|datasets"
+        r"|benchmarks?|data)\b|\bwhich (?:datasets?|benchmarks?|corpora|corpus)\b"
+        r"|\bon what (?:data|datasets?|benchmarks?)\b"
+        r"|\b(?:evaluated|trained|tested) on\b"
+        r"|^what [\w\-]+(?: [\w\-]+){0,4} (?:does|do|did) .{2,60}? (?:achieve|reach|report|get|obtain|attain|give)\b",
+        "How many parameters does the largest model have?",
+    ),
+    _rule(
+        "how_why",
+        "how",
+        r"^\s*(?:how|why)\b"
+        r"|\bhow (?:does|do|did|is|are|can|could) .{2,80}? (?:work|achieve|handle|avoid|reduce|improve)"
+        r"|\bwhat (?:makes|causes|mechanism|explains)\b|\bin what way\b",
+        "How does SPLADE expand queries and documents?",
+    ),
+)
+
+_ASPECTS: tuple[tuple[Aspect, re.Pattern[str]], ...] = (
+    ("limitation", RULES[1].pattern),
+    (
+        "result",
+        re.compile(
+            r"\bhow (?:well|good|accurate|much better)\b|\b(?:results?|perform(?:s|ance)?|outperform\w*|accuracy|score"
+            r"|improve(?:s|ment)?|gains?|speed-?up|beats?|state[- ]of[- ]the[- ]art|sota)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("data", re.compile(r"\b(?:datasets?|benchmarks?|corpora|corpus|evaluated on|trained on|data)\b", re.IGNORECASE)),
+    (
+        "method",
+        re.compile(
+            r"\bhow (?:does|do|did|is|are|can)\b|\b(?:method|approach|mechanism|architecture|technique|algorithm"
+            r"|works?|design)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "contribution",
+        re.compile(r"\b(?:propose|introduce|present|contribut\w*|about|what is|what are)\b", re.IGNORECASE),
+    ),
+)
+
+_END = r"(?:[?.!:;]|,|\s(?:in|on|for|when|at|regarding|with respect to|and (?:why|how|what|which))\s|$)"
+# the two sides of a comparison: "how does A differ from B", "difference between A and B", "compare A with B"
+_SIDES = (
+    re.compile(
+        r"\b(?:how|in what way|where) (?:does|do|did|is|are) (?P<a>.+?) (?:differ\w*|compare|contrast|stack up)"
+        rf"(?: \w+)? (?:from|to|with|against|and) (?P<b>.+?){_END}",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"\bdiffer(?:s|ence|ences)? between (?P<a>.+?) and (?P<b>.+?){_END}",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bcompar(?:e|ing|ison of|ison between) (?P<a>.+?) (?:and|with|to|against|vs\.?|versus) (?P<b>.+?)"
+        rf"{_END}",
+        re.IGNORECASE,
+    ),
+    re.compile(r"(?P<a>[^,?:]+?) (?:vs\.?|versus) (?P<b>[^,?:]+?)(?:[?.!:;]|,|$)", re.IGNORECASE),
+    re.compile(r"^(?P<a>[^,?:]+?) and (?P<b>[^,?:]+?) (?:both|each|differ|compare)\b", re.IGNORECASE),
+    re.compile(rf"\b(?:how|in what way) do (?P<a>.+?) and (?P<b>.+?) (?:differ|compare)\w*{_END}", re.IGNORECASE),
+    re.compile(r"\bwhat distinguishes (?P<a>.+?) from (?P<b>.+?)(?:[?.!]|,|$)", re.IGNORECASE),
+)
+_LEAD_WORDS = re.compile(
+    r"^(?:the|a|an|this|that|its|their|standard|ordinary|plain|regular|usual|papers? on|paper|work on)\s+",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class QuestionForm:
+    """A question's form, the rule that decided it, the aspect asked about, and a comparison's sides."""
+
+    form: Form
+    rule: str = "default"
+    aspect: Aspect = ""
+    sides: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def wants_set(self) -> bool:
+        return self.form == "set"
+
+
+def _side(text: str) -> str:
+    text = text.strip(" \"'“”‘’()")
+    for _ in range(3):
+        text = _LEAD_WORDS.sub("", text).strip()
+    return text
+
+
+def comparison_sides(question: str) -> tuple[str, ...]:
+    """The two named sides of a comparison ("Monet", "mixture-of-experts layer"), or () if none is found."""
+    for pattern in _SIDES:
+        match = pattern.search(question)
+        if match:
+            a, b = _side(match.group("a")), _side(match.group("b"))
+            a = re.sub(r"^(?:how|what|which|where|why)\s+(?:does|do|is|are)\s+", "", a, flags=re.IGNORECASE)
+            if a and b and a.lower() != b.lower():
+                return (a, b)
+    return ()
+
+
+_SET_LEAD = re.compile(
+    r"^(?:so |and )?(?:which|what|list|find|show me|name|are there|is there|any|do we have|what do we have)\b"
+    r".*?\b(?:papers|works|studies|articles|research|work)\b"
+    r"(?: (?:in|from) (?:the|this|your) (?:collection|corpus|list)| here| there)?"
+    r"(?: (?:are|is|that|which|do we have))?"
+    r"(?: (?:about|on|into|study|studies|deal with|address|tackle|use|look at|bring|build on|try to|propose))?\s+",
+    re.IGNORECASE,
+)
+_TRAILING_PLACE = re.compile(r"\s+(?:in (?:the|this) (?:collection|corpus)|here|there)?\s*[?.!]*$", re.IGNORECASE)
+
+
+def set_topic(question: str) -> str:
+    """What a set question asks papers to be about: "Which papers here study MoE models?" -> "MoE models"."""
+    text = " ".join(question.split())
+    lead = _SET_LEAD.match(text)
+    topic = text[lead.end() :] if lead else ""
+    return _TRAILING_PLACE.sub("", topic).strip(" ,;:")
+
+
+def aspect_of(question: str, form: Form) -> Aspect:
+    """What part of a paper answers it: results, method, weaknesses, data, or what it contributes."""
+    if form == "limitation":
+        return "limitation"
+    for aspect, pattern in _ASPECTS:
+        if pattern.search(question):
+            return aspect
+    return "contribution" if form in ("summary", "set", "single") else ""
+
+
+def classify(question: str) -> QuestionForm:
+    """The form of a (tidied) question: the first rule of `RULES` that matches, else one paper."""
+    text = " ".join(question.split())
+    for rule in RULES:
+        if rule.pattern.search(text):
+            sides = comparison_sides(text) if rule.form == "comparison" else ()
+            if rule.form == "comparison" and not sides:
+                continue  # "compared with earlier work" names no second side: read on
+            return QuestionForm(rule.form, rule.name, aspect_of(text, rule.form), sides)
+    return QuestionForm("single", "default", aspect_of(text, "single"))
+
+
+__all__ = [
+    "FORMS",
+    "RULES",
+    "Aspect",
+    "Form",
+    "FormRule",
+    "QuestionForm",
+    "aspect_of",
+    "classify",
+    "comparison_sides",
+    "set_topic",
+]

@@ -1,0 +1,284 @@
+"""Which papers answer the question: a calibrated per-paper decision over the retrieved candidates.
+
+"Cite the top two" threw away most of a set question's papers and quoted a neighbour beside
+a single paper. Instead each candidate (the best `DEPTH` papers of the fused ranking) gets a
+probability that it answers the question, from a small logistic regression over how it
+stands in retrieval and how well it matches (fused score, rank, gap to the top, best-chunk
+cosine, BM25, its best sentence's cosine to the question, term coverage of title and
+abstract, whether the question names it) and the question's form. It is fitted on the tune
+half (`scripts/fit_selection.py`, gold papers are the positives) and shipped as
+`rag/selection.json`, like the answerability model. The form then decides how many to cite:
+
+- a set question cites every candidate at or above `set_threshold` (past the top k too);
+- a single-paper question cites the most probable paper, and a second one only when it is
+  about as strong (`second_ratio` of the first and above `second_threshold`);
+- a comparison cites the best paper for each named side (a side no paper names falls back
+  to the single-paper rule for it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.models import Source
+from rag.question.form import QuestionForm
+
+DEFAULT_SELECTION_FILE = Path(__file__).with_name("selection.json")
+DEPTH = 15  # candidates a set question looks through
+FEATURES = (
+    "fused",
+    "rel",
+    "rank",
+    "gap",
+    "dense",
+    "bm25_rel",
+    "sent_top",
+    "sent_gap",
+    "sent_top3",
+    "sent_share",
+    "coverage_rel",
+    "coverage",
+    "title_coverage",
+    "density",
+    "named",
+    "form_set",
+    "form_comparison",
+)
+
+
+class SelectionModel(BaseModel):
+    """P(paper answers the question | features) = sigmoid(intercept + coef . (x - mean) / scale)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    set_threshold: float = Field(0.5, ge=0, le=1, description="A set question cites every paper at or above this.")
+    second_threshold: float = Field(0.5, ge=0, le=1, description="A single-paper answer's second paper needs this.")
+    second_ratio: float = Field(0.8, ge=0, le=1, description="... and this share of the first paper's probability.")
+    fitted_on: str = ""
+    notes: dict[str, float | int | str] = Field(default_factory=dict)
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.intercept
+        for name, mu, sigma, weight in zip(self.features, self.mean, self.scale, self.coef, strict=True):
+            z += weight * (float(features.get(name, 0.0)) - mu) / sigma
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> SelectionModel:
+        path = Path(path) if path else DEFAULT_SELECTION_FILE
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise RuntimeError(f"selection model {path} is missing; run scripts/fit_selection.py --write") from exc
+
+    def save(self, path: Path | str | None = None) -> None:
+        path = Path(path) if path else DEFAULT_SELECTION_FILE
+        path.write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass
+class Candidate:
+    """One retrieved paper with its features, its probability and its sentences' cosines to the question."""
+
+    source: Source
+    features: dict[str, float]
+    sims: dict[int, float] = field(default_factory=dict)  # sentence start -> cosine
+    probability: float = 0.0
+
+
+def _terms(tokenize: Callable[[str], list[str]], text: str) -> list[str]:
+    return list(dict.fromkeys(tokenize(text)))
+
+
+_COUNTS: dict[tuple[str, int], Counter[str]] = {}  # (paper id, text hash) -> its word counts
+
+
+def _counts(tokenize: Callable[[str], list[str]], paper_id: str, text: str) -> Counter[str]:
+    """A paper's word counts, computed once per process (bounded by the corpus size)."""
+    key = (paper_id, hash(text))
+    counts = _COUNTS.get(key)
+    if counts is None:
+        if len(_COUNTS) > 50_000:
+            _COUNTS.clear()
+        counts = _COUNTS[key] = Counter(tokenize(text))
+    return counts
+
+
+def candidate_features(
+    form: QuestionForm,
+    sources: Sequence[Source],
+    hits: Sequence[Any],
+    terms: Sequence[str],
+    idf: Callable[[str], float],
+    tokenize: Callable[[str], list[str]],
+    sims: Sequence[dict[int, float]],
+    named: set[str],
+) -> list[dict[str, float]]:
+    """Features of each candidate (sources and their PaperHits in the same order)."""
+    if not sources:
+        return []
+    weights = {t: idf(t) for t in terms}
+    mass = sum(weights.values()) or 1.0
+    top = sources[0].score or 1e-9
+    bm25_top = max((h.scores.get("bm25", 0.0) for h in hits), default=0.0) or 1.0
+    sent_tops = [max(s.values(), default=0.0) for s in sims]
+    paper_counts = [_counts(tokenize, s.paper.id, s.paper.title + " " + s.paper.abstract) for s in sources]
+    coverages = [sum(w for t, w in weights.items() if counts[t]) / mass for counts in paper_counts]
+    best_coverage = max(coverages, default=0.0) or 1.0
+    best_sent = max(sent_tops, default=0.0)
+    rows = []
+    for rank, (source, hit, sent_top, sim) in enumerate(zip(sources, hits, sent_tops, sims, strict=True)):
+        values = sorted(sim.values(), reverse=True)
+        title = set(tokenize(source.paper.title))
+        counts = paper_counts[rank]
+        rows.append(
+            {
+                "fused": source.score,
+                "rel": source.score / top,
+                "rank": math.log1p(rank),
+                "gap": top - source.score,
+                "dense": hit.scores.get("dense", 0.0),
+                "bm25_rel": hit.scores.get("bm25", 0.0) / bm25_top,
+                "sent_top": sent_top,
+                "sent_gap": best_sent - sent_top,
+                "sent_top3": sum(values[:3]) / max(1, len(values[:3])),
+                "sent_share": sum(v >= 0.4 for v in values) / max(1, len(values)),
+                "coverage_rel": coverages[rank] / best_coverage,
+                "coverage": sum(w for t, w in weights.items() if counts[t]) / mass,
+                "title_coverage": sum(w for t, w in weights.items() if t in title) / mass,
+                "density": sum(w * min(counts[t], 3) / 3 for t, w in weights.items()) / mass,
+                "named": float(source.paper.id in named),
+                "form_set": float(form.form == "set"),
+                "form_comparison": float(form.form == "comparison"),
+            }
+        )
+    return rows
+
+
+GENERIC = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "and",
+        "or",
+        "with",
+        "use",
+        "uses",
+        "using",
+        "its",
+        "their",
+        "approach",
+        "approaches",
+        "method",
+        "methods",
+        "model",
+        "models",
+        "paper",
+        "work",
+        "standard",
+        "ordinary",
+        "usual",
+        "plain",
+        "regular",
+        "layer",
+        "layers",
+        "version",
+    ]
+)
+
+
+def side_words(side: str) -> tuple[list[str], bool]:
+    """A side's words to look for, and whether they are a name (capitals or digits: all must appear)."""
+    tokens = [re.sub(r"['’]s$", "", t) for t in re.findall(r"[\w\-^'’]+", side)]
+    names = [t.lower() for t in tokens if len(t) > 1 and (any(c.isupper() for c in t) or any(c.isdigit() for c in t))]
+    if names:
+        return names, True
+    return [t.lower() for t in tokens if len(t) > 2 and t.lower() not in GENERIC], False
+
+
+def _mentions(source: Source, side: str) -> int:
+    """2 if the paper's title carries the side's name, 1 if its abstract does, else 0.
+
+    A name (MoTE, BT^2, LQ-LoRA) must appear whole; a description ("token pooling", "lattice
+    decoding") counts when two thirds of its words do.
+    """
+    words, is_name = side_words(side)
+    if not words:
+        return 0
+    need = len(words) if is_name else max(1, math.ceil(2 * len(words) / 3))
+    for score, text in ((2, source.paper.title.lower()), (1, source.paper.abstract.lower())):
+        found = sum(bool(re.search(rf"(?<![\w\-]){re.escape(w)}", text)) for w in words)
+        if found >= need:
+            return score
+    return 0
+
+
+def choose(
+    form: QuestionForm, candidates: Sequence[Candidate], model: SelectionModel, k: int, many: bool = False
+) -> list[Candidate]:
+    """The candidates the answer cites, in retrieval order (see the module docstring for the rule).
+
+    `many`: the question asks across papers ("limitations ... according to the papers here"), so it
+    takes the set rule whatever its form.
+    """
+    if not candidates:
+        return []
+    ranked = sorted(candidates, key=lambda c: -c.probability)
+    best = ranked[0]
+    if form.form == "set" or many:
+        chosen = [c for c in candidates if c.probability >= model.set_threshold] or [best]
+    elif form.form == "comparison" and form.sides:
+        chosen = []
+        for side in form.sides:  # each side its own paper when another paper names it too
+            naming = [(c, _mentions(c.source, side)) for c in candidates if c not in chosen]
+            naming = [(c, m) for c, m in naming if m] or [
+                (c, m) for c, m in ((c, _mentions(c.source, side)) for c in chosen) if m
+            ]
+            if naming:
+                pick = max(naming, key=lambda cm: (cm[1], cm[0].probability))[0]
+                if pick not in chosen:
+                    chosen.append(pick)
+        if not chosen:
+            chosen = [best]
+    else:
+        # the top-ranked paper leads (retrieval's first is right far more often than any re-ranking of it)
+        first = min(candidates, key=lambda c: c.source.n)
+        shown = [c for c in ranked if c.source.n <= k and c is not first]
+        chosen = [first]
+        if shown:
+            second = shown[0]
+            if (
+                second.probability >= model.second_threshold
+                and second.probability >= model.second_ratio * first.probability
+            ):
+                chosen.append(second)
+    return sorted(chosen, key=lambda c: c.source.n)
+
+
+def fit_features(rows: Sequence[dict[str, float]]) -> np.ndarray:
+    """The feature matrix in FEATURES order (for the fit script)."""
+    return np.array([[float(r.get(f, 0.0)) for f in FEATURES] for r in rows], dtype=float)
+
+
+__all__ = ["DEPTH", "FEATURES", "Candidate", "SelectionModel", "candidate_features", "choose", "fit_features"]

@@ -1,0 +1,171 @@
+"""Fit the per-paper selection model (rag/selection.py) on tune question files; report the others.
+
+    .venv/bin/python scripts/fit_selection.py                 # fit on the tune files, print, write nothing
+    .venv/bin/python scripts/fit_selection.py --write         # also writes rag/selection.json
+    .venv/bin/python scripts/fit_selection.py --tune A.jsonl --tune B.jsonl --report C.jsonl
+
+Every answerable question of the tune files is retrieved as the pipeline does (the best
+`DEPTH` candidates); each candidate is a row, labelled 1 when it is a gold paper. The
+logistic coefficients, then the form rules' thresholds (the set threshold: the highest mean
+set recall at mean set precision >= 0.90, else the best F1; the second-paper threshold and
+ratio: the best mean F1 of one-paper questions) are chosen on the tune files alone. The
+report files are scored with the chosen model and printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.corpus import normalize_title  # noqa: E402
+from rag.refusal_model import fit_logistic  # noqa: E402
+from rag.selection import DEPTH, FEATURES, SelectionModel, choose  # noqa: E402
+
+TUNE = [ROOT / "eval" / "questions_tune.jsonl", ROOT / "eval" / "questions_forms_tune.jsonl"]
+REPORT = [ROOT / "eval" / n for n in ("questions_test.jsonl", "questions_forms_test.jsonl", "dev_questions.jsonl")]
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            if item.get("question") and item.get("gold_titles") and item.get("type") != "unanswerable":
+                out.append(item)
+    return out
+
+
+class Item:
+    """One question's candidates (features, labels) as the pipeline's planner computes them."""
+
+    def __init__(self, pipeline: Any, question: dict[str, Any]) -> None:
+        planner = pipeline.planner
+        k = pipeline.settings.top_k
+        self.question = question
+        retrieval = pipeline.retriever.retrieve(question["question"], k, depth=DEPTH)
+        self.form = planner.form(question["question"])
+        self.candidates = planner.candidates(self.form, retrieval) if retrieval.answerable else []
+        gold = {normalize_title(t) for t in question["gold_titles"]}
+        self.gold = gold
+        self.labels = [int(normalize_title(c.source.paper.title) in gold) for c in self.candidates]
+        from rag.answer.plan import ACROSS
+
+        self.many = self.form.form in ("limitation", "how", "number") and bool(ACROSS.search(question["question"]))
+
+    def score(self, model: SelectionModel, k: int) -> tuple[float, float]:
+        """(citation precision, recall) of the papers the model's rule picks."""
+        for candidate in self.candidates:
+            candidate.probability = model.probability(candidate.features)
+        chosen = choose(self.form, self.candidates, model, k, many=self.many)
+        cited = {normalize_title(c.source.paper.title) for c in chosen}
+        if not cited:
+            return 0.0, 0.0
+        hits = len(cited & self.gold)
+        return hits / len(cited), hits / len(self.gold)
+
+    @property
+    def kind(self) -> str:
+        if self.form.form == "set" or self.many:
+            return "set"
+        return "comparison" if self.form.form == "comparison" else "one"
+
+
+def evaluate(items: list[Item], model: SelectionModel, k: int) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("set", "comparison", "one", "all"):
+        group = [i for i in items if kind in ("all", i.kind)]
+        if not group:
+            continue
+        scores = [i.score(model, k) for i in group]
+        out[kind] = {
+            "n": len(group),
+            "precision": statistics.mean(p for p, _ in scores),
+            "recall": statistics.mean(r for _, r in scores),
+        }
+    return out
+
+
+def f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tune", type=Path, action="append", help="question files to fit on (default: tune half)")
+    parser.add_argument("--report", type=Path, action="append", help="question files to report (default: test, dev)")
+    parser.add_argument("--write", action="store_true", help="write rag/selection.json")
+    parser.add_argument("--l2", type=float, default=1.0)
+    args = parser.parse_args()
+
+    from rag.pipeline import Pipeline
+    from rag.selection import DEFAULT_SELECTION_FILE
+
+    if not DEFAULT_SELECTION_FILE.exists():  # the planner loads a model: a neutral one until the first fit
+        n = len(FEATURES)
+        SelectionModel(features=list(FEATURES), mean=[0.0] * n, scale=[1.0] * n, coef=[0.0] * n, intercept=0.0).save()
+    pipeline = Pipeline()
+    k = pipeline.settings.top_k
+    tune_files = args.tune or TUNE
+    tune = [Item(pipeline, q) for path in tune_files for q in load(path)]
+    rows = [c.features for item in tune for c in item.candidates]
+    labels = [y for item in tune for y in item.labels]
+    mean, scale, coef, intercept = fit_logistic(rows, labels, FEATURES, l2=args.l2)
+    base = SelectionModel(features=list(FEATURES), mean=mean, scale=scale, coef=coef, intercept=intercept)
+
+    grid = [round(0.05 * i, 2) for i in range(1, 20)]
+    sets = [i for i in tune if i.kind == "set"]
+    best_set = (-1.0, -1.0, 0.5)
+    for t in grid:
+        trial = base.model_copy(update={"set_threshold": t})
+        got = evaluate(sets, trial, k).get("set")
+        if got:
+            key = (
+                float(got["precision"] >= 0.90),
+                got["recall"] if got["precision"] >= 0.90 else f1(got["precision"], got["recall"]),
+            )
+            if key > best_set[:2]:
+                best_set = (*key, t)
+    ones = [i for i in tune if i.kind == "one"]
+    best_one = (-1.0, 0.5, 0.8)
+    for t in grid:
+        for ratio in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+            trial = base.model_copy(update={"second_threshold": t, "second_ratio": ratio})
+            got = evaluate(ones, trial, k)["one"]
+            score = f1(got["precision"], got["recall"])
+            if score > best_one[0] + 1e-9:
+                best_one = (score, t, ratio)
+    model = base.model_copy(
+        update={
+            "set_threshold": best_set[2],
+            "second_threshold": best_one[1],
+            "second_ratio": best_one[2],
+            "fitted_on": ", ".join(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in tune_files)
+            + f" ({len(tune)} answerable questions, {len(rows)} candidates, {sum(labels)} gold)",
+            "notes": {"l2": args.l2, "depth": DEPTH},
+        }
+    )
+    print(f"fitted on {model.fitted_on}")
+    print(f"set threshold {model.set_threshold}, second paper >= {model.second_threshold} and >= "
+          f"{model.second_ratio} x the first")  # fmt: skip
+    print("coefficients:", ", ".join(f"{f} {c:+.2f}" for f, c in zip(FEATURES, coef, strict=True)))
+    report = {"tune": tune} | {
+        path.stem: [Item(pipeline, q) for q in load(path)] for path in (args.report or REPORT) if path.exists()
+    }
+    for name, items in report.items():
+        for kind, got in evaluate(items, model, k).items():
+            print(f"  {name:28} {kind:10} n={got['n']:3}  precision {got['precision']:.3f}  recall {got['recall']:.3f}")
+    if args.write:
+        model.save()
+        print("wrote rag/selection.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""The question-form table: several examples of each form, the table's own examples, sides and aspects."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.question.form import FORMS, RULES, classify, comparison_sides
+
+EXAMPLES = {
+    "set": [
+        "Which papers in the collection are about sparse autoencoders?",
+        "Which papers here study mixture-of-experts models?",
+        "list the papers on video object segmentation",
+        "any work on probabilistic circuits?",
+        "what do we have on self-supervised speech representations like wav2vec 2.0 or HuBERT?",
+        "Which works bring cellular sheaves into graph neural networks?",
+        "Class-incremental learning methods that grow the network as new classes arrive?",
+        "text-to-image personalization / customization methods in the corpus?",
+        "ways to cut the storage cost of ColBERT-style multi-vector retrieval?",
+        "Are there other papers on hyperbolic embeddings?",
+    ],
+    "comparison": [
+        "How does Monet differ from a standard mixture-of-experts layer?",
+        "What is the difference between SPLADE and SPLADE v2?",
+        "Compare MERU with CLIP.",
+        "Slot Attention vs. DINOSAUR: which needs less supervision?",
+        "how does MERU compare to CLIP?",
+    ],
+    "limitation": [
+        "What are the limitations of sparse autoencoders according to the papers here?",
+        "What weaknesses of linear probes do the papers point out?",
+        "Where do transformers struggle to learn search?",
+        "What are the drawbacks of product-key memory layers?",
+    ],
+    "summary": [
+        "Summarize the Monet paper.",
+        "Tell me about LieGAN.",
+        "Give me an overview of Matryoshka Representation Learning",
+        "What is the SPLADE paper about?",
+    ],
+    "number": [
+        "How many parameters does the largest model have?",
+        "How much does UFO beat previous generalist models on COCO?",
+        "Which datasets is MobileVOS evaluated on?",
+        "What excess annual return does MIGA-Conv achieve on CSI300?",
+        "What accuracy does the method reach on ImageNet?",
+    ],
+    "how": [
+        "How does SPLADE expand queries and documents?",
+        "Why do recurrent language models fall behind transformers at recall?",
+        "How do successor heads increment ordinal tokens?",
+        "What makes Coconut reason in a continuous latent space?",
+    ],
+    "single": [
+        "Which paper introduced pointer networks?",
+        "What is HYPO?",
+        "sparse probabilistic circuits pruning and growing",
+        "Is there a paper that merges two ViTs by soft-aligning their attention heads?",
+        "Which INR architecture uses sine activations to represent derivatives?",
+        "Is there an image classifier that justifies each decision by comparing each input to prototypes?",
+    ],
+}
+
+
+@pytest.mark.parametrize(("form", "question"), [(f, q) for f, qs in EXAMPLES.items() for q in qs])
+def test_examples_of_each_form(form, question):
+    assert classify(question).form == form, (question, classify(question))
+
+
+def test_every_form_has_examples_and_every_rule_recognises_its_own_example():
+    assert set(EXAMPLES) == set(FORMS)
+    for rule in RULES:
+        got = classify(rule.example)
+        assert got.form == rule.form and got.rule == rule.name, (rule.name, got)
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("How does Monet differ from a standard mixture-of-experts layer?", ("Monet", "mixture-of-experts layer")),
+        ("What is the difference between SPLADE and SPLADE v2?", ("SPLADE", "SPLADE v2")),
+        ("Compare MERU with CLIP.", ("MERU", "CLIP")),
+        ("how does MERU compare to CLIP in zero-shot classification?", ("MERU", "CLIP")),
+    ],
+)
+def test_comparison_sides(question, sides):
+    assert comparison_sides(question) == sides
+    assert classify(question).sides == sides
+
+
+def test_a_comparison_with_no_second_side_is_read_on():
+    """ "compared with" alone names no second thing: not a comparison."""
+    assert classify("Which paper compares favourably?").form != "comparison"
+
+
+@pytest.mark.parametrize(
+    ("question", "aspect"),
+    [
+        ("Which of them is about stock prediction and how well does it do?", "result"),
+        ("How does SPLADE expand queries and documents?", "method"),
+        ("What are the limitations of sparse autoencoders?", "limitation"),
+        ("Which datasets is MobileVOS evaluated on?", "data"),
+        ("Summarize the Monet paper.", "contribution"),
+    ],
+)
+def test_aspects(question, aspect):
+    assert classify(question).aspect == aspect
