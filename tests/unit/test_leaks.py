@@ -270,10 +270,19 @@ def test_a_deleted_answering_paper_makes_the_next_answer_decided_again_not_the_s
 
 # -- 4. damaged vector-index files --------------------------------------------------------------
 def vector_segment(settings) -> Path:
-    """The HNSW folder of the chunk collection (the seeds store has one: 1,100 chunks, past Chroma's flush)."""
-    folders = [p.parent for p in settings.chroma_path.glob("*/header.bin")]
-    assert len(folders) == 1, folders
-    return folders[0]
+    """The HNSW folder of the chunk collection (1,100 chunks, past Chroma's flush).
+
+    The sentence collection has a folder of its own; the chunk collection's is found by name.
+    """
+    import sqlite3
+
+    with sqlite3.connect(settings.chroma_path / "chroma.sqlite3") as db:
+        query = "SELECT s.id FROM segments s JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = ?"
+        rows = db.execute(query, (settings.collection, "VECTOR")).fetchall()
+    assert len(rows) == 1, rows
+    folder = settings.chroma_path / rows[0][0]
+    assert (folder / "header.bin").exists(), folder
+    return folder
 
 
 @pytest.mark.parametrize(
