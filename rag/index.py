@@ -528,6 +528,7 @@ def sync_paper_vectors(
         digest = content_hash(paper, settings, embedder.name)
         if held.get(paper.id) != digest:
             todo.append((paper, digest))
+    todo = _write_shipped_vectors(todo, collection, settings, embedder)
     done = 0
     for batch in _batches(todo, max(1, settings.embed_batch)):
         vectors = embedder.embed([paper_text(p) for p, _ in batch])
@@ -540,6 +541,33 @@ def sync_paper_vectors(
         if progress:
             progress(done, len(todo))
     return len(todo)
+
+
+def _write_shipped_vectors(
+    todo: list[tuple[Paper, str]], collection: Collection, settings: Settings, embedder: Any
+) -> list[tuple[Paper, str]]:
+    """Store the package's vectors (rag/paper-vectors-*.npz) of papers in `todo`; return those left to embed.
+
+    A vector is reused only for the very text it was computed from and the very model
+    (`embedder.digest`), so a changed abstract or another model embeds as before.
+    """
+    from rag import paper_vectors
+
+    shipped = paper_vectors.shipped(settings.paper_embedder) if todo else None
+    digest = getattr(embedder, "digest", None)
+    if shipped is None or digest is None:
+        return todo
+    found = [(paper, h, shipped.get(paper_text(paper), digest)) for paper, h in todo]
+    reused = [(paper, h, v) for paper, h, v in found if v is not None]
+    for batch in _batches(reused, 500):
+        collection.upsert(
+            ids=[p.id for p, _, _ in batch],
+            embeddings=[v.astype(float).tolist() for _, _, v in batch],
+            metadatas=[{"content_hash": h} for _, h, _ in batch],
+        )
+    if reused:
+        log.info("paper vectors: %d from the package, %d to embed", len(reused), len(todo) - len(reused))
+    return [(paper, h) for paper, h, v in found if v is None]
 
 
 def drop_index(settings: Settings) -> None:
