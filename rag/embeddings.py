@@ -609,9 +609,6 @@ class OnnxEmbedder:
             keep_fp32=self.keep_fp32(weights) if quantize else (),
         )
         self.name = type(self).name + ("+int8" if quantize else "")  # part of each paper's content hash
-        # The graph file's stem: model kind, weights digest, graph version, fp32/int8. Vectors computed
-        # elsewhere (rag/paper-vectors-*.npz) are only reused under the very same digest.
-        self.digest = self.path.stem
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
@@ -641,6 +638,9 @@ class OnnxEmbedder:
                     f"({type(again).__name__}: {again}); delete {cache_dir} and run again"
                 ) from again
         self.path = path
+        # The graph file's stem: model kind, weights digest, graph version, fp32/int8. Vectors computed
+        # elsewhere (rag/paper-vectors-*.npz) are only reused under the very same digest.
+        self.digest = self.path.stem
         self.batch_size = batch_size
         self.tokenizer = Tokenizer.from_file(str(weights / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens or self.default_max_tokens)
