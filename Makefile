@@ -57,7 +57,7 @@ test: setup setup-browser setup-llm lint
 	$(BIN)/pytest -q
 
 test-quick: setup
-	$(BIN)/pytest -q -m "not slow and not llm and not browser and not server"
+	$(BIN)/pytest -q tests/unit -m "not slow and not llm and not browser and not server"
 
 # Browser tests (tests/system/test_ui_app.py) drive Debian's chromium through Playwright's Python API;
 # the chromium comes from apt, never from `playwright install` (no downloads at run time).
