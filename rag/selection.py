@@ -18,6 +18,7 @@ half (`scripts/fit_selection.py`, gold papers are the positives) and shipped as
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -220,18 +221,45 @@ def side_words(side: str) -> tuple[list[str], bool]:
 def _mentions(source: Source, side: str) -> int:
     """2 if the paper's title carries the side's name, 1 if its abstract does, else 0.
 
-    A name (MoTE, BT^2, LQ-LoRA) must appear whole; a description ("token pooling", "lattice
+    A name (MoTE, BT^2, LQ-LoRA) must appear whole, as a word of its own; a description ("token pooling", "lattice
     decoding") counts when two thirds of its words do.
     """
     words, is_name = side_words(side)
     if not words:
         return 0
     need = len(words) if is_name else max(1, math.ceil(2 * len(words) / 3))
+    # a name ends where the word does (DER is not "derive", CLIP not "clipping"; a plural still
+    # counts); a description's word may run on ("decod" of "decoding")
+    end = r"(?:e?s)?(?!\w)" if is_name else ""
     for score, text in ((2, source.paper.title.lower()), (1, source.paper.abstract.lower())):
-        found = sum(bool(re.search(rf"(?<![\w\-]){re.escape(w)}", text)) for w in words)
+        found = sum(bool(re.search(rf"(?<![\w\-]){re.escape(w)}{end}", text)) for w in words)
         if found >= need:
             return score
     return 0
+
+
+def assign_sides(sides: Sequence[str], candidates: Sequence[Candidate]) -> list[Candidate]:
+    """One distinct paper per side, the assignment that names the most sides, then most strongly, then
+    most probably.
+
+    Side by side in question order let the first side take a paper whose abstract merely mentions
+    it (B's paper citing A as its baseline), leaving B to a neighbour that mentions B; judging the
+    sides together gives each its own paper. A side no paper names gets none here.
+    """
+    mentions = {id(c): [_mentions(c.source, side) for side in sides] for c in candidates}
+    options: list[list[Candidate | None]] = [
+        [c for c in candidates if mentions[id(c)][i]] + [None] for i in range(len(sides))
+    ]
+    best: tuple[tuple[int, int, float], list[Candidate]] = ((0, 0, 0.0), [])
+    for combo in itertools.product(*options):
+        picked = [c for c in combo if c is not None]
+        if len({id(c) for c in picked}) < len(picked):
+            continue
+        strength = sum(mentions[id(c)][i] for i, c in enumerate(combo) if c is not None)
+        key = (len(picked), strength, sum(c.probability for c in picked))
+        if key > best[0]:
+            best = (key, picked)
+    return best[1]
 
 
 def choose(
@@ -249,16 +277,17 @@ def choose(
     if form.form == "set" or many:
         chosen = [c for c in candidates if c.probability >= model.set_threshold] or [best]
     elif form.form == "comparison" and form.sides:
-        chosen = []
-        for side in form.sides:  # each side its own paper when another paper names it too
-            naming = [(c, _mentions(c.source, side)) for c in candidates if c not in chosen]
-            naming = [(c, m) for c, m in naming if m] or [
-                (c, m) for c, m in ((c, _mentions(c.source, side)) for c in chosen) if m
+        chosen = assign_sides(form.sides, candidates)
+        # a side no paper names by its words still gets a paper: the most probable one shown that
+        # no other side took, if it is as likely as a single answer's second paper must be (a
+        # comparison that cites one paper cannot compare)
+        for _side in range(len(form.sides) - len(chosen)):
+            rest = [
+                c for c in ranked if c not in chosen and c.source.n <= k and c.probability >= model.second_threshold
             ]
-            if naming:
-                pick = max(naming, key=lambda cm: (cm[1], cm[0].probability))[0]
-                if pick not in chosen:
-                    chosen.append(pick)
+            if not rest:
+                break
+            chosen.append(rest[0])
         if not chosen:
             chosen = [best]
     else:

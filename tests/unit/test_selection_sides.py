@@ -1,0 +1,62 @@
+"""A comparison cites one paper per named side: the sides are matched together, names as whole words,
+and a side no paper names still gets a likely paper. Hand-made candidates, no index."""
+
+from __future__ import annotations
+
+from rag.models import Paper, Source
+from rag.question.form import QuestionForm
+from rag.selection import Candidate, SelectionModel, _mentions, assign_sides, choose
+
+MODEL = SelectionModel(features=[], mean=[], scale=[], coef=[], intercept=0.0, set_threshold=0.5, second_threshold=0.05)
+
+
+def _candidate(n: int, title: str, abstract: str, probability: float) -> Candidate:
+    paper = Paper(id=f"p{n}", title=title, abstract=abstract)
+    return Candidate(Source(n=n, paper=paper, chunks=[], score=1.0 / n), {}, probability=probability)
+
+
+def _titles(chosen: list[Candidate]) -> list[str]:
+    return [c.source.paper.title for c in chosen]
+
+
+def test_a_paper_that_cites_the_other_side_as_its_baseline_does_not_take_that_side():
+    # B's paper names A in its abstract (its baseline) and is the most probable; A's own paper
+    # names A only in its abstract too. Side by side, A took B's paper and B went to a neighbour.
+    b_paper = _candidate(1, "Foo: fast retrieval", "Foo improves on Bar by pooling tokens.", 0.9)
+    a_paper = _candidate(2, "Cheap late interaction", "We introduce Bar, a compressed index.", 0.6)
+    neighbour = _candidate(3, "A survey of indexes", "Surveys Foo-like systems and more.", 0.3)
+    form = QuestionForm("comparison", "test", "", ("Bar", "Foo"))
+    chosen = choose(form, [b_paper, a_paper, neighbour], MODEL, k=5)
+    assert _titles(chosen) == ["Foo: fast retrieval", "Cheap late interaction"]
+    assert assign_sides(("Bar", "Foo"), [b_paper, a_paper, neighbour]) == [a_paper, b_paper]
+
+
+def test_a_name_is_a_whole_word_not_the_start_of_another():
+    derive = _candidate(1, "Derivations of things", "We derive a bound on clipping.", 0.9)
+    assert not _mentions(derive.source, "DER")
+    assert not _mentions(derive.source, "CLIP")
+    der = _candidate(2, "DER: Dynamically Expandable Representation", "DERs grow.", 0.5)
+    assert _mentions(der.source, "DER") == 2
+    plural = _candidate(3, "Plain title", "We compare several CLIPs and CLIP-like models.", 0.5)
+    assert _mentions(plural.source, "CLIP") == 1
+    # a description's words may still run on: "decoding" counts for "decod..." prefixes
+    lattice = _candidate(4, "Massive-scale decoding with lattices", "Lattice decoding keeps hypotheses.", 0.5)
+    assert _mentions(lattice.source, "lattice decoding") == 2
+
+
+def test_a_side_no_paper_names_gets_the_most_probable_shown_paper_if_likely_enough():
+    named = _candidate(1, "fastText: subword vectors", "Each word is a bag of character n-grams.", 0.9)
+    likely = _candidate(2, "Efficient Estimation of Word Representations", "Two architectures ...", 0.3)
+    unlikely = _candidate(3, "Something else", "Unrelated.", 0.01)
+    form = QuestionForm("comparison", "test", "", ("word2vec", "fastText"))
+    assert _titles(choose(form, [named, likely, unlikely], MODEL, k=5)) == [
+        "fastText: subword vectors",
+        "Efficient Estimation of Word Representations",
+    ]
+    # below the second paper's threshold the comparison keeps its one named paper
+    faint = _candidate(2, "Efficient Estimation of Word Representations", "Two architectures ...", 0.01)
+    assert _titles(choose(form, [named, faint, unlikely], MODEL, k=5)) == ["fastText: subword vectors"]
+    # past the top k a fallback paper is not taken (nothing names it)
+    far = _candidate(3, "Efficient Estimation of Word Representations", "Two architectures ...", 0.3)
+    near_faint = _candidate(2, "Something else", "Unrelated.", 0.01)
+    assert _titles(choose(form, [named, near_faint, far], MODEL, k=2)) == ["fastText: subword vectors"]
