@@ -113,3 +113,6 @@ def test_a_single_paper_answer_leaves_its_unused_sources_unmarked_and_dimmed(pag
     dimmed = page.eval_on_selector(".src-card.unused", "c => Number(getComputedStyle(c).opacity)")
     assert dimmed < 1
     assert "Retrieved, not cited" in page.inner_text("#sources-panel")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".src-group").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "single_answer_unused.png"))
