@@ -127,7 +127,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
         question = " ".join(str(message).split())
         history += [{"role": "user", "content": escape_text(question)}, {"role": "assistant", "content": "…"}]
         sources: list[Source] = list(first.sources) if first.kind == "sources" else []
-        turns.append({"question": question, "html": sources_block(sources, [], turn)})
+        top_k = whole if isinstance(whole, int) else None  # sources numbered past it: cited from deeper down
+        turns.append({"question": question, "html": sources_block(sources, [], turn, top_k=top_k)})
         yield "", history, sources_panel(turns), "", turns
 
         text, notice = "", ""
@@ -152,7 +153,13 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                         ),
                     }
                     turns[-1]["html"] = sources_block(
-                        answer.sources, answer.citations, turn, answer.refused, answer.closest
+                        answer.sources,
+                        answer.citations,
+                        turn,
+                        answer.refused,
+                        answer.closest,
+                        used=answer.used_sources or None,  # None: fall back to the cited numbers
+                        top_k=top_k,
                     )
                     cited = {c.paper_id: c.title for c in sorted(answer.citations, key=lambda c: c.n)}
                     turns[-1]["cited_paper_ids"], turns[-1]["cited_titles"] = list(cited), list(cited.values())

@@ -30,6 +30,8 @@ _MD_ESCAPES = {c: "\\" + c for c in "!\"#$%'()*+,-./:;=?@[\\]^_`{|}~"} | {"<": "
 MAX_SEARCH_CHARS = 200  # the Papers tab's search box: a few words (an 800 kB search took 23 s)
 # The answer's own structure, kept: a list marker at the start of a line ("- ", "2. ").
 LIST_MARKER = re.compile(r"^[ \t]{0,3}(?:[-*+]|\d{1,3}[.)])[ \t]+", re.MULTILINE)
+# A list item that names its paper first: "Monet [6]: ..." (the extractive set answer's item).
+ITEM_HEAD = re.compile(r"(?P<name>[^\[\]\n]{1,300}?) ?(?P<cite>\[\d+(?:\s*,\s*\d+)*\]):[ \t]+")
 
 CSS = """
 #sources-panel { max-height: 78vh; overflow-y: auto; }
@@ -37,6 +39,14 @@ CSS = """
   margin: 0 0 10px 0; scroll-margin-top: 8px; background: var(--background-fill-primary); }
 .src-card:target { outline: 3px solid #f59e0b; }
 .src-card.cited { border-left: 4px solid #2563eb; }
+.src-card.unused { opacity: 0.6; }
+.src-card.unused:hover, .src-card.unused:target { opacity: 1; }
+.src-badge { display: inline-block; font-size: 0.75em; font-weight: 600; border-radius: 999px; padding: 0 7px;
+  margin-left: 6px; vertical-align: 1px; }
+.src-badge.used { background: #dbeafe; color: #1e40af; }
+.src-badge.beyond { background: #fef3c7; color: #92400e; }
+.src-group { font-size: 0.85em; opacity: 0.8; margin: 10px 0 6px 0; }
+#chatbot ul { list-style: disc; } #chatbot li { margin: 0.15em 0 0.35em 0; }
 .src-head { font-weight: 600; margin-bottom: 4px; }
 .src-n { color: #2563eb; margin-right: 4px; }
 .src-meta { font-size: 0.85em; opacity: 0.75; margin-bottom: 6px; }
@@ -69,10 +79,12 @@ def anchor(turn: int, n: int) -> str:
     return f"src-{turn}-{n}"
 
 
-def link_citations(text: str, turn: int, known: Iterable[int]) -> str:
-    """Escape answer text and turn each known `[n]` into a link to its source card; list markers stay lists."""
+def link_citations(text: str, turn: int, known: Iterable[int], lists: bool = True) -> str:
+    """Escape answer text and turn each known `[n]` into a link to its source card; list markers stay lists
+    (unless `lists` is False: a piece from inside a line, where "2. " is text)."""
     known = set(known)
-    kept: list[tuple[int, int, str]] = [(m.start(), m.end(), m.group(0)) for m in LIST_MARKER.finditer(text)]
+    markers = LIST_MARKER.finditer(text) if lists else ()
+    kept: list[tuple[int, int, str]] = [(m.start(), m.end(), m.group(0)) for m in markers]
     for match in CITATION.finditer(text):
         numbers = parse_citation_numbers(match.group(1))
         if not numbers or any(n not in known for n in numbers):
@@ -88,6 +100,65 @@ def link_citations(text: str, turn: int, known: Iterable[int]) -> str:
         cursor = end
     out.append(escape_text(text[cursor:]))
     return "".join(out)
+
+
+def list_items(text: str) -> tuple[str, list[tuple[str, str]], str] | None:
+    """Split an answer into its lead, its list items ((marker, body) each) and any closing text; None if no list.
+
+    A set answer is a lead line, then one "- Name [n]: quote [n]" line per paper. After the first
+    item, a line that is not an item continues the item before it, unless a blank line came first:
+    then it and all that follows are the closing text (an LLM's "Overall, ...").
+    """
+    lead: list[str] = []
+    items: list[tuple[str, str]] = []
+    tail: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        marker = LIST_MARKER.match(line)
+        if tail:
+            tail.append(line)
+        elif marker:
+            items.append((marker.group(0).strip(), line[marker.end() :]))
+        elif not items:
+            lead.append(line)
+        elif not line.strip():
+            blank = True
+            continue
+        elif blank:
+            tail.append(line)
+        else:
+            items[-1] = (items[-1][0], f"{items[-1][1]} {line.strip()}")
+        blank = False
+    return ("\n".join(lead).strip(), items, "\n".join(tail).strip()) if items else None
+
+
+def item_markdown(body: str, turn: int, known: Iterable[int]) -> str:
+    """One list item: the paper's name in bold when the item opens with "Name [n]: ", all of it escaped."""
+    known = set(known)
+    head = ITEM_HEAD.match(body)
+    if head is None or any(n not in known for n in parse_citation_numbers(head.group("cite")[1:-1])):
+        return link_citations(body, turn, known, lists=False)
+    name = escape_text(head.group("name").strip())
+    cite = link_citations(head.group("cite"), turn, known, lists=False)
+    return f"**{name}** {cite}: {link_citations(body[head.end() :], turn, known, lists=False)}"
+
+
+def answer_markdown(text: str, turn: int, known: Iterable[int]) -> str:
+    """The answer as chat Markdown: a lead and list items (a set or comparison answer) become a real list."""
+    known = set(known)
+    split = list_items(text)
+    if split is None:
+        return link_citations(text, turn, known)
+    lead, items, tail = split
+    lines = []
+    for marker, body in items:
+        bullet = "-" if marker in ("-", "*", "+") else marker  # "3)" and "3." stay numbered
+        lines.append(f"{bullet} {item_markdown(body, turn, known)}")
+    blocks = [link_citations(lead, turn, known, lists=False)] if lead else []
+    blocks.append("\n".join(lines))
+    if tail:
+        blocks.append(link_citations(tail, turn, known))
+    return "\n\n".join(blocks)  # blank lines: the list is a block of its own
 
 
 def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -120,19 +191,26 @@ def quote_spans(abstract: str, citations: Iterable[Citation]) -> list[tuple[int,
     return spans
 
 
-def source_card(source: Source, citations: Sequence[Citation], turn: int) -> str:
+def source_card(
+    source: Source, citations: Sequence[Citation], turn: int, used: bool | None = None, beyond: int = 0
+) -> str:
+    """One retrieved paper. `used`: True/False once the answer is known (None while it streams);
+    `beyond`: the k whose top k the paper is past (it is shown because the answer cites it), else 0."""
     paper = source.paper
     cited = [c for c in citations if c.n == source.n]
+    used = bool(cited) if used is None and citations else used
     seeds = ", ".join(html.escape(f) for f in paper.seed_files) or "—"
-    flag = " cited" if cited else ""
+    flag = {True: " cited used", False: " unused", None: ""}[used]
+    badges = '<span class="src-badge used">cited</span>' if used else ""
+    if beyond:
+        badges += f'<span class="src-badge beyond">past the top {beyond}</span>'
     abstract = f'<p class="src-abstract">{highlight(paper.abstract, quote_spans(paper.abstract, cited))}</p>'
     if not cited:  # retrieved but not quoted: keep the panel short, the abstract one click away
         abstract = f'<details class="src-more"><summary>abstract</summary>{abstract}</details>'
     return (
         f'<div class="src-card{flag}" id="{anchor(turn, source.n)}" data-n="{source.n}">'
-        f'<div class="src-head"><span class="src-n">[{source.n}]</span>{html.escape(paper.title)}</div>'
-        f'<div class="src-meta">score {source.score:.3f} · seed listing: {seeds}'
-        f"{' · cited' if cited else ''}</div>"
+        f'<div class="src-head"><span class="src-n">[{source.n}]</span>{html.escape(paper.title)}{badges}</div>'
+        f'<div class="src-meta">score {source.score:.3f} · seed listing: {seeds}</div>'
         f"{abstract}</div>"
     )
 
@@ -143,7 +221,11 @@ def sources_block(
     turn: int,
     refused: bool = False,
     closest: Sequence[str] = (),
+    used: Sequence[int] | None = None,
+    top_k: int | None = None,
 ) -> str:
+    """The cards of one answer. Once the answer is in (`used`, or citations, given), the sources it
+    used come first, marked; the rest follow, dimmed, under "Retrieved, not cited"."""
     if not sources:
         why = "No paper covers this question well enough to answer from it." if refused else "Retrieving…"
         block = f'<p class="src-empty">{why}</p>'
@@ -151,7 +233,18 @@ def sources_block(
             items = "".join(f"<li>{html.escape(title)}</li>" for title in closest)
             block += f'<div class="src-closest"><b>Closest papers</b> (not judged to answer it):<ul>{items}</ul></div>'
         return block
-    return "".join(source_card(s, citations, turn) for s in sources)
+
+    def beyond(s: Source) -> int:
+        return top_k if top_k is not None and s.n > top_k else 0
+
+    if used is None and not citations:  # still streaming: nothing is known to be used or not
+        return "".join(source_card(s, citations, turn, None, beyond(s)) for s in sources)
+    numbers = set(used) if used is not None else {c.n for c in citations}
+    parts = [source_card(s, citations, turn, True, beyond(s)) for s in sources if s.n in numbers]
+    unused = [source_card(s, citations, turn, False, beyond(s)) for s in sources if s.n not in numbers]
+    if unused:
+        parts += ['<div class="src-group">Retrieved, not cited</div>', *unused]
+    return "".join(parts)
 
 
 def sources_panel(turns: Sequence[dict[str, Any]]) -> str:
@@ -170,7 +263,7 @@ def sources_panel(turns: Sequence[dict[str, Any]]) -> str:
 def answer_message(
     text: str, turn: int, sources: Sequence[Source], notice: str = "", footer: str = "", low_confidence: bool = False
 ) -> str:
-    body = link_citations(text, turn, [s.n for s in sources])
+    body = answer_markdown(text, turn, [s.n for s in sources])
     if low_confidence:
         body = f"> ℹ️ {escape_text(LOW_CONFIDENCE)}\n\n{body}"
     if notice:

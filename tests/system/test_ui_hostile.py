@@ -169,12 +169,13 @@ def test_hostile_titles_and_abstracts_render_as_text_and_nothing_leaves_loopback
 
 @pytest.mark.browser
 def test_an_llm_error_page_shows_as_text_in_the_warning(browser, hostile_settings) -> None:
+    from rag.config import SecretUrl
     from rag.pipeline import Pipeline
     from tests.fake_openai import scripted_server
 
     with scripted_server(fault="502-html") as (base_url, handler):
         settings = hostile_settings.model_copy(
-            update={"llm_base_url": base_url, "llm_max_retries": 0, "llm_timeout": 10.0}
+            update={"llm_base_url": SecretUrl(base_url), "llm_max_retries": 0, "llm_timeout": 10.0}
         )
         app, url = launch_app(Pipeline(settings), settings)
         context, page, seen = recording_page(browser, url)
