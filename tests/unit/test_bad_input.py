@@ -153,6 +153,7 @@ def test_cli_top_k_out_of_range_in_the_environment_is_an_error_line(seeds_index)
     assert_clean_error(out, "invalid setting RAG_TOP_K: Input should be less than or equal to 20")
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_cli_control_characters_non_utf8_argv_and_stdin_get_answers(seeds_index):
     argv = run_cli(["ask", "--json", b"pointer\x01 networks\x1b \xff\xfe"], seeds_index.data_dir)
     assert argv.returncode == 0, argv.stderr
@@ -174,6 +175,7 @@ def test_cli_emoji_cjk_and_injection_questions_are_answered(seeds_index):
 
 
 # -- seeds ------------------------------------------------------------------------------------
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_unparsable_seed_file_is_named_with_its_line_and_the_rest_is_ingested(tmp_path, model_cache, seeds_copy):
     """Also: papers already indexed from a file that stops parsing are kept, not deleted."""
     small = tmp_path / "small"
@@ -213,6 +215,7 @@ def test_unparsable_seed_file_is_named_with_its_line_and_the_rest_is_ingested(tm
     assert int(stored.stdout) == before > 50
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_empty_or_missing_seeds_dir_never_empties_the_index(tmp_path, model_cache):
     settings = make_settings(tmp_path / "data", model_cache)
     seeds = tmp_path / "seeds"

@@ -15,6 +15,7 @@ def small(tmp_path, model_cache):
     return make_settings(tmp_path / "data", model_cache), load_papers(SEEDS)[:12]
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_reingest_is_a_no_op_and_creates_no_duplicates(small):
     settings, papers = small
     first = ingest(settings=settings, papers=papers)
@@ -29,6 +30,7 @@ def test_reingest_is_a_no_op_and_creates_no_duplicates(small):
     assert len(ids) == len(set(ids))
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_a_changed_paper_is_re_embedded_and_only_it(small):
     settings, papers = small
     ingest(settings=settings, papers=papers)
@@ -43,6 +45,7 @@ def test_a_changed_paper_is_re_embedded_and_only_it(small):
     assert any("zebra" in c.text for c in stored)
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_removed_papers_are_deleted(small):
     settings, papers = small
     ingest(settings=settings, papers=papers)
@@ -51,6 +54,7 @@ def test_removed_papers_are_deleted(small):
     assert {c.paper.id for c in load_index(settings)} == {p.id for p in papers[:10]}
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_chunks_keep_offsets_into_the_abstract_and_carry_the_title(small):
     settings, papers = small
     ingest(settings=settings, papers=papers)
@@ -71,6 +75,7 @@ def test_missing_index_says_to_run_ingest(tmp_path):
         load_index(make_settings(tmp_path / "empty"))
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_rebuild_starts_over(small):
     settings, papers = small
     ingest(settings=settings, papers=papers)
@@ -79,6 +84,7 @@ def test_rebuild_starts_over(small):
     assert open_collection(settings).count() == report.chunks_written
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_a_paper_listed_in_another_file_is_relabelled_without_re_embedding(small):
     settings, papers = small
     ingest(settings=settings, papers=papers)

@@ -346,6 +346,7 @@ def test_rebuild_recovers_from_a_truncated_header(seeds_index, tmp_path, model_c
 
 
 # -- 5. a damaged cached ONNX model ---------------------------------------------------------------
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_a_truncated_cached_model_is_built_again_and_ask_answers(seeds_index, tmp_path, model_cache):
     """A real copy of the cached model, truncated: first as built by an older version (no digest
     recorded, so the load fails and it is rebuilt), then with the digest this version records."""

@@ -50,6 +50,7 @@ def test_corrupt_store_in_process_is_reported_and_rebuild_recovers(tmp_path, mod
     assert {c.paper.id for c in load_index(settings)} == {p.id for p in load_papers(SEEDS)[:3]}
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_corrupt_store_via_cli_says_rebuild_and_rebuild_recovers(tmp_path, model_cache):
     settings = make_settings(tmp_path / "data", model_cache)
     seeds = tmp_path / "seeds"

@@ -54,6 +54,7 @@ def test_an_unreadable_snapshot_is_rebuilt_from_the_store(tmp_path, model_cache)
     assert path.read_bytes() != b"not a pickle", "the broken snapshot was not replaced"
 
 
+@pytest.mark.slow  # re-ingests or rebuilds: make test runs it, test-quick does not
 def test_rag_ingest_leaves_the_snapshot_the_app_starts_from(tmp_path, model_cache, monkeypatch):
     from tests.helpers import run_cli
 
