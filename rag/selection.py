@@ -23,7 +23,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,12 +263,18 @@ def assign_sides(sides: Sequence[str], candidates: Sequence[Candidate]) -> list[
 
 
 def choose(
-    form: QuestionForm, candidates: Sequence[Candidate], model: SelectionModel, k: int, many: bool = False
+    form: QuestionForm,
+    candidates: Sequence[Candidate],
+    model: SelectionModel,
+    k: int,
+    many: bool = False,
+    named: Collection[str] = (),
 ) -> list[Candidate]:
     """The candidates the answer cites, in retrieval order (see the module docstring for the rule).
 
     `many`: the question asks across papers ("limitations ... according to the papers here"), so it
-    takes the set rule whatever its form.
+    takes the set rule whatever its form. `named`: ids of the papers the question names by a title
+    name ("Tell me about VSA."); a single-paper answer always cites a shown paper it names.
     """
     if not candidates:
         return []
@@ -292,7 +298,9 @@ def choose(
             chosen = [best]
     else:
         # the top-ranked paper leads (retrieval's first is right far more often than any re-ranking of it)
-        first = min(candidates, key=lambda c: c.source.n)
+        # ... unless the question names a shown paper by a title name: that paper is what was asked about
+        asked = [c for c in candidates if c.source.paper.id in named and c.source.n <= k]
+        first = min(asked or candidates, key=lambda c: c.source.n)
         shown = [c for c in ranked if c.source.n <= k and c is not first]
         chosen = [first]
         if shown:
@@ -302,6 +310,7 @@ def choose(
                 and second.probability >= model.second_ratio * first.probability
             ):
                 chosen.append(second)
+        chosen += [c for c in candidates if c.source.paper.id in named and c.source.n <= k and c not in chosen]
     return sorted(chosen, key=lambda c: c.source.n)
 
 

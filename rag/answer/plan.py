@@ -81,7 +81,7 @@ class Planner:
         form = form or self.form(question)
         candidates = self.candidates(form, retrieval)
         many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
-        chosen = choose(form, candidates, self.model, k, many=many)
+        chosen = choose(form, candidates, self.model, k, many=many, named=retrieval.query.named)
         shown = [c.source for c in candidates if c.source.n <= k]
         renumbered: dict[int, Source] = {}
         for candidate in chosen:

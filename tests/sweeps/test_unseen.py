@@ -220,7 +220,9 @@ def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
     it coins (MIPS, PCME), asked two short ways. The topic check must not refuse what the papers
     discuss: measured 10 of 316 refused (9 with no topic check; 46 when only the top 5 papers were
     searched and abbreviations did not count; 6 before such short asks were refused outright)
-    and 264 cite the defining paper (267 with no check)."""
+    and 264 cite the defining paper (267 with no check). Since answers cite one paper unless a
+    second is about as strong (issue 20's per-paper decision), 252 cite it: the 12 lost were cited
+    as the second of two papers, and the ceiling below was lowered to match, knowingly."""
     from rag.question import mine_acronyms
 
     retriever = pipeline.retriever
@@ -239,7 +241,7 @@ def test_the_spelled_out_acronyms_of_the_papers_are_answered(pipeline):
                 cited += bool(titles & _titles(answer))
     assert asked > 250
     assert refused / asked <= 0.05, (refused, asked)
-    assert cited / asked >= 0.80, (cited, asked)
+    assert cited / asked >= 0.78, (cited, asked)
 
 
 def _scare_quoted(question: str) -> str | None:
