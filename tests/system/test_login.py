@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from rag.ui.login import FailedLogins
 
@@ -49,7 +50,7 @@ def login_server(pipeline) -> Iterator[tuple[str, FakeClock]]:
     from tests.helpers import free_port
 
     clock = FakeClock()
-    settings = pipeline.settings.model_copy(update={"auth": f"{USER}:{PASSWORD}"})
+    settings = pipeline.settings.model_copy(update={"auth": SecretStr(f"{USER}:{PASSWORD}")})
     app = build_app(pipeline, settings)
     port = free_port()
     logins = FailedLogins(free=3, first=1.0, longest=30.0, clock=clock)
