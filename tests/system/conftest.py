@@ -32,3 +32,18 @@ def browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str):
+    """A fresh page on the session's app; it may reach only the app (every other request is aborted)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(app_url) else route.abort())
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.wait_for_selector("#question textarea")
+    try:
+        yield page
+    finally:
+        context.close()

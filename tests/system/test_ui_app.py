@@ -85,20 +85,6 @@ def good_question(pipeline, dev_questions) -> dict:
     pytest.fail("no dev question is answered from its gold paper")
 
 
-@pytest.fixture
-def page(browser, app_url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(app_url) else route.abort())
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
-    page.wait_for_selector("#question textarea")
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 def ask_in_browser(page, question: str) -> None:
     page.fill("#question textarea", question)
     page.click("#ask-button")

@@ -18,21 +18,8 @@ CARDS_JS = """turn => [...document.querySelectorAll(`#sources-panel [id^="src-${
     badges: [...c.querySelectorAll('.src-badge')].map(b => b.innerText)}))"""
 
 
-@pytest.fixture
-def page(browser, app_url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(app_url) else route.abort())
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
-    page.wait_for_selector("#question textarea")
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 def _ask(page, question: str) -> None:
+    page.set_viewport_size({"width": 1400, "height": 1100})
     page.fill("#question textarea", question)
     page.click("#ask-button")
     page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('sources cited')")
