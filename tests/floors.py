@@ -8,7 +8,7 @@ so a change that loses ground fails a test; when a change raises a figure, raise
 from __future__ import annotations
 
 FLOORS: dict[str, dict[str, float]] = {
-    # measured: hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.972, answered_with_gold 0.946, citation_precision 0.926
+    # measured: hit@5 0.992, mrr@10 0.952, refusal_accuracy 0.972, answered_with_gold 0.946, citation_precision 0.919
     "questions_test.jsonl": {
         "hit@5": 0.97,
         "mrr@10": 0.93,
