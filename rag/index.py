@@ -29,6 +29,7 @@ from rag.models import Chunk, Paper
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import CreateHNSWConfiguration
     from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
@@ -474,18 +475,25 @@ def paper_collection_name(settings: Settings) -> str:
     return f"{settings.collection}_papers_{settings.paper_embedder}"
 
 
-def open_paper_collection(settings: Settings, create: bool = False) -> Collection:
-    """One vector per paper from the second embedder (cosine space), beside the chunk collection."""
+def open_side_collection(
+    settings: Settings, name: str, hnsw: CreateHNSWConfiguration, create: bool = False
+) -> Collection:
+    """A collection of our own vectors beside the chunk collection (paper-level, sentences); cosine space."""
     client = make_client(settings)
-    name = paper_collection_name(settings)
     if create:
         return client.get_or_create_collection(
             name=name,
-            configuration={"hnsw": {"space": "cosine", "ef_search": 200, "ef_construction": 200}},
+            configuration={"hnsw": {**hnsw, "space": "cosine"}},
             metadata={"index_format": INDEX_FORMAT},
             embedding_function=None,
         )
     return client.get_collection(name=name, embedding_function=None)
+
+
+def open_paper_collection(settings: Settings, create: bool = False) -> Collection:
+    """One vector per paper from the second embedder, beside the chunk collection."""
+    hnsw: CreateHNSWConfiguration = {"ef_search": 200, "ef_construction": 200}
+    return open_side_collection(settings, paper_collection_name(settings), hnsw, create)
 
 
 def sync_paper_vectors(

@@ -40,19 +40,10 @@ def sentence_collection_name(settings: Settings) -> str:
 
 
 def open_sentence_collection(settings: Settings, create: bool = False) -> Collection:
-    """One vector per abstract sentence (cosine space), beside the chunk collection."""
-    from rag.index import INDEX_FORMAT, make_client
+    """One vector per abstract sentence, beside the chunk collection."""
+    from rag.index import open_side_collection
 
-    client = make_client(settings)
-    name = sentence_collection_name(settings)
-    if create:
-        return client.get_or_create_collection(
-            name=name,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={"index_format": INDEX_FORMAT},
-            embedding_function=None,
-        )
-    return client.get_collection(name=name, embedding_function=None)
+    return open_side_collection(settings, sentence_collection_name(settings), {}, create)
 
 
 def paper_sentences(paper: Paper) -> list[tuple[int, int, str]]:
