@@ -12,7 +12,6 @@ outcomes: answer; answer marked low-confidence (the best papers are still shown)
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -21,6 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rag.model_file import load_model_file, save_model_file
 
 Verdict = Literal["answer", "low_confidence", "refuse"]
 DEFAULT_MODEL_FILE = Path(__file__).with_name("answerability.json")
@@ -134,21 +135,12 @@ class AnswerabilityModel(BaseModel):
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> AnswerabilityModel:
-        path = Path(path) if path else DEFAULT_MODEL_FILE
-        try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise RuntimeError(f"answerability model {path} is missing; run scripts/tune.py --write") from exc
-        except (ValueError, UnicodeDecodeError) as exc:  # not JSON, or not this model's fields: say which file
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ValueError(
-                f"answerability model {path} is not a model file ({first}); point RAG_ANSWERABILITY_MODEL at a "
-                "JSON written by scripts/tune.py --write, or unset it"
-            ) from None
+        return load_model_file(
+            cls, path or DEFAULT_MODEL_FILE, "answerability model", "scripts/tune.py --write", "RAG_ANSWERABILITY_MODEL"
+        )
 
     def save(self, path: Path | str | None = None) -> None:
-        path = Path(path) if path else DEFAULT_MODEL_FILE
-        path.write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
+        save_model_file(self, path or DEFAULT_MODEL_FILE)
 
 
 def fit_logistic(
