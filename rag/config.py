@@ -54,6 +54,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "paper_dense_weight": 2.0,
         "paper_dense_temperature": 0.05,
         "answerability_model": PACKAGE_DIR / "answerability-mpnet.json",
+        "selection_model": PACKAGE_DIR / "selection-mpnet.json",
     },
 }
 PROFILE_NOTES = {
@@ -146,6 +147,12 @@ class Settings(BaseSettings):
         None,
         description="JSON of the fitted answerability model (default: the shipped rag/answerability.json, or "
         "rag/answerability-mpnet.json with the mpnet paper embedder; written by scripts/tune.py --write).",
+    )
+    selection_model: Path | None = Field(
+        None,
+        description="JSON of the fitted per-paper selection model, which papers an answer cites (default: the "
+        "shipped rag/selection.json, or rag/selection-mpnet.json with the mpnet paper embedder, whose features "
+        "add paper-level meaning; written by scripts/fit_selection.py --write).",
     )
 
     # Answering.
@@ -254,11 +261,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be a finite number, not {value}")
         return value
 
-    @field_validator("answerability_model", mode="after")
+    @field_validator("answerability_model", "selection_model", mode="after")
     @classmethod
-    def _model_file_exists(cls, value: Path | None) -> Path | None:
+    def _model_file_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value} (a JSON written by scripts/tune.py --write)")
+            script = "scripts/tune.py" if info.field_name == "answerability_model" else "scripts/fit_selection.py"
+            raise ValueError(f"no such file: {value} (a JSON written by {script} --write)")
         return value
 
     @field_serializer("llm_base_url", when_used="json")

@@ -85,13 +85,16 @@ class Pipeline:
     def _use(self, retriever: Retriever) -> None:
         """Answer from `retriever` from now on (its extractive answerer weighs words by its BM25)."""
         from rag.answer.plan import Planner
-        from rag.selection import SelectionModel
+        from rag.selection import SelectionModel, default_selection_file
         from rag.sentences import SentenceIndex
 
         self.extractive = ExtractiveAnswerer(
             retriever.idf, self.settings.answer_sentences, self.settings.answer_source_floor
         )
-        self.planner = Planner(retriever, SentenceIndex.load(self.settings, retriever.version), SelectionModel.load())
+        selection = SelectionModel.load(
+            self.settings.selection_model or default_selection_file(self.settings.paper_embedder)
+        )
+        self.planner = Planner(retriever, SentenceIndex.load(self.settings, retriever.version), selection)
         self.retriever = retriever
 
     # -- several processes, one store ------------------------------------------------------

@@ -5,9 +5,14 @@ a single paper. Instead each candidate (the best `DEPTH` papers of the fused ran
 probability that it answers the question, from a small logistic regression over how it
 stands in retrieval and how well it matches (fused score, rank, gap to the top, best-chunk
 cosine, BM25, its best sentence's cosine to the question, term coverage of title and
-abstract, whether the question names it) and the question's form. It is fitted on the tune
-half (`scripts/fit_selection.py`, gold papers are the positives) and shipped as
-`rag/selection.json`, like the answerability model. The form then decides how many to cite:
+abstract, whether the question names it) and the question's form. With a paper-level embedder
+(the mpnet profile) it also weighs meaning (`SEMANTIC_FEATURES`: the paper vector's cosine to the
+question, its gap and rank among the candidates, and its cohesion with the candidates nearest the
+question), since a topic's papers often share few words with the question. It is fitted on the
+tune half (`scripts/fit_selection.py`, gold papers are the positives) and shipped per retrieval
+setup, like the answerability model: `rag/selection.json` (no paper vectors) and
+`rag/selection-mpnet.json`; `Settings.selection_model` names another. The form then decides how
+many to cite:
 
 - a set question cites every candidate at or above `set_threshold` (past the top k too);
 - a single-paper question cites the most probable paper, and a second one only when it is
@@ -19,7 +24,6 @@ half (`scripts/fit_selection.py`, gold papers are the positives) and shipped as
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections import Counter
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.model_file import load_model_file, save_model_file
 from rag.models import Source
 from rag.question.form import QuestionForm
 
@@ -55,6 +60,27 @@ FEATURES = (
     "form_set",
     "form_comparison",
 )
+# Meaning, from the paper-level embedder (mpnet over title+abstract) when the profile has one. Shared
+# words miss a topic's papers that use other words for it (NAS papers never say "AutoML"):
+SEMANTIC_FEATURES = (
+    "mp_cos",  # the paper vector's cosine to the question
+    "mp_gap",  # the best candidate's mp_cos minus this one's
+    "mp_rank",  # log(1 + rank) among the candidates by mp_cos
+    "mp_cohesion",  # cosine to the centroid of the COHESION_TOP other candidates nearest the question (topic)
+)
+COHESION_TOP = 3
+
+
+def features_for(paper_embedder: str) -> tuple[str, ...]:
+    """The features a model is fitted with for a retrieval setup (the semantic ones need paper vectors)."""
+    return FEATURES if paper_embedder == "none" else FEATURES + SEMANTIC_FEATURES
+
+
+def default_selection_file(paper_embedder: str = "none") -> Path:
+    """The shipped model for a retrieval setup: `selection.json`, or `selection-<embedder>.json`."""
+    if paper_embedder == "none":
+        return DEFAULT_SELECTION_FILE
+    return DEFAULT_SELECTION_FILE.with_name(f"selection-{paper_embedder}.json")
 
 
 class SelectionModel(BaseModel):
@@ -74,22 +100,28 @@ class SelectionModel(BaseModel):
     notes: dict[str, float | int | str] = Field(default_factory=dict)
 
     def probability(self, features: dict[str, float]) -> float:
+        """A feature the candidate lacks (no paper vectors in this index) reads as its mean: it adds nothing."""
         z = self.intercept
         for name, mu, sigma, weight in zip(self.features, self.mean, self.scale, self.coef, strict=True):
-            z += weight * (float(features.get(name, 0.0)) - mu) / sigma
+            z += weight * (float(features.get(name, mu)) - mu) / sigma
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def missing(self, features: dict[str, float]) -> list[str]:
+        """The model's features a candidate lacks."""
+        return [name for name in self.features if name not in features]
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> SelectionModel:
-        path = Path(path) if path else DEFAULT_SELECTION_FILE
-        try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise RuntimeError(f"selection model {path} is missing; run scripts/fit_selection.py --write") from exc
+        return load_model_file(
+            cls,
+            path or DEFAULT_SELECTION_FILE,
+            "selection model",
+            "scripts/fit_selection.py --write",
+            "RAG_SELECTION_MODEL",
+        )
 
     def save(self, path: Path | str | None = None) -> None:
-        path = Path(path) if path else DEFAULT_SELECTION_FILE
-        path.write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
+        save_model_file(self, path or DEFAULT_SELECTION_FILE)
 
 
 @dataclass
@@ -100,6 +132,43 @@ class Candidate:
     features: dict[str, float]
     sims: dict[int, float] = field(default_factory=dict)  # sentence start -> cosine
     probability: float = 0.0
+
+
+def semantic_features(question: np.ndarray | None, papers: Sequence[np.ndarray | None]) -> list[dict[str, float]]:
+    """SEMANTIC_FEATURES of each candidate from the question's and the papers' paper-level vectors.
+
+    A candidate without a vector (or every candidate, without a question vector) gets none: the
+    model then reads their means. Cohesion is the cosine to the normalised mean of the `COHESION_TOP`
+    other candidates nearest the question: a set's papers sit near each other, a neighbour that
+    merely shares a word with the question does not.
+    """
+    rows: list[dict[str, float]] = [{} for _ in papers]
+    have = [i for i, v in enumerate(papers) if v is not None]
+    if question is None or not have:
+        return rows
+    unit = np.array([papers[i] for i in have], dtype=float)
+    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    q = np.asarray(question, dtype=float)
+    q = q / max(float(np.linalg.norm(q)), 1e-12)
+    cos = unit @ q
+    order = np.argsort(-cos, kind="stable")
+    rank = np.empty(len(have), dtype=int)
+    rank[order] = np.arange(len(have))
+    top = float(cos.max())
+    for j, i in enumerate(have):
+        others = [o for o in order if o != j][:COHESION_TOP]
+        if others:
+            centroid = unit[others].mean(axis=0)
+            cohesion = float(unit[j] @ centroid / max(float(np.linalg.norm(centroid)), 1e-12))
+        else:
+            cohesion = 1.0
+        rows[i] = {
+            "mp_cos": float(cos[j]),
+            "mp_gap": top - float(cos[j]),
+            "mp_rank": math.log1p(int(rank[j])),
+            "mp_cohesion": cohesion,
+        }
+    return rows
 
 
 def _terms(tokenize: Callable[[str], list[str]], text: str) -> list[str]:
@@ -209,25 +278,38 @@ GENERIC = frozenset(
 )
 
 
+TITLE_WORDS = 4  # a side named by this many capitalised words is a paper's title, not a coined name
+
+
 def side_words(side: str) -> tuple[list[str], bool]:
-    """A side's words to look for, and whether they are a name (capitals or digits: all must appear)."""
-    tokens = [re.sub(r"['’]s$", "", t) for t in re.findall(r"[\w\-^'’]+", side)]
+    """A side's words to look for, and whether they are a name (capitals or digits: all must appear).
+
+    A long side with one or two capitalised words among many plain ones is a description that
+    mentions a name ("linear representation hypothesis and the geometry of LLMs", a quoted title
+    the question's sentence casing lowered): its words count as a description's, not the name alone.
+    """
+    tokens = [re.sub(r"['’]s$", "", t.strip("'’")) for t in re.findall(r"[\w\-^'’]+", side)]
     names = [t.lower() for t in tokens if len(t) > 1 and (any(c.isupper() for c in t) or any(c.isdigit() for c in t))]
-    if names:
+    words = [t.lower() for t in tokens if len(t) > 2 and t.lower() not in GENERIC]
+    if names and not (len(words) >= TITLE_WORDS and 2 * len(names) < len(words)):
         return names, True
-    return [t.lower() for t in tokens if len(t) > 2 and t.lower() not in GENERIC], False
+    return words, False
 
 
 def _mentions(source: Source, side: str) -> int:
     """2 if the paper's title carries the side's name, 1 if its abstract does, else 0.
 
     A name (MoTE, BT^2, LQ-LoRA) must appear whole, as a word of its own; a description ("token pooling", "lattice
-    decoding") counts when two thirds of its words do.
+    decoding") or a title-length name counts when two thirds of its words do.
     """
     words, is_name = side_words(side)
     if not words:
         return 0
-    need = len(words) if is_name else max(1, math.ceil(2 * len(words) / 3))
+    # a name of TITLE_WORDS or more capitalised words is a title, typed from memory or shortened
+    # ("The Linear Representation Hypothesis and the Geometry of LLMs" for "... of Large Language
+    # Models"): two thirds of its words will do, like a description's
+    exact = is_name and len(words) < TITLE_WORDS
+    need = len(words) if exact else max(1, math.ceil(2 * len(words) / 3))
     # a name ends where the word does (DER is not "derive", CLIP not "clipping"; a plural still
     # counts); a description's word may run on ("decod" of "decoding")
     end = r"(?:e?s)?(?!\w)" if is_name else ""
@@ -314,9 +396,15 @@ def choose(
     return sorted(chosen, key=lambda c: c.source.n)
 
 
-def fit_features(rows: Sequence[dict[str, float]]) -> np.ndarray:
-    """The feature matrix in FEATURES order (for the fit script)."""
-    return np.array([[float(r.get(f, 0.0)) for f in FEATURES] for r in rows], dtype=float)
-
-
-__all__ = ["DEPTH", "FEATURES", "Candidate", "SelectionModel", "candidate_features", "choose", "fit_features"]
+__all__ = [
+    "DEPTH",
+    "FEATURES",
+    "SEMANTIC_FEATURES",
+    "Candidate",
+    "SelectionModel",
+    "candidate_features",
+    "choose",
+    "default_selection_file",
+    "features_for",
+    "semantic_features",
+]

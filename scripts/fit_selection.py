@@ -1,8 +1,13 @@
 """Fit the per-paper selection model (rag/selection.py) on tune question files; report the others.
 
     .venv/bin/python scripts/fit_selection.py                 # fit on the tune files, print, write nothing
-    .venv/bin/python scripts/fit_selection.py --write         # also writes rag/selection.json
+    .venv/bin/python scripts/fit_selection.py --write         # also writes the profile's model file
+    RAG_PROFILE=mpnet .venv/bin/python scripts/fit_selection.py --write   # rag/selection-mpnet.json
     .venv/bin/python scripts/fit_selection.py --tune A.jsonl --tune B.jsonl --report C.jsonl
+
+The model is fitted for the live retrieval setup (`RAG_PROFILE`, `RAG_DATA_DIR`): with a paper-level
+embedder it adds `SEMANTIC_FEATURES` and is written to `rag/selection-<embedder>.json`, without one
+to `rag/selection.json` (`RAG_SELECTION_MODEL` names another file).
 
 Every answerable question of the tune files is retrieved as the pipeline does (the best
 `DEPTH` candidates); each candidate is a row, labelled 1 when it is a gold paper. The
@@ -26,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.corpus import normalize_title  # noqa: E402
 from rag.refusal_model import fit_logistic  # noqa: E402
-from rag.selection import DEPTH, FEATURES, SelectionModel, choose  # noqa: E402
+from rag.selection import DEPTH, SelectionModel, choose, default_selection_file, features_for  # noqa: E402
 
 TUNE = [ROOT / "eval" / "questions_tune.jsonl", ROOT / "eval" / "questions_forms_tune.jsonl"]
 REPORT = [ROOT / "eval" / n for n in ("questions_test.jsonl", "questions_forms_test.jsonl", "dev_questions.jsonl")]
@@ -100,24 +105,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tune", type=Path, action="append", help="question files to fit on (default: tune half)")
     parser.add_argument("--report", type=Path, action="append", help="question files to report (default: test, dev)")
-    parser.add_argument("--write", action="store_true", help="write rag/selection.json")
+    parser.add_argument("--write", action="store_true", help="write the profile's model file")
     parser.add_argument("--l2", type=float, default=1.0)
     args = parser.parse_args()
 
-    from rag.pipeline import Pipeline
-    from rag.selection import DEFAULT_SELECTION_FILE
+    import os
 
-    if not DEFAULT_SELECTION_FILE.exists():  # the planner loads a model: a neutral one until the first fit
-        n = len(FEATURES)
-        SelectionModel(features=list(FEATURES), mean=[0.0] * n, scale=[1.0] * n, coef=[0.0] * n, intercept=0.0).save()
-    pipeline = Pipeline()
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    settings = Settings(selection_model=None)  # the model file may not exist yet: it is what we write
+    target = Path(os.environ.get("RAG_SELECTION_MODEL") or default_selection_file(settings.paper_embedder))
+    features = features_for(settings.paper_embedder)
+    n = len(features)
+    neutral = SelectionModel(features=list(features), mean=[0.0] * n, scale=[1.0] * n, coef=[0.0] * n, intercept=0.0)
+    if not target.exists():  # the planner loads a model: a neutral one until the first fit
+        neutral.save(target)
+    pipeline = Pipeline(settings.model_copy(update={"selection_model": target}))
+    if features != features_for("none") and pipeline.retriever.paper_embedder is None:
+        raise SystemExit(f"{settings.paper_embedder} profile but the index has no paper vectors: run `rag ingest`")
+    pipeline.planner.model = neutral  # so every candidate gets every feature, the semantic ones too
     k = pipeline.settings.top_k
     tune_files = args.tune or TUNE
     tune = [Item(pipeline, q) for path in tune_files for q in load(path)]
     rows = [c.features for item in tune for c in item.candidates]
     labels = [y for item in tune for y in item.labels]
-    mean, scale, coef, intercept = fit_logistic(rows, labels, FEATURES, l2=args.l2)
-    base = SelectionModel(features=list(FEATURES), mean=mean, scale=scale, coef=coef, intercept=intercept)
+    mean, scale, coef, intercept = fit_logistic(rows, labels, features, l2=args.l2)
+    base = SelectionModel(features=list(features), mean=mean, scale=scale, coef=coef, intercept=intercept)
 
     grid = [round(0.05 * i, 2) for i in range(1, 20)]
     sets = [i for i in tune if i.kind == "set"]
@@ -147,14 +161,15 @@ def main() -> int:
             "second_threshold": best_one[1],
             "second_ratio": best_one[2],
             "fitted_on": ", ".join(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in tune_files)
-            + f" ({len(tune)} answerable questions, {len(rows)} candidates, {sum(labels)} gold)",
+            + f" ({len(tune)} answerable questions, {len(rows)} candidates, {sum(labels)} gold; "
+            f"profile {settings.profile}, paper embedder {settings.paper_embedder})",
             "notes": {"l2": args.l2, "depth": DEPTH},
         }
     )
     print(f"fitted on {model.fitted_on}")
     print(f"set threshold {model.set_threshold}, second paper >= {model.second_threshold} and >= "
           f"{model.second_ratio} x the first")  # fmt: skip
-    print("coefficients:", ", ".join(f"{f} {c:+.2f}" for f, c in zip(FEATURES, coef, strict=True)))
+    print("coefficients:", ", ".join(f"{f} {c:+.2f}" for f, c in zip(features, coef, strict=True)))
     report = {"tune": tune} | {
         path.stem: [Item(pipeline, q) for q in load(path)] for path in (args.report or REPORT) if path.exists()
     }
@@ -162,8 +177,8 @@ def main() -> int:
         for kind, got in evaluate(items, model, k).items():
             print(f"  {name:28} {kind:10} n={got['n']:3}  precision {got['precision']:.3f}  recall {got['recall']:.3f}")
     if args.write:
-        model.save()
-        print("wrote rag/selection.json")
+        model.save(target)
+        print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     return 0
 
 

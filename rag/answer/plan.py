@@ -9,19 +9,23 @@ writer and the LLM prompt both take the plan, so both paths make the same decisi
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rag.models import Source
 from rag.question.form import QuestionForm, classify, set_topic
-from rag.selection import Candidate, SelectionModel, candidate_features, choose
+from rag.selection import SEMANTIC_FEATURES, Candidate, SelectionModel, candidate_features, choose, semantic_features
 
 if TYPE_CHECKING:
     from rag.search import Retrieval
     from rag.sentences import SentenceIndex
 
 # a question asked across papers ("... according to the papers here", "what do they report")
+log = logging.getLogger(__name__)
 ACROSS = re.compile(r"\b(?:papers|works|studies)\b", re.IGNORECASE)
 
 
@@ -48,6 +52,27 @@ class Planner:
         self.retriever = retriever
         self.sentences = sentences
         self.model = model
+        self._paper_vectors: dict[str, np.ndarray | None] = {}  # paper id -> its paper-level vector (None: absent)
+        self._warned = False
+
+    def paper_vectors(self, question: str, sources: list[Source]) -> tuple[np.ndarray | None, list[np.ndarray | None]]:
+        """The question's and each source's paper-level vector, when the retriever has a paper embedder.
+
+        The question's vector is the one retrieval just embedded (the embedder caches it); paper
+        vectors come from the paper collection once each and stay for this retriever's life.
+        """
+        embedder = getattr(self.retriever, "paper_embedder", None)
+        collection = getattr(self.retriever, "paper_collection", None)
+        if embedder is None or collection is None:
+            return None, [None] * len(sources)
+        wanted = [s.paper.id for s in sources if s.paper.id not in self._paper_vectors]
+        if wanted:
+            got = collection.get(ids=wanted, include=["embeddings"])
+            vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+            for pid in wanted:
+                vector = vectors.get(pid)
+                self._paper_vectors[pid] = None if vector is None else np.asarray(vector, dtype=np.float32)
+        return embedder.embed_query(question), [self._paper_vectors[s.paper.id] for s in sources]
 
     def form(self, question: str) -> QuestionForm:
         from rag.question import plain_question
@@ -71,6 +96,17 @@ class Planner:
         terms = [t for t in dict.fromkeys(retriever.tokenize(query.lexical_text)) if t in retriever.bm25.vocab_df]
         named = {*query.named, *query.named_in_abstract}
         rows = candidate_features(form, sources, hits, terms, retriever.idf, retriever.tokenize, sims, named)
+        if any(name in SEMANTIC_FEATURES for name in self.model.features):
+            question_vector, paper_vectors = self.paper_vectors(query.dense_text, sources)
+            for row, extra in zip(rows, semantic_features(question_vector, paper_vectors), strict=True):
+                row.update(extra)
+            if rows and not self._warned and (missing := self.model.missing(rows[0])):
+                self._warned = True
+                log.warning(
+                    "the selection model uses %s, which this index lacks (no paper-level vectors: run `rag ingest` "
+                    "with its profile); they count as average",
+                    ", ".join(missing),
+                )
         return [
             Candidate(source, row, sim, self.model.probability(row))
             for source, row, sim in zip(sources, rows, sims, strict=True)

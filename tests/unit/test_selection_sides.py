@@ -60,3 +60,32 @@ def test_a_side_no_paper_names_gets_the_most_probable_shown_paper_if_likely_enou
     far = _candidate(3, "Efficient Estimation of Word Representations", "Two architectures ...", 0.3)
     near_faint = _candidate(2, "Something else", "Unrelated.", 0.01)
     assert _titles(choose(form, [named, near_faint, far], MODEL, k=2)) == ["fastText: subword vectors"]
+
+
+def test_a_side_named_by_a_shortened_title_finds_its_paper():
+    # forms test fs-071: the second side is a title typed short ("LLMs" for "Large Language Models"); as
+    # a name all its words had to appear, none matched, and the side went to the most probable neighbour
+    origins = _candidate(1, "On the Origins of Linear Representations in Large Language Models", "...", 0.9)
+    neighbour = _candidate(2, "Structural Similarities Between Language Models and Neural Responses", "LLMs ...", 0.5)
+    lrh = _candidate(3, "The Linear Representation Hypothesis and the Geometry of Large Language Models", "...", 0.4)
+    sides = (
+        "On the Origins of Linear Representations",
+        "The Linear Representation Hypothesis and the Geometry of LLMs",
+    )
+    assert _mentions(lrh.source, sides[1]) == 2
+    assert not _mentions(lrh.source, sides[0])  # one word of four is not its title
+    form = QuestionForm("comparison", "test", "", sides)
+    assert _titles(choose(form, [origins, neighbour, lrh], MODEL, k=5)) == [
+        origins.source.paper.title,
+        lrh.source.paper.title,
+    ]
+    # the question's sentence casing lowers a quoted title but a coined word: "LLMs" alone is no name for it
+    lowered = ("'on the origins of linear representations", "linear representation hypothesis and the geometry of LLMs")
+    assert _mentions(lrh.source, lowered[1]) == 2 and not _mentions(neighbour.source, lowered[1])
+    form = QuestionForm("comparison", "test", "", lowered)
+    assert _titles(choose(form, [origins, neighbour, lrh], MODEL, k=5)) == [
+        origins.source.paper.title,
+        lrh.source.paper.title,
+    ]
+    # a short name still has to appear whole
+    assert not _mentions(lrh.source, "Linear Geometry LLMs")
