@@ -18,6 +18,8 @@ EXAMPLES = {
         "text-to-image personalization / customization methods in the corpus?",
         "ways to cut the storage cost of ColBERT-style multi-vector retrieval?",
         "Are there other papers on hyperbolic embeddings?",
+        "any papers extending slot attention to video?",
+        "How many papers in the collection study sheaf neural networks?",
     ],
     "comparison": [
         "How does Monet differ from a standard mixture-of-experts layer?",
@@ -44,6 +46,7 @@ EXAMPLES = {
         "Which datasets is MobileVOS evaluated on?",
         "What excess annual return does MIGA-Conv achieve on CSI300?",
         "What accuracy does the method reach on ImageNet?",
+        "How many papers did the survey of continual learning review?",
     ],
     "how": [
         "How does SPLADE expand queries and documents?",
