@@ -15,8 +15,9 @@ setup, like the answerability model: `rag/selection.json` (no paper vectors) and
 many to cite:
 
 - a set question cites every candidate at or above `set_threshold` (past the top k too);
-- a single-paper question cites the most probable paper, and a second one only when it is
-  about as strong (`second_ratio` of the first and above `second_threshold`);
+- a single-paper question cites the top-ranked paper (or a clearly more probable shown one, by
+  `lead_margin`), and a second one only when it is about as strong (`second_ratio` of the first
+  and above `second_threshold`);
 - a comparison cites the best paper for each named side (a side no paper names falls back
   to the single-paper rule for it).
 """
@@ -96,6 +97,13 @@ class SelectionModel(BaseModel):
     set_threshold: float = Field(0.5, ge=0, le=1, description="A set question cites every paper at or above this.")
     second_threshold: float = Field(0.5, ge=0, le=1, description="A single-paper answer's second paper needs this.")
     second_ratio: float = Field(0.8, ge=0, le=1, description="... and this share of the first paper's probability.")
+    lead_margin: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="A single-paper answer leads with its most probable shown paper, not the top-ranked one, when "
+        "that is more probable by over this much (1: never).",
+    )
     fitted_on: str = ""
     notes: dict[str, float | int | str] = Field(default_factory=dict)
 
@@ -381,8 +389,12 @@ def choose(
     else:
         # the top-ranked paper leads (retrieval's first is right far more often than any re-ranking of it)
         # ... unless the question names a shown paper by a title name: that paper is what was asked about
+        # ... or a shown paper is clearly more probable (by over `lead_margin`, fitted on tune)
         asked = [c for c in candidates if c.source.paper.id in named and c.source.n <= k]
         first = min(asked or candidates, key=lambda c: c.source.n)
+        likeliest = next((c for c in ranked if c.source.n <= k), first)
+        if not asked and likeliest.probability - first.probability > model.lead_margin:
+            first = likeliest
         shown = [c for c in ranked if c.source.n <= k and c is not first]
         chosen = [first]
         if shown:

@@ -89,3 +89,18 @@ def test_a_side_named_by_a_shortened_title_finds_its_paper():
     ]
     # a short name still has to appear whole
     assert not _mentions(lrh.source, "Linear Geometry LLMs")
+
+
+def test_a_clearly_more_probable_shown_paper_leads_a_single_answer_but_a_named_one_still_wins():
+    top = _candidate(1, "Top-ranked neighbour", "...", 0.2)
+    likely = _candidate(2, "The paper that answers", "...", 0.9)
+    form = QuestionForm("single", "test", "")
+    never = MODEL.model_copy(update={"second_threshold": 0.95})
+    assert _titles(choose(form, [top, likely], never, k=5)) == ["Top-ranked neighbour"]  # lead_margin 1: never
+    margin = never.model_copy(update={"lead_margin": 0.1})
+    assert _titles(choose(form, [top, likely], margin, k=5)) == ["The paper that answers"]
+    # within the margin the top-ranked paper keeps the lead
+    close = _candidate(2, "Almost as likely", "...", 0.25)
+    assert _titles(choose(form, [top, close], margin, k=5)) == ["Top-ranked neighbour"]
+    # a paper the question names by its title name leads whatever the probabilities
+    assert _titles(choose(form, [top, likely], margin, k=5, named={"p1"})) == ["Top-ranked neighbour"]
