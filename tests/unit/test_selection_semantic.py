@@ -127,3 +127,48 @@ def test_the_planner_reads_each_paper_vector_once_and_none_without_a_paper_embed
     assert collection.asked == [["a", "gone"], ["b"]]  # nothing asked twice
     plain = Planner(_Retriever(), sentences=None, model=None)  # type: ignore[arg-type]
     assert plain.paper_vectors("q", [_source(1, "a")]) == (None, [None])
+
+
+class _BM25:
+    vocab_df = {"sheaf": 1}  # noqa: RUF012
+
+
+class _PlainRetriever(_Retriever):
+    """A retriever without paper vectors (the small profile's index), enough for Planner.candidates."""
+
+    bm25 = _BM25()
+
+    def query_vector(self, text: str) -> np.ndarray:
+        return _v(1, 0)
+
+    def tokenize(self, text: str) -> list[str]:
+        return text.lower().split()
+
+    def idf(self, term: str) -> float:
+        return 1.0
+
+
+class _Sentences:
+    def similarities(self, vector, paper_id):
+        return {0: 0.5}
+
+
+def test_an_mpnet_model_over_an_index_without_paper_vectors_warns_once_and_reads_the_means(caplog):
+    from rag.question.analyzer import Query
+    from rag.question.form import QuestionForm
+    from rag.search import Retrieval
+
+    features = list(features_for("mpnet"))
+    n = len(features)
+    model = SelectionModel(
+        features=features, mean=[0.3] * n, scale=[1.0] * n, coef=[0.0] * (n - 1) + [5.0], intercept=0.0
+    )
+    planner = Planner(_PlainRetriever(), _Sentences(), model)  # type: ignore[arg-type]
+    retrieval = Retrieval([_source(1, "a"), _source(2, "b")], "answer", Query("sheaf?", "sheaf"))
+    with caplog.at_level("WARNING", logger="rag.answer.plan"):
+        first = planner.candidates(QuestionForm("set"), retrieval)
+        planner.candidates(QuestionForm("set"), retrieval)
+    assert [r.message.count("mp_cohesion") for r in caplog.records] == [1]  # once, naming what is missing
+    assert all(not set(SEMANTIC_FEATURES) & set(c.features) for c in first)
+    # only mp_cohesion weighs (5.0), and absent it reads as its mean: z = 0 (read as 0 it would be -1.5)
+    assert [c.probability for c in first] == pytest.approx([0.5, 0.5])
