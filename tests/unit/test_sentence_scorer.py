@@ -87,7 +87,7 @@ def test_position_first_last_and_background_before_the_paper_speaks_of_itself():
         ("How does SPLADE expand queries?", "method", "We propose a method based on sparse expansion.", "method"),
         ("What are the limitations of SAEs?", "limitation", "However, SAEs fail on rare features.", "limitation"),
         ("Which datasets was it evaluated on?", "data", "We evaluate on three benchmarks.", "data"),
-        ("Which papers are about sparse autoencoders?", "topic", "We propose a method based on sparse codes.", "method"),
+        ("Which papers are about sparse autoencoders?", "topic", "We use a method based on sparse codes.", "method"),
     ],
 )
 def test_a_role_cue_is_crossed_with_what_the_question_asks(question, ask, text, cue):
