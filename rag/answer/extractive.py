@@ -9,11 +9,12 @@ item per cited paper, each quoting that paper's best sentence(s) with its `[n]`:
 - a summary: problem, method, result, in that order;
 - anything else: the paper's best sentences ("From “Title” [n]: ...").
 
-A sentence's score is its MiniLM cosine to the question (embedded at ingest, `rag.sentences`)
-plus its IDF-weighted share of the question's words, plus a bonus when it carries what the
-question's aspect asks for (results for "how well", method for "how does", weaknesses for
-"limitations"). A bare link, a code/data-availability sentence and motivation boilerplate
-("In recent years, X has attracted ...") are never quoted unless the question asks for them.
+A sentence's score is the learned scorer's probability that it holds the answer
+(`rag.answer.sentence_scorer`: its MiniLM cosine to the question, embedded at ingest by
+`rag.sentences`, shared words, position, and role cues crossed with what the question asks:
+results for "how well", method for "how does", weaknesses for "limitations"). A bare link, a
+code/data-availability sentence, a fragment and opening motivation boilerplate ("In recent
+years, X has attracted ...") are never quoted unless the question asks for them.
 """
 
 from __future__ import annotations
@@ -25,76 +26,34 @@ from dataclasses import dataclass
 
 from rag.answer.citations import Sentence, split_sentences
 from rag.answer.plan import Plan
+from rag.answer.sentence_scorer import (
+    ASKS_FOR_CODE,
+    AVAILABILITY,
+    CONTRIBUTION,
+    LINK,
+    PROBLEM,
+    RESULT,
+    STATED_WEAKNESS,
+    WEAKNESS,
+    SentenceScorer,
+    own_work_index,
+    sentence_features,
+    shunned,
+)
 from rag.models import Source
 from rag.selection import Candidate
 
 log = logging.getLogger(__name__)
 
-CONTRIBUTION = re.compile(
-    r"\b(?:we|this (?:paper|work|study)|our (?:paper|work))\s+(?:\w+\s+){0,2}?"
-    r"(?:propose|introduce|present|develop|describe|design|address|tackle|show|find|study|investigate)",
-    re.IGNORECASE,
-)
-ASPECT_CUES = {
-    "result": re.compile(
-        r"\d|\b(?:outperform\w*|achiev\w*|improv\w*|state-of-the-art|sota|results? (?:show|demonstrate)|"
-        r"experiments? (?:show|demonstrate)|surpass\w*|beat\w*|gains?|accura\w*|speed-?ups?|faster|better)\b",
-        re.IGNORECASE,
-    ),
-    "method": re.compile(
-        r"\b(?:we (?:propose|introduce|present|design|develop|use|leverage)|our (?:method|approach|model|framework)|"
-        r"by (?:\w+ing)|consists? of|based on|uses?|via|mechanism|architecture)\b",
-        re.IGNORECASE,
-    ),
-    "limitation": re.compile(
-        r"\b(?:however|limit\w*|fail\w*|struggl\w*|cannot|can't|challeng\w*|drawbacks?|lack\w*|poorly|suffer\w*|"
-        r"difficult\w*|unable|insufficient|costly|expensive|problem\w*|issues?|bottleneck\w*|remains? unclear|"
-        r"not (?:yet )?(?:well|fully|clear))\b",
-        re.IGNORECASE,
-    ),
-    "data": re.compile(
-        r"\b(?:datasets?|benchmarks?|corpus|corpora|evaluat\w*|experiments? on|trained on|tested on)\b"
-        r"|\b[A-Z]{2,}\w*\b",
-    ),
-    "contribution": CONTRIBUTION,
-}
-PROBLEM = re.compile(
-    r"\b(?:however|challeng\w*|problem\w*|limit\w*|remains?|difficult\w*|struggl\w*|lack\w*|costly|expensive|"
-    r"bottleneck|gap|open question)\b",
-    re.IGNORECASE,
-)
-LINK = re.compile(r"https?://|www\.|github\.com|\.io/|huggingface\.co", re.IGNORECASE)
-AVAILABILITY = re.compile(
-    r"\b(?:code|models?|weights|checkpoints?|data(?:sets?)?|implementation|demo)\b[^.]{0,80}?"
-    r"\b(?:available|released|open-?sourced?|public(?:ly)?|can be found|will be made)\b"
-    r"|\b(?:available|released) at\b|\bopen-?source (?:our|the) (?:code|model)",
-    re.IGNORECASE,
-)
-BOILERPLATE = re.compile(
-    r"^\s*(?:in recent years|recently|over the (?:past|last) (?:few )?(?:years|decades?)|with the (?:rapid )?(?:advent|"
-    r"development|rise|success|growth)|nowadays|in the (?:era|age) of)\b"
-    r"|\b(?:has|have) (?:recently )?(?:attracted|gained|received|garnered|drawn) (?:\w+ ){0,2}(?:attention|interest|"
-    r"popularity)|\b(?:has|have) (?:recently )?(?:become|emerged as) (?:a |an |the )?(?:\w+ ){0,3}(?:popular|"
-    r"prominent|promising|powerful|dominant|standard|important|key|widely)|\b(?:are|is) (?:increasingly|widely) "
-    r"(?:used|popular|adopted)|\bhave (?:recently )?(?:shown|demonstrated|achieved) (?:remarkable|impressive|great|"
-    r"significant|tremendous)",
-    re.IGNORECASE,
-)
-OWN_WORK = re.compile(r"\b(?:we|our|us|this (?:paper|work|study|article)|here)\b", re.IGNORECASE)
-ASKS_FOR_CODE = re.compile(r"\b(?:code|github|available|release[sd]?|open[- ]source|link|url|download)\b", re.I)
 COUNT_WORDS = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven", "Twelve")
 TOPIC_LEAD = re.compile(
     r"^(?:(?:are|is) (?:about|on)|about|on|study|studies|studying|deal with|deals with|address|tackle|look at|"
     r"looking at|use|using|work on|research on|that|which)\s+",
     re.IGNORECASE,
 )
-LEXICAL_WEIGHT = 0.5  # the IDF share of the question's words, beside the cosine
-ASPECT_BONUS = 0.12
-SHUNNED = 0.5  # taken off a link, an availability statement or boilerplate
-BACKGROUND = 0.3  # taken off the opening sentences about the field when the question asks what papers do
-TOPICAL_MATCH = 0.5  # weight of matching the question in a set answer, where it names only the topic
-SET_SENTENCES = 1  # quoted per paper of a set answer
-SECOND_SENTENCE = 0.5  # a second sentence of a paper is quoted when it scores this share of the first
+SET_SHORTER = 0.5  # a set item quotes the shortest sentence scoring this share of the paper's best
+SINGLE_SENTENCES = 2  # quoted from a single-paper answer's paper (at most)
+SIDE_SENTENCES = 2  # quoted per side of a comparison (at most)
 
 
 @dataclass
@@ -119,75 +78,91 @@ class ExtractiveAnswerer:
 
     mode = "extractive"
 
-    def __init__(self, idf: Callable[[str], float], max_sentences: int = 3, source_floor: float = 0.0) -> None:
+    def __init__(
+        self,
+        idf: Callable[[str], float],
+        max_sentences: int = 3,
+        source_floor: float = 0.0,
+        scorer: SentenceScorer | None = None,
+    ) -> None:
         """`idf`: a word's inverse document frequency over the index (the BM25 index's)."""
         self._idf = idf
         self.max_sentences = max_sentences
         self.source_floor = source_floor
+        self.scorer = scorer or SentenceScorer.load()
 
     # -- scoring ----------------------------------------------------------------------------
     def scored(
-        self, question: str, aspect: str, candidate: Candidate, tokenize, topical: bool = False
+        self, question: str, form: str, aspect: str, candidate: Candidate, tokenize, weak_first: bool = False
     ) -> list[ScoredSentence]:
-        """Every sentence of the candidate's abstract, scored for the question (best first).
+        """Every sentence of the candidate's abstract with its probability of holding the answer (best first).
 
-        `topical`: the question names only a topic (a set question); its words are in the lead line
-        already, so matching them counts for less than saying what the paper does.
+        The probabilities come from the learned scorer (`rag.answer.sentence_scorer`); a shunned
+        sentence (a link, an availability statement, a fragment, opening boilerplate) goes last
+        with a negative score unless the question asks for code, so it is quoted only when
+        nothing else is left. `weak_first` (a limitation asked across papers): a sentence naming no
+        weakness goes after those that name one.
         """
-        match_weight = TOPICAL_MATCH if topical else 1.0
-        terms = set(tokenize(question))
-        mass = sum(self._idf(t) for t in terms) or 1.0
-        cue = ASPECT_CUES.get(aspect)
-        wants_code = bool(ASKS_FOR_CODE.search(question))
-        out = []
         sentences = split_sentences(candidate.source.paper.abstract)
-        # the sentences before the paper first speaks of itself ("we", "this paper") are the field's background
-        own = next((i for i, s in enumerate(sentences) if OWN_WORK.search(s.text)), 1)
-        for index, sentence in enumerate(sentences):
-            text = sentence.text
-            words = set(tokenize(text))
-            lexical = sum(self._idf(t) for t in terms & words) / mass
-            score = match_weight * (candidate.sims.get(sentence.start, 0.0) + LEXICAL_WEIGHT * lexical)
-            if cue is not None and cue.search(text):
-                score += ASPECT_BONUS * (2.5 if aspect == "limitation" else 1.0)
-            elif aspect == "limitation":
-                score -= ASPECT_BONUS * 2.5  # asked for a weakness: a sentence naming none does not answer
-            if aspect in ("contribution", "") and CONTRIBUTION.search(text):
-                score += ASPECT_BONUS  # what the paper itself does, not its background
-            elif index < own and aspect != "limitation":  # a limitation is often stated as background
-                score -= BACKGROUND  # an opening sentence about the field, not the paper
-            if not wants_code and (AVAILABILITY.search(text) or LINK.search(text)):
-                score -= SHUNNED
-            if index == 0 and BOILERPLATE.search(text):
-                score -= SHUNNED / 2
-            elif BOILERPLATE.search(text):
-                score -= SHUNNED / 4
-            if len(words) < 4:
-                score -= SHUNNED  # a fragment ("Code: https://...", "(2) ...")
+        if not sentences:
+            return []
+        texts = [s.text for s in sentences]
+        cosines = [candidate.sims.get(s.start, 0.0) for s in sentences]
+        rows = sentence_features(
+            question, form, aspect, texts, cosines, tokenize, self._idf, candidate.source.paper.title
+        )
+        probabilities = self.scorer.probabilities(rows)
+        wants_code = bool(ASKS_FOR_CODE.search(question))
+        own = own_work_index(texts)
+        # asked for the weaknesses the papers state: a sentence naming none does not answer while another one does
+        weakness = weak_first and any(WEAKNESS.search(t) for t in texts)
+        stated = weak_first and any(STATED_WEAKNESS.search(t) for t in texts)
+        out = []
+        for index, (sentence, probability) in enumerate(zip(sentences, probabilities, strict=True)):
+            score = probability
+            if shunned(sentence.text, index, own, wants_code):
+                score -= 2.0
+            elif weakness and not WEAKNESS.search(sentence.text):
+                score -= 1.0
+            elif stated and not STATED_WEAKNESS.search(sentence.text):
+                score -= 0.5  # "expensive" may name what the paper fixes; "fails", "cannot" state a weakness
             out.append(ScoredSentence(candidate.source, sentence, score))
         return sorted(out, key=lambda s: (-s.score, s.sentence.start))
 
     def best(
-        self, question: str, aspect: str, candidate: Candidate, tokenize, n: int, topical: bool = False
+        self, question: str, form: str, aspect: str, candidate: Candidate, tokenize, n: int
     ) -> list[ScoredSentence]:
-        """The paper's n best sentences, in abstract order (a second only when it scores near the first)."""
-        ranked = self.scored(question, aspect, candidate, tokenize, topical)
+        """The paper's n best sentences, in abstract order (a second only when it is itself likely enough)."""
+        ranked = self.scored(question, form, aspect, candidate, tokenize)
         picked = ranked[:1]
         for item in ranked[1:n]:
-            if item.score >= SECOND_SENTENCE * picked[0].score and item.score > 0:
+            if item.score >= self.scorer.second_share:
                 picked.append(item)
         return sorted(picked, key=lambda s: s.sentence.start)
+
+    def item_sentence(
+        self, question: str, form: str, aspect: str, candidate: Candidate, tokenize, weak_first: bool = False
+    ) -> ScoredSentence:
+        """A set item's one quote: the shortest sentence scoring at least `SET_SHORTER` of the paper's best.
+
+        A set answer quotes one sentence for each of several papers; a shorter one that is nearly as
+        likely to hold the answer says the same in fewer words (answer_f1 on the tune halves).
+        """
+        ranked = self.scored(question, form, aspect, candidate, tokenize, weak_first)
+        top = ranked[0].score
+        pool = [r for r in ranked if r.score > 0 and r.score >= SET_SHORTER * top] or ranked[:1]
+        return min(pool, key=lambda r: (len(r.sentence.text), r.sentence.start))
 
     def summary(self, question: str, candidate: Candidate, tokenize) -> list[tuple[str, ScoredSentence]]:
         """Problem, method, result: one sentence each, in that order, never the same one twice."""
         sentences = split_sentences(candidate.source.paper.abstract)
-        scored = {s.sentence.start: s for s in self.scored(question, "contribution", candidate, tokenize)}
+        scored = {s.sentence.start: s for s in self.scored(question, "summary", "contribution", candidate, tokenize)}
         used: set[int] = set()
         parts: list[tuple[str, ScoredSentence]] = []
         for label, pattern, pool in (
             ("Problem", PROBLEM, sentences[: max(2, len(sentences) // 2)]),
-            ("Method", ASPECT_CUES["contribution"], sentences),
-            ("Result", ASPECT_CUES["result"], sentences[1:]),
+            ("Method", CONTRIBUTION, sentences),
+            ("Result", RESULT, sentences[1:]),
         ):
             options = [
                 s for s in pool if s.start not in used and not (LINK.search(s.text) or AVAILABILITY.search(s.text))
@@ -222,25 +197,21 @@ class ExtractiveAnswerer:
             yield from self._comparison(question, plan, chosen, tokenize)
             return
         if len(chosen) >= 2 or form == "set":
-            topical = form == "set"
-            items = [(c, self.best(question, aspect, c, tokenize, SET_SENTENCES, topical)) for c in chosen]
+            weak = aspect == "limitation"
+            items = [(c, [self.item_sentence(question, form, aspect, c, tokenize, weak)]) for c in chosen]
             if aspect == "limitation":  # across papers: only those whose abstract names a weakness
-                stated = [
-                    (c, picked)
-                    for c, picked in items
-                    if any(ASPECT_CUES["limitation"].search(p.sentence.text) for p in picked)
-                ]
+                stated = [(c, picked) for c, picked in items if any(WEAKNESS.search(p.sentence.text) for p in picked)]
                 items = stated or items[:1]
             yield self._set_lead(len(items), form, aspect, plan.topic)
             for candidate, picked in items:
                 yield self._item(candidate, picked)
             return
         candidate = chosen[0]
-        picked = self.best(question, aspect, candidate, tokenize, 2)
+        picked = self.best(question, form, aspect, candidate, tokenize, SINGLE_SENTENCES)
         n = candidate.source.n
-        yield f"From “{candidate.source.paper.title}” [{n}]: " + " ".join(
-            f"{s.sentence.text.strip()} [{n}]" for s in picked
-        )
+        # the short name ("SPLADE"), not the whole title: its words count against answer_f1, the quotes carry it
+        quotes = " ".join(f"{s.sentence.text.strip()} [{n}]" for s in picked)
+        yield f"From “{short_name(candidate.source.paper.title)}” [{n}]: {quotes}"
 
     @staticmethod
     def _item(candidate: Candidate, picked: Sequence[ScoredSentence]) -> str:
@@ -266,7 +237,7 @@ class ExtractiveAnswerer:
         yield f"“{candidate.source.paper.title}” [{n}] in brief:"
         parts = self.summary(question, candidate, tokenize)
         if not parts:
-            parts = [("Summary", s) for s in self.best(question, "contribution", candidate, tokenize, 2)]
+            parts = [("Summary", s) for s in self.best(question, "summary", "contribution", candidate, tokenize, 2)]
         for label, item in parts:
             yield f"\n- {label}: {item.sentence.text.strip()} [{n}]"
 
@@ -283,13 +254,15 @@ class ExtractiveAnswerer:
                 continue
             owner = max(naming, key=lambda c: (_mentions(c.source, side), c.probability))
             matched.add(owner.source.n)
-            picked = self.best(f"{side} {question}", aspect, owner, tokenize, 2)
+            picked = self.best(f"{side} {question}", "comparison", aspect, owner, tokenize, SIDE_SENTENCES)
             n = owner.source.n
             quotes = " ".join(f"{s.sentence.text.strip()} [{n}]" for s in picked)
             yield f"\n- {side}, in “{short_name(owner.source.paper.title)}” [{n}]: {quotes}"
         for candidate in chosen:
             if candidate.source.n not in matched:
-                yield self._item(candidate, self.best(question, aspect, candidate, tokenize, 2))
+                yield self._item(
+                    candidate, self.best(question, "comparison", aspect, candidate, tokenize, SIDE_SENTENCES)
+                )
         missing = [side for side in sides if not any(_mentions(c.source, side) for c in chosen)]
         if missing:
             yield f"\n\nNo paper in the collection is about {missing[0]} itself."
