@@ -129,6 +129,8 @@ class Pipeline:
         except Exception as exc:  # e.g. a rebuild in progress emptied it: keep serving, retry next question
             log.warning("reloading the index failed (%s); still answering from the loaded one", exc)
             return
+        if fresh.rewriter is not None and self.retriever.rewriter is not None:
+            fresh.rewriter = self.retriever.rewriter  # a question's passage does not depend on the papers: keep them
         self._use(fresh)
         log.info("index reloaded: %d papers, version %s, %.1f s", fresh.paper_count, fresh.version,
                  time.perf_counter() - started)  # fmt: skip

@@ -143,3 +143,15 @@ def test_off_by_default_sends_no_request(pipeline):
     assert retriever.rewriter is None and retrieval.rewrite is None and answer.query_rewrite is None
     assert "rewrite_ms" not in retrieval.timings
     assert handler.requests == []
+
+
+def test_a_reloaded_index_keeps_the_cached_passages(pipeline):
+    with scripted_server(PASSAGE) as (url, handler):
+        retriever = rewriting(pipeline.retriever, url)
+        answering = Pipeline(retriever.settings, retriever)
+        first = answering.retriever.retrieve(VAGUE)
+        answering._reload_index()  # what a newer corpus version triggers
+        assert answering.retriever is not retriever, "the index was not reloaded"
+        again = answering.retriever.retrieve(VAGUE)
+    assert len(handler.requests) == 1, "the reload forgot the passages"
+    assert not first.rewrite.cached and again.rewrite.cached and titles(again)[0] == MEMTREE
