@@ -74,11 +74,15 @@ def test_the_refusal_decision_and_what_is_named_stay_the_questions(pipeline):
 
 
 def test_a_question_that_names_its_paper_is_not_rewritten(pipeline):
+    question = "How does MemTree organise conversation memory?"
     with scripted_server(PASSAGE) as (url, handler):
-        named = rewriting(pipeline.retriever, url).retrieve("How does MemTree organise conversation memory?")
+        retriever = rewriting(pipeline.retriever, url)
+        named = retriever.retrieve(question)
+        answer = Pipeline(retriever.settings, retriever).ask(question, mode="extractive")
     assert handler.requests == []
     assert named.rewrite is not None and named.rewrite.skipped == "the question names its paper"
     assert titles(named)[0] == MEMTREE
+    assert not answer.refused and answer.query_rewrite == named.rewrite  # an answer's record says it too
 
 
 def test_rewrites_are_cached_per_question_text(pipeline):
