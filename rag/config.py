@@ -195,6 +195,30 @@ class Settings(BaseSettings):
         "(llama-cpp-python's `gemma` chat format drops system messages).",
     )
 
+    query_rewrite: bool = Field(
+        False,
+        description="With an LLM configured: before search, the model writes the short passage an abstract "
+        "answering the question would contain (HyDE/query2doc; prompts/rewrite.txt), and the question and that "
+        "passage are both searched and fused. What the question names and whether it is answered come from the "
+        "question alone. Any failure searches the question alone. Off: no request is made.",
+    )
+    query_rewrite_weight: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="Weight of the passage's rankings in fusion, as a multiple of the question's own weight for each "
+        "retriever. 1 (question and passage equal) is not fitted: fit it on tune for your model with "
+        "scripts/rewrite_sweep.py (gemma 270M: 0.1 on tune, no gain on test; docs/evaluation.md).",
+    )
+    query_rewrite_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Seconds the rewrite may take before the question is searched alone (it is never retried: "
+        "the user is waiting for the search).",
+    )
+    query_rewrite_max_tokens: int = Field(120, ge=16, le=1024, description="Most tokens the rewritten passage may use.")
+
     # Serving.
     host: str = Field("127.0.0.1", description="Address the web app binds.")
     port: int = Field(

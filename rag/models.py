@@ -75,6 +75,19 @@ class Citation(_Frozen):
     end: int = -1
 
 
+class QueryRewrite(_Frozen):
+    """The opt-in LLM rewrite of a question (RAG_QUERY_REWRITE): the passage searched beside it, or why none was."""
+
+    passage: str = Field("", description="What the model wrote an answering abstract would say; searched too.")
+    skipped: str = Field("", description="Why no passage was searched (the question alone was); empty when one was.")
+    ms: float = Field(0.0, description="Time the rewrite took (0 from the cache).")
+    cached: bool = Field(False, description="The passage came from the cache of earlier questions.")
+
+    @property
+    def used(self) -> bool:
+        return bool(self.passage)
+
+
 class Answer(_Frozen):
     """What every entry point (Python, CLI, UI, eval) receives for a question."""
 
@@ -106,6 +119,9 @@ class Answer(_Frozen):
         default_factory=list, description="Numbers of the sources the answer cites (the UI marks them as used)."
     )
     form: str = Field("", description="The question's form (rag.question.form): single, set, comparison, ...")
+    query_rewrite: QueryRewrite | None = Field(
+        None, description="With RAG_QUERY_REWRITE on: the passage searched beside the question, or why none was."
+    )
 
 
 class StreamEvent(_Frozen):
@@ -154,6 +170,7 @@ def answer_record(answer: Answer) -> dict[str, Any]:
         "uncited_sentences": list(answer.uncited_sentences),
         "made_up_citations": list(answer.made_up_citations),
         "timings": dict(answer.timings),
+        **({"query_rewrite": answer.query_rewrite.model_dump()} if answer.query_rewrite is not None else {}),
     }
 
 

@@ -31,7 +31,7 @@ from rag.answer import (
 from rag.config import Settings, get_settings
 from rag.conversation import Resolution, as_turns, resolve
 from rag.index import PaperIndexError, corpus_version
-from rag.models import Answer, AnswerMode, AskRequest, InvalidQuestion, Source, StreamEvent, describe
+from rag.models import Answer, AnswerMode, AskRequest, InvalidQuestion, QueryRewrite, Source, StreamEvent, describe
 from rag.question import respell
 from rag.search import Retrieval, Retriever
 from rag.selection import DEPTH
@@ -132,6 +132,8 @@ class Pipeline:
         except Exception as exc:  # e.g. a rebuild in progress emptied it: keep serving, retry next question
             log.warning("reloading the index failed (%s); still answering from the loaded one", exc)
             return
+        if fresh.rewriter is not None and self.retriever.rewriter is not None:
+            fresh.rewriter = self.retriever.rewriter  # a question's passage does not depend on the papers: keep them
         self._use(fresh)
         log.info("index reloaded: %d papers, version %s, %.1f s", fresh.paper_count, fresh.version,
                  time.perf_counter() - started)  # fmt: skip
@@ -214,7 +216,9 @@ class Pipeline:
         spelled = "; ".join(f"searched for “{name}” (typed “{word}”)" for word, name in retrieval.query.spelled.items())
         spelled = spelled[:1].upper() + spelled[1:] + "." if spelled else ""
         # both refusals below: the same question, mode, timings and confidence
-        refuse = partial(self._refuse, text, chosen, timings, started, confidence, resolution.standalone_question)
+        refuse = partial(
+            self._refuse, text, chosen, timings, started, confidence, resolution.standalone_question, retrieval.rewrite
+        )
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""
@@ -263,6 +267,7 @@ class Pipeline:
             standalone_question=resolution.standalone_question,
             used_sources=sorted({c.n for c in checked.citations}) if not refused else [],
             form=plan.form.form if plan is not None else "",
+            query_rewrite=retrieval.rewrite,
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 
@@ -293,6 +298,7 @@ class Pipeline:
         started: float,
         confidence: float,
         standalone_question: str,
+        rewrite: QueryRewrite | None = None,
         notice: str = "",
         streamed: bool = False,
         nearest: Sequence[Source] = (),
@@ -316,6 +322,7 @@ class Pipeline:
             confidence=confidence,
             standalone_question=standalone_question,
             closest=[s.paper.title for s in nearest[:CLOSEST_SHOWN]],
+            query_rewrite=rewrite,
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 

@@ -18,6 +18,7 @@ QUESTION_FILE = "question_answer.txt"
 REFUSAL_FILE = "not_in_corpus.txt"
 COMPLETION_FILE = "completion.txt"
 CONDENSE_FILE = "condense.txt"
+REWRITE_FILE = "rewrite.txt"  # optional: the passage a matching abstract would contain (RAG_QUERY_REWRITE)
 FORM_FILE = "question_form.txt"  # optional: the question turn that states the question's form
 FORM_INSTRUCTIONS_FILE = "form_instructions.txt"  # optional: "form: instruction" lines
 PLACEHOLDER = re.compile(r"\{(question|sources|refusal|history|instruction|count)\}")
@@ -40,6 +41,7 @@ class Prompts:
     condense: str = ""
     question_form: str = ""
     form_instructions: tuple[tuple[str, str], ...] = ()
+    rewrite: str = ""
 
     @classmethod
     def load(cls, directory: Path) -> Prompts:
@@ -61,6 +63,10 @@ class Prompts:
         for name in (COMPLETION_FILE, CONDENSE_FILE):
             path = Path(directory) / name
             optional[name] = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+        rewrite_path = Path(directory) / REWRITE_FILE
+        rewrite = rewrite_path.read_text(encoding="utf-8").strip() if rewrite_path.exists() else ""
+        if rewrite and "{question}" not in rewrite:
+            raise PromptError(f"{rewrite_path} lacks the {{question}} placeholder")
         form_path = Path(directory) / FORM_FILE
         question_form = form_path.read_text(encoding="utf-8").strip() if form_path.exists() else ""
         if question_form and not all(p in question_form for p in ("{question}", "{sources}", "{instruction}")):
@@ -80,6 +86,7 @@ class Prompts:
             optional[CONDENSE_FILE],
             question_form,
             tuple(instructions),
+            rewrite,
         )
 
     def render_system(self) -> str:
@@ -125,6 +132,12 @@ class Prompts:
         if not self.condense:
             raise PromptError(f"{CONDENSE_FILE} is missing from the prompts directory")
         return fill(self.condense, question=defuse(question), history=defuse(history))
+
+    def render_rewrite(self, question: str) -> str:
+        """The prompt that asks for the passage an answering abstract would contain (the question as data)."""
+        if not self.rewrite:
+            raise PromptError(f"{REWRITE_FILE} is missing from the prompts directory (RAG_QUERY_REWRITE)")
+        return fill(self.rewrite, question=defuse(question))
 
 
 def fill(template: str, **values: str) -> str:

@@ -1,7 +1,8 @@
 """One search: read the question, rank the papers, decide whether they answer it.
 
 `Retriever.retrieve` runs the steps in turn, each in its own module: `rag.question` reads
-the question (a `Query`), `rag.retrieve` ranks papers for it, and `rag.refusal` measures
+the question (a `Query`), `rag.rewrite` (opt-in, with an LLM) adds the passage an answering
+abstract would contain, `rag.retrieve` ranks papers for both, and `rag.refusal` measures
 the evidence and decides (with the famous papers of `rag.landmarks` as a yardstick). No
 step calls back into an earlier one.
 """
@@ -15,11 +16,12 @@ from typing import Any
 
 from rag.config import Settings
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
-from rag.models import PaperHit, Source
+from rag.models import PaperHit, QueryRewrite, Source
 from rag.question import Query, QueryAnalyzer
 from rag.refusal import Refusal, load_model, outside
 from rag.refusal_model import Verdict, default_model_file, warn_if_fitted_otherwise
 from rag.retrieve import Ranker
+from rag.rewrite import QueryRewriter, fuse_with_passage
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Retrieval:
     timings: dict[str, float] = field(default_factory=dict)
     outside: Landmark | None = None  # a famous paper the question sounds like that the collection lacks
     hits: list[PaperHit] = field(default_factory=list)  # each source's standing per retriever, in source order
+    rewrite: QueryRewrite | None = None  # the LLM's passage searched beside the question, or why not
 
     @property
     def answerable(self) -> bool:
@@ -60,6 +63,8 @@ class Retriever(Ranker):
         self.refusal = Refusal(
             model, self.papers, self.paper_text, self.paper_terms, self.names, self.tokenize, self.bm25.idf
         )
+        rewrite = self.settings.query_rewrite and self.settings.llm_enabled
+        self.rewriter = QueryRewriter(self.settings) if rewrite else None
 
     def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
         return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)
@@ -97,19 +102,27 @@ class Retriever(Ranker):
         if carried:  # "how does the clustering part work?" is about the paper under discussion
             query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
         analysed = time.perf_counter()
+        rewrite = self.rewrite(question, query)
         rankings, timings = self.rankings(query, n)
+        passage_rankings = self.passage_rankings(rewrite.passage, n, timings) if rewrite and rewrite.used else {}
         if exclude:
             gone = set(exclude)
-            rankings = {
-                name: [(pos, v) for pos, v in ranking if self.paper_of[pos] not in gone]
-                for name, ranking in rankings.items()
-            }
+            rankings, passage_rankings = (
+                {name: [(pos, v) for pos, v in got if self.paper_of[pos] not in gone] for name, got in r.items()}
+                for r in (rankings, passage_rankings)
+            )
         timings["query_ms"] = (analysed - started) * 1e3
+        if rewrite is not None:
+            timings["rewrite_ms"] = rewrite.ms
         t1 = time.perf_counter()
         fused = self.fuse(query, rankings)
         landmark, landmark_cosine = self.nearest_landmark(query)
+        # whether the papers answer it is the question's own evidence: a made-up passage finds some paper
         evidence = self.refusal.evidence(query, fused, rankings, self.settings.top_k, landmark_cosine)
         probability, verdict = self.refusal.decide(query, fused, evidence, k)
+        if passage_rankings:  # the order of the papers is both texts'
+            named = query.named + query.named_in_abstract
+            fused = fuse_with_passage(rankings, passage_rankings, self.paper_of, self.settings, named, self.first_chunk)
         if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
             fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
         sources = []
@@ -134,4 +147,26 @@ class Retriever(Ranker):
             evidence=evidence,
             timings=timings,
             hits=fused[: len(sources)],
+            rewrite=rewrite,
         )
+
+    def rewrite(self, question: str, query: Query) -> QueryRewrite | None:
+        """The LLM's passage for a vague question; None when the rewrite is off.
+
+        A question that names its paper (or a follow-up about the papers before) is not vague:
+        it is searched alone, with no request.
+        """
+        if self.rewriter is None:
+            return None
+        if query.named or query.named_in_abstract:
+            return QueryRewrite(skipped="the question names its paper")
+        return self.rewriter.rewrite(question)
+
+    def passage_rankings(self, passage: str, n: int, timings: dict[str, float]) -> dict[str, list[tuple[int, float]]]:
+        """Every retriever's ranking for the rewritten passage (searched as it is: it asks nothing)."""
+        started = time.perf_counter()
+        out = {"dense": self.dense(passage, n), "bm25": self.lexical(passage, n)}
+        if self.paper_embedder is not None:
+            out["paper_dense"] = self.paper_dense(passage, n)
+        timings["rewrite_search_ms"] = (time.perf_counter() - started) * 1e3
+        return out

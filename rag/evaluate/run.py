@@ -177,6 +177,8 @@ def run_question(
     )
     row["retrieved"] = [s.paper.title for s in retrieval.sources[: max(RANK_DEPTH, k)]]
     row["retrieval_ms"] = (time.perf_counter() - started) * 1e3
+    if retrieval.rewrite is not None:  # RAG_QUERY_REWRITE: what was searched beside the question, or why not
+        row["rewrite"] = retrieval.rewrite.model_dump()
     if retrieval_only:
         row.update(cited=[], refused=None, answer=None, latency_ms=row["retrieval_ms"])
         return row

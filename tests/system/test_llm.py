@@ -274,3 +274,22 @@ def test_follow_up_is_condensed_by_the_real_model_or_resolved_offline_with_a_not
     else:
         assert answer.standalone_question != offline, answer.standalone_question
         assert 3 <= len(answer.standalone_question.split()) <= 60, answer.standalone_question
+
+
+def test_the_query_rewrite_runs_end_to_end_with_the_real_model(pipeline, llm_server):
+    """RAG_QUERY_REWRITE: the real model writes a passage, it is searched and fused, the answer comes."""
+    from rag.search import Retriever
+
+    question = "a retriever that squeezes document vectors into cluster codes jointly with the encoder"
+    base = llm_pipeline(pipeline, llm_server.base_url, query_rewrite=True, query_rewrite_timeout=60.0)
+    rewriting = Pipeline(base.settings, Retriever(base.settings, embedder=pipeline.retriever.embedder))
+    assert rewriting.retriever.rewriter is not None
+    retrieval = rewriting.retriever.retrieve(question)
+    rewrite = retrieval.rewrite
+    assert rewrite is not None and rewrite.used, f"the real model's reply was not used: {rewrite}"
+    assert rewrite.ms > 0 and not rewrite.cached
+    assert any(name.endswith("_rewrite") for hit in retrieval.hits for name in hit.scores), "passage not fused"
+    answer = rewriting.ask(question, mode="extractive")
+    assert answer.query_rewrite is not None and answer.query_rewrite.cached, "the second search asked again"
+    assert answer.query_rewrite.passage == rewrite.passage
+    assert answer.refused or answer.citations, answer
