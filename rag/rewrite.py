@@ -93,7 +93,7 @@ class QueryRewriter:
         if self._client is None:
             import openai
 
-            from rag.answer.llm import redact_http_logs  # the HTTP loggers print URLs, user:password@ included
+            from rag.redact import redact_http_logs  # the HTTP loggers print URLs, user:password@ included
 
             s = self.settings
             redact_http_logs()

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from rag.answer.citations import CITATION
 from rag.models import Source
 from rag.prompts import Prompts
+from rag.redact import redact_http_logs
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -26,31 +27,6 @@ log = logging.getLogger(__name__)
 KEY_LIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_\-]{6,}")
 FALLBACK = "showing quotes from the papers instead."
 LOW_CONFIDENCE = "The papers may not answer this directly: these are the closest matches I found."
-
-
-USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-HTTP_LOGGERS = ("httpx", "httpx2", "httpcore", "openai")  # they log request URLs, user:password@ included
-
-
-class _RedactUserinfo(logging.Filter):
-    """Rewrites `scheme://user:password@host` to `scheme://***@host` in a log record (`rag -v` prints them)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "@" in message:
-            record.msg, record.args = USERINFO.sub(r"\1***@", message), ()
-        return True
-
-
-_REDACT = _RedactUserinfo()
-
-
-def redact_http_logs() -> None:
-    """Install the filter on the HTTP clients' loggers (idempotent: a filter is added once)."""
-    for name in HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if _REDACT not in logger.filters:
-            logger.addFilter(_REDACT)
 
 
 class LLMDeadlineExceeded(TimeoutError):
