@@ -10,6 +10,8 @@ answerable and the next ingest repairs the rest.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import logging
 import shutil
@@ -76,12 +78,20 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
 
 
+@functools.cache
+def _chroma_settings() -> Any:
+    """chromadb's client settings, built once: each build reads the environment and .env files
+    (pydantic-settings, ~3 ms CPU), and every question opens a client to read the corpus version."""
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False)
+
+
 def make_client(settings: Settings) -> ClientAPI:
     """Embedded PersistentClient under the data dir, or HttpClient for a Chroma server."""
     import chromadb
-    from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    chroma_settings = copy.copy(_chroma_settings())  # the client sets its path on the object it is given
     if settings.chroma_host:
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
     settings.chroma_path.mkdir(parents=True, exist_ok=True)

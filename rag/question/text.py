@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 WORD = re.compile(r"(?u)\b\w\w+\b")  # a word of two or more characters: BM25's and coverage's unit
 TOKEN = re.compile(r"\w[\w\-.]*\w|\w")  # a token as a name is written: "LLaMA-2", "GPT-4.5", "U.S"
 
 
+@lru_cache(maxsize=4096)  # re's own cache holds 512 patterns: a 10x corpus's names overflow it
 def whole_token(text: str, plural: bool = False, flags: int = 0) -> re.Pattern[str]:
     """`text` as a whole token, not inside another word or hyphenated name ("bert" not in "palbert").
 

@@ -95,3 +95,33 @@ def test_a_paper_listed_in_another_file_is_relabelled_without_re_embedding(small
     assert report.chunks_written == 0
     stored = next(c for c in load_index(settings) if c.paper.id == moved.id)
     assert stored.paper.seed_files == moved.seed_files
+
+
+def test_clients_build_chromas_settings_once_and_keep_their_own_paths(tmp_path, monkeypatch):
+    """Every question opens a client to read the corpus version: chromadb's settings (~3 ms of
+    pydantic-settings) are built once, and each client still gets its own copy (the client writes
+    its path into the object it is given, so a shared one would point one store at another's files)."""
+    import chromadb.config
+
+    from rag import index
+
+    built = []
+    real = chromadb.config.Settings
+
+    class Counting(real):  # type: ignore[misc,valid-type]
+        def __init__(self, **kwargs):
+            built.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(chromadb.config, "Settings", Counting)
+    index._chroma_settings.cache_clear()
+    first, second = make_settings(tmp_path / "a"), make_settings(tmp_path / "b")
+    clients = [index.make_client(s) for s in (first, second, first, second)]
+    assert len(built) == 1
+    for client, settings in zip(clients, (first, second, first, second), strict=True):
+        assert client.get_settings().persist_directory == str(settings.chroma_path)
+        assert client.get_settings().anonymized_telemetry is False
+    clients[1].get_or_create_collection("only_in_b")
+    assert [c.name for c in clients[0].list_collections()] == []
+    assert [c.name for c in clients[3].list_collections()] == ["only_in_b"]
+    index._chroma_settings.cache_clear()

@@ -334,3 +334,42 @@ def test_an_analyzer_can_leave_a_tidy_rule_out(analyzer):
     assert "Thanks" in without.analyze("What is HYPO? Thanks!").text
     with pytest.raises(ValueError, match="no tidy rule"):
         QueryAnalyzer(names, skip_rules=frozenset({"drop_everything"}))
+
+
+def test_a_question_is_matched_only_against_the_names_it_contains(monkeypatch):
+    """At 10x the seeds a question's words start ~150 title names; compiling a pattern for each
+    (re's cache holds 512) cost 20-50 ms a question. Only names the question contains get one."""
+    import rag.question.names as names_module
+
+    titles = {f"p{i}": f"Learning sparse codes {i} ways" for i in range(2000)}
+    titles["hypo"] = "HYPO: Hyperspherical OOD"
+    reader = make_analyzer({}, titles, {"learning": 50})
+    compiled: list[str] = []
+    real = names_module.whole_token
+
+    def counting(text: str, plural: bool = False, flags: int = 0):
+        compiled.append(text)
+        return real(text, plural, flags)
+
+    monkeypatch.setattr(names_module, "whole_token", counting)
+    assert reader.analyze("learning sparse codes 17 ways").named == ["p17"]
+    assert reader.analyze("learning about hypo").named == ["hypo"]
+    assert reader.analyze("learning sparse codes 17 waysides").named == []
+    assert len(compiled) <= 10, compiled
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "found"),
+    [
+        ("we fine-tune bert here", "bert", True),
+        ("two berts", "bert", True),
+        ("palbert is small", "bert", False),
+        ("bert-style encoders", "bert", False),
+        ("BERT", "bert", False),  # case-sensitive: callers lower-case both sides
+        ("", "bert", False),
+    ],
+)
+def test_contains_token_matches_whole_tokens_only(text, name, found):
+    from rag.question import contains_token
+
+    assert contains_token(text, name) is found
