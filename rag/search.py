@@ -110,6 +110,8 @@ class Retriever(Ranker):
         landmark, landmark_cosine = self.nearest_landmark(query)
         evidence = self.refusal.evidence(query, fused, rankings, self.settings.top_k, landmark_cosine)
         probability, verdict = self.refusal.decide(query, fused, evidence, k)
+        # the order the sources are shown in; the verdict above reads the fusion the model was fitted on
+        fused = self.feedback(query, rankings, fused, n, exclude)
         if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
             fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
         sources = []
