@@ -8,6 +8,7 @@ counted on the answerable questions of each set, overall and for the hard paraph
 
 from __future__ import annotations
 
+import math
 import pickle
 import sys
 from collections.abc import Callable
@@ -213,6 +214,62 @@ def prf(m: int, beta: float, w: float, weighted: bool = True, source: str = "fus
         return softmax_fuse(d, row, {**row["rankings"], "prf": d.as_ranking(d.paper_cos(v))}, pp)
 
     return fn
+
+
+def maxsum_fuse(d: Data, row: dict, rankings: dict, p: dict) -> list[str]:
+    """Per paper mix * max + (1 - mix) * sum of the weighted softmax distributions (sum alone: softmax fusion)."""
+    per: dict[str, list[float]] = {}
+    for name, ranking in rankings.items():
+        best: dict[str, float] = {}
+        for pos, s in ranking:
+            best.setdefault(d.paper_of[pos], s)
+        if not best or p["weights"].get(name, 0) == 0:
+            continue
+        top = max(best.values())
+        ex = {k: math.exp((v - top) / p["temps"][name]) for k, v in best.items()}
+        total = sum(ex.values())
+        for k, v in ex.items():
+            per.setdefault(k, []).append(p["weights"][name] * v / total)
+    scores = {k: p["mix"] * max(v) + (1 - p["mix"]) * sum(v) for k, v in per.items()}
+    q = row["query"]
+    for pid in q.named + q.named_in_abstract:
+        scores[pid] = scores.get(pid, 0.0) + p["name_bonus"] * sum(p["weights"].values())
+
+    class H:
+        def __init__(self, pid: str) -> None:
+            self.paper_id = pid
+
+    return finish(d, row, [H(x) for x in sorted(scores, key=lambda x: (-scores[x], x))])
+
+
+def ascent(d: Data) -> dict[str, float]:
+    """Coordinate ascent over all seven fusion settings on tune hit@1 + MRR@10 (as scripts/tune.py searches)."""
+    grid = {
+        "bt": [0.5, 1, 2, 3, 5],
+        "dt": [0.02, 0.03, 0.05, 0.08],
+        "pt": [0.02, 0.03, 0.05, 0.08, 0.12],
+        "pw": [0.5, 1, 1.5, 2, 3, 4],
+        "dw": [0, 0.5, 1, 1.5],
+        "bw": [0.25, 0.5, 1, 1.5],
+        "nb": [0.05, 0.1, 0.2, 0.3, 0.6],
+    }
+    best: dict[str, float] = {}
+
+    def score(changes: dict[str, float]) -> float:
+        a = evaluate(d, with_params(params(d, **changes)), {"tune": SETS["tune"]})["tune"]["all"]
+        return a[0] + a[2]
+
+    top = score(best)
+    for _ in range(4):
+        moved = False
+        for key, values in grid.items():
+            for value in values:
+                s = score({**best, key: value})
+                if s > top + 1e-9:
+                    best, top, moved = {**best, key: value}, s, True
+        if not moved:
+            break
+    return best
 
 
 def rrf_variant(p: dict[str, Any], bonus: float, k: float) -> Callable[[Data, dict], list[str]]:
