@@ -272,6 +272,10 @@ def ascent(d: Data) -> dict[str, float]:
     return best
 
 
+def maxsum_variant(p: dict[str, Any], mix: float) -> Callable[[Data, dict], list[str]]:
+    return lambda d, row: maxsum_fuse(d, row, row["rankings"], {**p, "mix": mix})
+
+
 def rrf_variant(p: dict[str, Any], bonus: float, k: float) -> Callable[[Data, dict], list[str]]:
     return lambda d, row: rrf_fuse(d, row, row["rankings"], {**p, "rrf_bonus": bonus}, k)
 
@@ -304,6 +308,16 @@ def main(path: Path, sentence_vectors: Path | None) -> None:
         {
             f"softmax pw{pw} pt{pt} dw{dw} bw{bw}": with_params(params(d, pw=pw, pt=pt, dw=dw, bw=bw))
             for pw, pt, dw, bw in grid
+        },
+    )
+    chosen = ascent(d)
+    print(line(f"ascent on tune {chosen}", evaluate(d, with_params(params(d, **chosen)))), flush=True)
+    report(
+        d,
+        "max/sum mix",
+        {
+            f"max/sum mix{mix} pw{pw}": maxsum_variant(params(d, pw=pw), mix)
+            for mix, pw in itertools.product([0.25, 0.5, 1.0], [1, 2, 3])
         },
     )
     report(
