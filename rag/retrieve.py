@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +146,25 @@ def fuse(
         if h.paper_id in named:
             h.fused += name_bonus
     return sorted(hits, key=lambda h: (-h.fused, h.paper_id))
+
+
+def feedback_vector(
+    query_vector: np.ndarray, top_vectors: np.ndarray, top_scores: Sequence[float], beta: float
+) -> np.ndarray:
+    """Rocchio pseudo-relevance feedback: the question's vector moved toward its top papers, unit length.
+
+    q' = q + beta * (centroid of `top_vectors` weighted by `top_scores`). A half-remembered
+    question shares few words with the abstract it means; the papers fusion ranks first
+    share the abstract's vocabulary, so searching again from between them reaches the
+    neighbours the question's own words miss (docs/evaluation.md, "Ranking variants").
+    """
+    query_vector = np.asarray(query_vector, dtype=np.float64)
+    top_vectors = np.asarray(top_vectors, dtype=np.float64).reshape(-1, query_vector.shape[0])
+    weights = np.clip(np.asarray(top_scores, dtype=np.float64), 0.0, None)
+    if len(top_vectors) == 0 or beta == 0.0 or weights.sum() <= 0.0:
+        return query_vector / (np.linalg.norm(query_vector) or 1.0)
+    moved = query_vector + beta * (weights[:, None] * top_vectors).sum(axis=0) / weights.sum()
+    return moved / (np.linalg.norm(moved) or 1.0)
 
 
 def _nearest(collection: Any, vector: np.ndarray, n: int, position: dict[str, int]) -> list[tuple[int, float]]:
@@ -305,3 +324,41 @@ class Ranker:
         temperatures = {name: getattr(s, t) for name, _, t in SIGNALS}
         named = query.named + query.named_in_abstract
         return fuse(rankings, self.paper_of, weights, temperatures, named, s.name_bonus, self.first_chunk)
+
+    def feedback(
+        self,
+        query: Query,
+        rankings: dict[str, list[tuple[int, float]]],
+        fused: list[PaperHit],
+        n: int,
+        exclude: Collection[str] = (),
+    ) -> list[PaperHit]:
+        """`fused` re-fused with pseudo-relevance feedback as a fourth signal; `fused` itself when it is off.
+
+        Off without a paper embedder, at weight 0, and for a question that names a paper (its
+        name already decides; moving toward the top papers would only drift). The paper
+        embedder's query vector is cached, so this costs two collection calls and a fusion.
+        """
+        s = self.settings
+        if s.feedback_weight == 0.0 or self.paper_embedder is None or not fused:
+            return fused
+        if query.named or query.named_in_abstract:
+            return fused
+        top = fused[: s.feedback_depth]
+        got = self.paper_collection.get(ids=[h.paper_id for h in top], include=["embeddings"])
+        vector_of = dict(zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True))
+        held = [h for h in top if h.paper_id in vector_of]
+        if not held:
+            return fused
+        vector = feedback_vector(
+            self.paper_embedder.embed_query(query.dense_text),
+            np.asarray([vector_of[h.paper_id] for h in held]),
+            [h.fused for h in held],
+            s.feedback_beta,
+        )
+        ranking = _nearest(self.paper_collection, vector, min(n, self.paper_count), self.first_chunk)
+        if exclude:
+            ranking = [(pos, v) for pos, v in ranking if self.paper_of[pos] not in exclude]
+        weights = {name: getattr(s, w) for name, w, _ in SIGNALS} | {"feedback": s.feedback_weight}
+        temperatures = {name: getattr(s, t) for name, _, t in SIGNALS} | {"feedback": s.paper_dense_temperature}
+        return fuse({**rankings, "feedback": ranking}, self.paper_of, weights, temperatures, (), 0.0, self.first_chunk)

@@ -120,9 +120,11 @@ class Retriever(Ranker):
         # whether the papers answer it is the question's own evidence: a made-up passage finds some paper
         evidence = self.refusal.evidence(query, fused, rankings, self.settings.top_k, landmark_cosine)
         probability, verdict = self.refusal.decide(query, fused, evidence, k)
-        if passage_rankings:  # the order of the papers is both texts'
+        if passage_rankings:  # the order of the papers is both texts' (the passage is the query expansion then)
             named = query.named + query.named_in_abstract
             fused = fuse_with_passage(rankings, passage_rankings, self.paper_of, self.settings, named, self.first_chunk)
+        else:  # the order the sources are shown in; the verdict above reads the fusion the model was fitted on
+            fused = self.feedback(query, rankings, fused, n, exclude)
         if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
             fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
         sources = []

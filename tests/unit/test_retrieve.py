@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import shutil
+
+import numpy as np
 import pytest
 
 from rag.refusal import _mentions, named_terms
-from rag.retrieve import fuse
+from rag.retrieve import feedback_vector, fuse
+from tests.conftest import make_settings
 from tests.floors import FLOORS
 
 
@@ -117,3 +122,102 @@ def test_a_named_paper_no_retriever_ranked_still_enters_the_fusion():
     named = next(h for h in hits if h.paper_id == "c")
     assert named.chunks == [2]
     assert named.fused == pytest.approx(0.3)
+
+
+# ---------------------------------------------------------------- pseudo-relevance feedback (mpnet profile)
+
+
+def test_feedback_moves_the_question_toward_its_weighted_top_papers():
+    q = np.array([1.0, 0.0, 0.0])
+    top = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    moved = feedback_vector(q, top, [3.0, 1.0], beta=1.0)
+    expected = np.array([1.0, 0.75, 0.25])
+    np.testing.assert_allclose(moved, expected / np.linalg.norm(expected))
+    assert np.linalg.norm(moved) == pytest.approx(1.0)
+    # nothing to move toward, or no step: the question's own direction
+    for vectors, scores, beta in ((top, [3.0, 1.0], 0.0), (top, [0.0, 0.0], 1.0), (np.zeros((0, 3)), [], 1.0)):
+        np.testing.assert_allclose(feedback_vector(2 * q, vectors, scores, beta), q)
+
+
+class _FakePaperEmbedder:
+    """A deterministic 8-d paper embedder with a digest, so the mpnet profile's index builds in seconds."""
+
+    name, dim, digest = "fake", 8, "fake-0001-v1-fp32"
+
+    def _vector(self, text: str) -> np.ndarray:
+        row = np.random.default_rng(sum(text.encode()) * 31 + len(text)).standard_normal(self.dim)
+        return (row / np.linalg.norm(row)).astype(np.float32)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.array([self._vector(t) for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+
+@pytest.fixture(scope="module")
+def feedback_retriever(tmp_path_factory, seeds_index, model_cache):
+    """A Retriever of the mpnet profile over the seeds, its paper-level vectors from a fake embedder."""
+    from rag import embeddings
+    from rag.index import ingest
+    from rag.search import Retriever
+
+    settings = make_settings(tmp_path_factory.mktemp("feedback") / "data", model_cache, profile="mpnet")
+    shutil.copytree(seeds_index.chroma_path, settings.chroma_path)
+    fake = _FakePaperEmbedder()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embeddings, "get_paper_embedder", lambda settings=None: fake)
+        assert ingest(settings=settings).papers_embedded == 505
+        yield Retriever(settings)
+
+
+def _stored_paper_vectors(retriever) -> dict[str, np.ndarray]:
+    got = retriever.paper_collection.get(include=["embeddings"])
+    return {i: np.asarray(v, dtype=np.float64) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+
+
+def test_feedback_searches_again_from_the_moved_vector(feedback_retriever):
+    r = feedback_retriever
+    assert r.settings.feedback_weight > 0  # the mpnet profile turns it on
+    query = r.analyze("a retriever that squeezes document vectors into cluster codes so the index is tiny")
+    assert not query.named and not query.named_in_abstract
+    rankings, _ = r.rankings(query, 40)
+    fused = r.fuse(query, rankings)
+    after = r.feedback(query, rankings, fused, 40)
+    assert all(h.paper_id in {a.paper_id for a in after} for h in fused)  # re-fused, nothing dropped
+    # the feedback signal ranks papers by cosine to q + beta * (score-weighted centroid of the top fused papers)
+    vectors = _stored_paper_vectors(r)
+    top = fused[: r.settings.feedback_depth]
+    moved = feedback_vector(
+        r.paper_embedder.embed_query(query.dense_text),
+        np.array([vectors[h.paper_id] for h in top]),
+        [h.fused for h in top],
+        r.settings.feedback_beta,
+    )
+    nearest = max(vectors, key=lambda pid: float(vectors[pid] @ moved))
+    best = next(h for h in after if h.ranks.get("feedback") == 0)
+    assert best.paper_id == nearest
+    assert best.scores["feedback"] == pytest.approx(float(vectors[nearest] @ moved), abs=1e-4)
+    # the fused score is the weighted mean of four softmax distributions: it still sums to one
+    assert sum(h.fused for h in after) == pytest.approx(1.0, abs=1e-6)
+
+    # an excluded paper does not come back through the feedback ranking
+    gone = {nearest}
+    kept = {name: [(p, v) for p, v in ranking if r.paper_of[p] not in gone] for name, ranking in rankings.items()}
+    assert nearest not in [h.paper_id for h in r.feedback(query, kept, r.fuse(query, kept), 40, exclude=gone)]
+
+
+def test_feedback_leaves_named_questions_and_weight_zero_alone(feedback_retriever):
+    r = feedback_retriever
+    named = r.analyze("what problem does The Geometry of Concepts solve")
+    assert named.named or named.named_in_abstract
+    rankings, _ = r.rankings(named, 40)
+    fused = r.fuse(named, rankings)
+    assert r.feedback(named, rankings, fused, 40) is fused
+
+    vague = r.analyze("a retriever that squeezes document vectors into cluster codes so the index is tiny")
+    rankings, _ = r.rankings(vague, 40)
+    fused = r.fuse(vague, rankings)
+    off = copy.copy(r)
+    off.settings = r.settings.model_copy(update={"feedback_weight": 0.0})
+    assert off.feedback(vague, rankings, fused, 40) is fused
