@@ -3,7 +3,7 @@
 Shared words alone pick the wrong sentence of a right paper (background, a link, "code is
 available at"); ranking a paper's sentences by MiniLM similarity to the question puts the
 sentence that holds the answer in the top two far more often. Every abstract sentence (as
-`rag.answer.citations.split_sentences` cuts it, the same cut the citations quote) is embedded
+`rag.text.split_sentences` cuts it, the same cut the citations quote) is embedded
 with the chunk embedder and stored in a Chroma collection beside the chunks
 (`{collection}_sentences`, ids `{paper_id}:s{n}`, metadata: paper id, offsets, and the paper's
 content hash). Like the chunks this is incremental and idempotent: a paper is re-embedded only
@@ -26,6 +26,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.models import Paper
+from rag.text import split_sentences
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -48,8 +49,6 @@ def open_sentence_collection(settings: Settings, create: bool = False) -> Collec
 
 def paper_sentences(paper: Paper) -> list[tuple[int, int, str]]:
     """(start, end, text) of each abstract sentence, cut as the citations quote them."""
-    from rag.answer.citations import split_sentences
-
     return [(s.start, s.end, s.text) for s in split_sentences(paper.abstract)]
 
 

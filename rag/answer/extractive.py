@@ -23,10 +23,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answer.citations import Sentence, split_sentences
 from rag.answer.plan import Plan
 from rag.models import Source
 from rag.selection import Candidate
+from rag.text import Sentence, split_sentences
 
 log = logging.getLogger(__name__)
 
