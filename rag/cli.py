@@ -89,6 +89,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         settings=settings,
         progress=bar_for("embedding chunks"),
         paper_progress=bar_for(f"embedding papers ({settings.paper_embedder})"),
+        sentence_progress=bar_for("embedding abstract sentences"),
     )
     for bar in bars.values():
         bar.close()
@@ -99,6 +100,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
         f"{report.unchanged} unchanged, {report.relabelled} relabelled ({report.chunks_written} chunks"
         + (f", {report.papers_embedded} papers" if report.papers_embedded else "")
+        + (f", sentences of {report.sentences_embedded} papers" if report.sentences_embedded else "")
         + f" embedded) in {report.seconds:.1f}s"
     )
     _prepare_retrieval(settings, args.quiet)

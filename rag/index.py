@@ -73,7 +73,8 @@ class IngestReport:
     relabelled: int = 0  # unchanged papers whose list of seed files changed (no re-embedding)
     chunks_written: int = 0
     papers_embedded: int = 0  # papers (re-)embedded by the paper-level embedder
-    sentences_embedded: int = 0  # papers whose abstract sentences were (re-)embedded (rag.sentences)
+    sentences_embedded: int = 0  # papers with abstract sentences embedded here (rag.sentences)
+    sentences_written: int = 0  # papers whose sentence vectors were (re)stored, from the package or embedded
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -385,8 +386,13 @@ def ingest(
     progress: Callable[[int, int], None] | None = None,
     papers: list[Paper] | None = None,
     paper_progress: Callable[[int, int], None] | None = None,
+    sentence_progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
-    """Bring the store in line with the seeds: embed only what is new or changed."""
+    """Bring the store in line with the seeds: embed only what is new or changed.
+
+    `progress`, `paper_progress`, `sentence_progress`: (done, total) papers of each embedding
+    pass (chunks, paper-level vectors, abstract sentences), called only when a pass embeds.
+    """
     from rag.embeddings import get_embedder
 
     settings = settings or get_settings()
@@ -468,8 +474,9 @@ def ingest(
     report.papers_embedded = sync_paper_vectors(papers, settings, kept, paper_progress)
     from rag.sentences import sync_sentence_vectors
 
-    report.sentences_embedded = sync_sentence_vectors(papers, settings, kept)
-    changed = report.added or report.updated or report.relabelled or report.sentences_embedded
+    sentences = sync_sentence_vectors(papers, settings, kept, sentence_progress)
+    report.sentences_embedded, report.sentences_written = sentences.papers_embedded, sentences.papers
+    changed = report.added or report.updated or report.relabelled or report.sentences_written
     if changed or not (collection.metadata or {}).get(VERSION_KEY):
         _bump_version(collection)
     report.seconds = time.perf_counter() - started

@@ -8,6 +8,12 @@ embedded text (`rag.index.paper_text`) and stamped with the model digest
 `rag.index.sync_paper_vectors` takes a paper's vector from the file when both keys
 match, and embeds only new or changed papers (or everything, under another model).
 Like `rag/landmarks-*.npz`, stale vectors are never used.
+
+The seeds' abstract sentences are shipped the same way (`rag/sentence-vectors-<kind>.npz`,
+one vector per distinct sentence text as `rag.text.split_sentences` cuts it, under the chunk
+embedder's digest; `scripts/ship_paper_vectors.py --sentences`): a cold ingest of the seeds
+then embeds only its chunks, and `rag.sentences.sync_sentence_vectors` embeds only sentences
+the file does not hold.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ def text_key(text: str) -> str:
 def package_file(kind: str) -> str:
     """The shipped file's name for an embedder kind ("mpnet")."""
     return f"paper-vectors-{kind}.npz"
+
+
+def sentence_package_file(kind: str) -> str:
+    """The shipped abstract-sentence vectors' file name for an embedder kind ("minilm")."""
+    return f"sentence-vectors-{kind}.npz"
 
 
 class ShippedVectors:
@@ -61,7 +72,7 @@ def read(place: Any) -> ShippedVectors | None:
             vectors = data["vectors"].astype(np.float32)
             digest = str(data["digest"])
     except (OSError, KeyError, ValueError) as exc:
-        log.debug("no shipped paper vectors in %s (%s)", place, exc)
+        log.debug("no shipped vectors in %s (%s)", place, exc)
         return None
     if vectors.ndim != 2 or vectors.shape[0] != len(keys):
         log.warning("ignoring %s: %d keys for %s vectors", place, len(keys), vectors.shape)
@@ -73,6 +84,12 @@ def read(place: Any) -> ShippedVectors | None:
 def shipped(kind: str) -> ShippedVectors | None:
     """The package's vectors for an embedder kind, read once per process."""
     return read(resources.files("rag").joinpath(package_file(kind)))
+
+
+@cache
+def shipped_sentences(kind: str) -> ShippedVectors | None:
+    """The package's abstract-sentence vectors for an embedder kind, read once per process."""
+    return read(resources.files("rag").joinpath(sentence_package_file(kind)))
 
 
 def write(path: Path, digest: str, texts: list[str], vectors: np.ndarray) -> None:

@@ -3,11 +3,14 @@
 Shared words alone pick the wrong sentence of a right paper (background, a link, "code is
 available at"); ranking a paper's sentences by MiniLM similarity to the question puts the
 sentence that holds the answer in the top two far more often. Every abstract sentence (as
-`rag.answer.citations.split_sentences` cuts it, the same cut the citations quote) is embedded
+`rag.text.split_sentences` cuts it, the same cut the citations quote) is embedded
 with the chunk embedder and stored in a Chroma collection beside the chunks
 (`{collection}_sentences`, ids `{paper_id}:s{n}`, metadata: paper id, offsets, and the paper's
 content hash). Like the chunks this is incremental and idempotent: a paper is re-embedded only
-when its content hash changes, papers gone from the seeds lose their sentences.
+when its content hash changes, papers gone from the seeds lose their sentences. The seeds'
+sentence vectors ship with the package (`rag/sentence-vectors-minilm.npz`, see
+`rag.paper_vectors`): a sentence whose text and embedder digest match is stored from the file,
+so a cold ingest of the seeds embeds none and a changed abstract only its new sentences.
 
 A serving process reads every vector once into one matrix (`SentenceIndex`), saved per corpus
 version beside the retrieval snapshot, so it is a file read, not a collection scan, at start.
@@ -26,6 +29,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.models import Paper
+from rag.text import split_sentences
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -48,8 +52,6 @@ def open_sentence_collection(settings: Settings, create: bool = False) -> Collec
 
 def paper_sentences(paper: Paper) -> list[tuple[int, int, str]]:
     """(start, end, text) of each abstract sentence, cut as the citations quote them."""
-    from rag.answer.citations import split_sentences
-
     return [(s.start, s.end, s.text) for s in split_sentences(paper.abstract)]
 
 
@@ -74,15 +76,26 @@ def _held(collection: Collection) -> dict[str, tuple[str, list[str]]]:
         offset += PAGE
 
 
+@dataclass
+class SentenceSync:
+    """What `sync_sentence_vectors` wrote: papers whose sentences were (re)stored, and from where."""
+
+    papers: int = 0  # papers whose sentence vectors were written (from the package or embedded)
+    papers_embedded: int = 0  # of those, papers with at least one sentence embedded here
+    sentences_shipped: int = 0  # sentences stored from the package's file
+    sentences_embedded: int = 0  # sentences embedded here
+
+
 def sync_sentence_vectors(
     papers: list[Paper],
     settings: Settings,
     keep: Iterable[str] = (),
     progress: Callable[[int, int], None] | None = None,
-) -> int:
-    """Bring the sentence collection in line with `papers`; returns how many papers were (re-)embedded.
+) -> SentenceSync:
+    """Bring the sentence collection in line with `papers`.
 
     `keep`: paper ids not to delete though absent from `papers` (their seed file failed to parse).
+    `progress(done, total)` counts the papers with a sentence to embed (none for the seeds).
     """
     from rag.embeddings import get_embedder
     from rag.index import content_hash
@@ -95,38 +108,85 @@ def sync_sentence_vectors(
     stale = [sid for pid, (_, ids) in held.items() if pid not in wanted and pid not in kept for sid in ids]
     if stale:
         collection.delete(ids=stale)
-    todo = []
+    todo: list[tuple[Paper, str, list[tuple[int, int, str]]]] = []
     for paper in papers:
         digest = content_hash(paper, settings, embedder.name)
         mine = held.get(paper.id)
-        if mine is None or mine[0] != digest or len(mine[1]) != len(paper_sentences(paper)):
-            todo.append((paper, digest))
+        sentences = paper_sentences(paper)
+        if mine is None or mine[0] != digest or len(mine[1]) != len(sentences):
+            todo.append((paper, digest, sentences))
+    sync = SentenceSync(papers=len(todo))
+    shipped = _shipped_for(embedder) if todo else None
+    found = [[shipped(text) if shipped else None for _, _, text in sentences] for _, _, sentences in todo]
+    complete = [i for i, vectors in enumerate(found) if all(v is not None for v in vectors)]
+    partial = [i for i, vectors in enumerate(found) if any(v is None for v in vectors)]
+    sync.papers_embedded = len(partial)
+    if complete:
+        log.info("sentence vectors: %d papers from the package, %d to embed", len(complete), len(partial))
+    for start in range(0, len(complete), 500):  # from the package: no model run, no progress bar
+        _store(collection, held, [(todo[i], found[i]) for i in complete[start : start + 500]], embedder, sync)
     done = 0
-    batch_papers = max(1, settings.embed_batch * 4)
-    for start in range(0, len(todo), batch_papers):
-        batch = todo[start : start + batch_papers]
-        ids: list[str] = []
-        texts: list[str] = []
-        metas: list[dict[str, Any]] = []
-        old_ids: list[str] = []
-        for paper, digest in batch:
-            old_ids += held.get(paper.id, ("", []))[1]
-            for n, (s_start, s_end, text) in enumerate(paper_sentences(paper)):
-                ids.append(f"{paper.id}:s{n}")
-                texts.append(text)
-                metas.append({"paper_id": paper.id, "n": n, "start": s_start, "end": s_end, "content_hash": digest})
-        vectors = _embed(embedder, texts)
-        if old_ids:
-            collection.delete(ids=old_ids)
-        if ids:
-            collection.add(ids=ids, embeddings=vectors.astype(float).tolist(), metadatas=metas)  # type: ignore[arg-type]
+    batch_papers = papers_per_batch(settings)
+    for start in range(0, len(partial), batch_papers):
+        batch = [(todo[i], found[i]) for i in partial[start : start + batch_papers]]
+        _store(collection, held, batch, embedder, sync)
         done += len(batch)
         if progress:
-            progress(done, len(todo))
-    return len(todo)
+            progress(done, len(partial))
+    return sync
 
 
-def _embed(embedder: Any, texts: list[str]) -> np.ndarray:
+def _shipped_for(embedder: Any) -> Callable[[str], np.ndarray | None]:
+    """sentence text -> the package's vector under this very embedder's digest, else None."""
+    from rag import paper_vectors
+
+    kind, digest = getattr(embedder, "prefix", None), getattr(embedder, "digest", None)
+    shipped = paper_vectors.shipped_sentences(kind) if kind and digest else None
+    if shipped is None or digest is None:
+        return lambda text: None
+    return lambda text: shipped.get(text, digest)
+
+
+def _store(
+    collection: Collection,
+    held: dict[str, tuple[str, list[str]]],
+    batch: list[tuple[tuple[Paper, str, list[tuple[int, int, str]]], list[np.ndarray | None]]],
+    embedder: Any,
+    sync: SentenceSync,
+) -> None:
+    """Replace the stored sentences of a batch of papers; embed only those without a shipped vector."""
+    ids: list[str] = []
+    metas: list[dict[str, Any]] = []
+    vectors: list[np.ndarray | None] = []
+    old_ids: list[str] = []
+    for (paper, digest, sentences), shipped in batch:
+        old_ids += held.get(paper.id, ("", []))[1]
+        for n, ((s_start, s_end, _text), vector) in enumerate(zip(sentences, shipped, strict=True)):
+            ids.append(f"{paper.id}:s{n}")
+            metas.append({"paper_id": paper.id, "n": n, "start": s_start, "end": s_end, "content_hash": digest})
+            vectors.append(vector)
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    texts = [sentence[2] for (_paper, _digest, sentences), _ in batch for sentence in sentences]
+    if missing:
+        fresh = embed_sentences(embedder, [texts[i] for i in missing])
+        for i, vector in zip(missing, fresh, strict=True):
+            vectors[i] = vector
+    sync.sentences_embedded += len(missing)
+    sync.sentences_shipped += len(vectors) - len(missing)
+    if old_ids:
+        collection.delete(ids=old_ids)
+    if ids:
+        matrix = np.asarray(vectors, dtype=np.float32)
+        collection.add(ids=ids, embeddings=matrix.astype(float).tolist(), metadatas=metas)  # type: ignore[arg-type]
+
+
+def papers_per_batch(settings: Settings) -> int:
+    """Papers whose sentences are embedded in one call. scripts/ship_paper_vectors.py batches the
+    seeds alike, so the shipped vectors are the very floats a cold ingest would compute."""
+    return max(1, settings.embed_batch * 4)
+
+
+def embed_sentences(embedder: Any, texts: list[str]) -> np.ndarray:
     """Embed short texts in wide batches (the embedder's own batch size suits chunks)."""
     size = getattr(embedder, "batch_size", None)
     if size is None:

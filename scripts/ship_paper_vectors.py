@@ -1,10 +1,14 @@
-"""Regenerate the shipped paper-level vectors of the seed papers (rag/paper-vectors-<kind>.npz).
+"""Regenerate the shipped vectors of the seed papers (rag/paper-vectors-<kind>.npz, rag/sentence-vectors-minilm.npz).
 
     PYTHONPATH=$PWD .venv/bin/python scripts/ship_paper_vectors.py [--kind mpnet] [--seeds seeds]
+    PYTHONPATH=$PWD .venv/bin/python scripts/ship_paper_vectors.py --sentences
 
-Run it after the seeds, `rag.index.paper_text` or the model's graph change (the file is
-stamped with the model digest, so stale vectors are ignored at ingest, never misused:
-ingest then embeds the papers itself). Embeds every paper of the seeds afresh, in fp32.
+Run it after the seeds, `rag.index.paper_text`, the sentence splitter (`rag.text`) or the
+model's graph change (each file is stamped with the model digest and keyed by the text
+embedded, so stale vectors are ignored at ingest, never misused: ingest then embeds those
+texts itself). Embeds every paper (or abstract sentence) of the seeds afresh, in fp32.
+`--sentences` embeds the abstract sentences with the chunk embedder (MiniLM) in the very
+batches a cold ingest uses, so the file holds the floats an ingest would compute.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     parser.add_argument("--cache-dir", type=Path, default=None, help="model cache (default: .cache/models if present)")
     parser.add_argument("--out", type=Path, default=None, help="default: rag/paper-vectors-<kind>.npz")
+    parser.add_argument(
+        "--sentences", action="store_true", help="the abstract sentences (chunk embedder; --kind is ignored)"
+    )
     args = parser.parse_args()
 
     from rag import paper_vectors
@@ -46,6 +53,8 @@ def main() -> int:
         for error in loaded.errors:
             print(f"error: {error}", file=sys.stderr)
         return 1
+    if args.sentences:
+        return ship_sentences(loaded.papers, cache_dir, args.out)
     texts = list(dict.fromkeys(paper_text(p) for p in loaded.papers))
     embedder = EMBEDDERS[args.kind](cache_dir=cache_dir)
     started = time.perf_counter()
@@ -63,6 +72,37 @@ def main() -> int:
     print(
         f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: {len(texts)} papers, "
         f"model {embedder.digest}, {out.stat().st_size / 1e6:.2f} MB, {time.perf_counter() - started:.0f} s"
+    )
+    return 0
+
+
+def ship_sentences(papers: list, cache_dir: Path, out: Path | None) -> int:
+    """Embed every seed abstract sentence as a cold ingest does (`rag.sentences`) and write the file."""
+    import numpy as np
+
+    from rag import paper_vectors
+    from rag.config import Settings
+    from rag.embeddings import EMBEDDERS
+    from rag.sentences import embed_sentences, paper_sentences, papers_per_batch
+
+    embedder = EMBEDDERS["minilm"](cache_dir=cache_dir)  # rag.embeddings.get_embedder's model, fp32
+    step = papers_per_batch(Settings.model_construct())  # the defaults, whatever the environment says
+    started = time.perf_counter()
+    vectors: dict[str, np.ndarray] = {}
+    total = sum(len(paper_sentences(p)) for p in papers)
+    done = 0
+    for start in range(0, len(papers), step):
+        texts = [text for paper in papers[start : start + step] for _, _, text in paper_sentences(paper)]
+        for text, vector in zip(texts, embed_sentences(embedder, texts), strict=True):
+            vectors.setdefault(text, vector)  # a sentence in two abstracts: the first one's vector
+        done += len(texts)
+        print(f"embedded {done}/{total} sentences", file=sys.stderr, flush=True)
+    out = out or ROOT / "rag" / paper_vectors.sentence_package_file("minilm")
+    paper_vectors.write(out, embedder.digest, list(vectors), np.array(list(vectors.values()), dtype=np.float32))
+    print(
+        f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: {len(vectors)} distinct sentences "
+        f"of {len(papers)} papers ({total} in all), model {embedder.digest}, {out.stat().st_size / 1e6:.2f} MB, "
+        f"{time.perf_counter() - started:.0f} s"
     )
     return 0
 

@@ -37,12 +37,12 @@ def model_cache() -> Path:
 
 def seeds_index_key(settings) -> str:
     """Everything an ingest of the seeds depends on: seed files, embedder, chunking, and the code doing it."""
-    from rag import corpus, embeddings, index, sentences
+    from rag import corpus, embeddings, index, sentences, text
 
     digest = hashlib.sha256()
     for path in sorted(SEEDS.iterdir()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    for module in (corpus, embeddings, index, sentences):
+    for module in (corpus, embeddings, index, sentences, text):
         digest.update(Path(module.__file__).read_bytes())
     fields = ("chunk_size", "chunk_overlap", "embed_int8", "paper_embedder", "collection")
     digest.update(repr([getattr(settings, f) for f in fields]).encode())

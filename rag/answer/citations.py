@@ -1,4 +1,4 @@
-"""The citation checker every answer passes through, and the sentence splitter it quotes with.
+"""The citation checker every answer passes through (quoting sentences as `rag.text.split_sentences` cuts them).
 
 Whatever wrote an answer, `check_citations` keeps only `[n]` that name a retrieved source
 (`[n, m]`, `[n-m]` and `[Source n]` are read too), resolves each to the paper's title and
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag.models import Citation, Source
+from rag.text import Sentence, split_sentences
 
 if TYPE_CHECKING:
     pass
@@ -22,36 +23,11 @@ log = logging.getLogger(__name__)
 
 NOT_IN_CORPUS = "I could not find this in the listed papers, so I will not guess."
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
-# abbreviations a sentence does not end on
-NO_BREAK_AFTER = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bcf|\bvs|\bFigs?|\bEqs?|\bSec|\bTab|\bapprox|\bNo)\.$")
 # `[1]`, `[1, 2]`, `[1;2]`, `[2-4]`, `[1, 2, and 3]`, `[Source 1]`: the forms LLMs write.
 _CITE_BODY = r"\s*\d+(?:\s*(?:,\s*and|[-–,;]|and)\s*\d+)*\s*"
 CITATION = re.compile(rf"\[(?:sources?\s*)?({_CITE_BODY})\]", re.IGNORECASE)
 WORD = re.compile(r"(?u)\b\w\w+\b")
 TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Sentence:
-    text: str
-    start: int
-    end: int
-
-
-def split_sentences(text: str) -> list[Sentence]:
-    """Sentences with character offsets into `text` (abstract debris stays verbatim)."""
-    out, start = [], 0
-    for match in SENTENCE_END.finditer(text):
-        piece = text[start : match.start()]
-        if NO_BREAK_AFTER.search(piece) or piece.rfind("(") > max(piece.rfind(")"), len(piece) - 60):
-            continue  # "Welleck et al. (2020)." and "(e.g. Python)" are one sentence each
-        if piece.strip():
-            out.append(Sentence(piece, start, match.start()))
-        start = match.end()
-    if text[start:].strip():
-        out.append(Sentence(text[start:].rstrip(), start, len(text.rstrip())))
-    return out
 
 
 # ------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answer.citations import Sentence, split_sentences
 from rag.answer.plan import Plan
 from rag.answer.sentence_scorer import (
     ASKS_FOR_CODE,
@@ -42,6 +41,7 @@ from rag.answer.sentence_scorer import (
 )
 from rag.models import Source
 from rag.selection import Candidate
+from rag.text import Sentence, split_sentences
 
 log = logging.getLogger(__name__)
 

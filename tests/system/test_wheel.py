@@ -59,8 +59,12 @@ def test_the_wheel_installs_and_answers_from_another_directory(tmp_path, model_c
     shipped = {f.name: f.read_bytes() for f in Path(where[1]).glob("*.txt")}
     assert shipped == {f.name: f.read_bytes() for f in (ROOT / "prompts").glob("*.txt")}, "the wheel's prompts differ"
 
+    for name in ("sentence-vectors-minilm.npz", "paper-vectors-mpnet.npz"):  # package data, found via importlib
+        assert (site / "rag" / name).read_bytes() == (ROOT / "rag" / name).read_bytes(), f"the wheel lacks {name}"
+
     rag = venv / "bin" / "rag"
-    run([str(rag), "ingest", "-q"], cwd=work, env=env)
+    ingested = run([str(rag), "ingest", "-q"], cwd=work, env=env).stdout
+    assert "chunks embedded)" in ingested and "sentences of" not in ingested, ingested  # seed sentences ship
     answer = json.loads(run([str(rag), "ask", "--json", "Which paper introduced pointer networks?"],
                             cwd=work, env=env).stdout)  # fmt: skip
     assert not answer["refused"], answer["text"]

@@ -1,11 +1,12 @@
-"""Citation checking and the extractive answerer."""
+"""Citation checking, the sentence splitter (rag.text) and the extractive answerer."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.answer import check_citations, parse_citation_numbers, split_sentences
+from rag.answer import check_citations, parse_citation_numbers
 from rag.models import Paper, Source
+from rag.text import split_sentences
 
 
 def _source(n: int, abstract: str) -> Source:
@@ -91,8 +92,23 @@ SPLITS = [
 
 @pytest.mark.parametrize(("text", "sentences"), SPLITS)
 def test_sentences_do_not_break_inside_citations_or_abbreviations(text, sentences):
-    from rag.answer import split_sentences
-
     got = split_sentences(text)
     assert [s.text for s in got] == sentences
     assert all(text[s.start : s.end] == s.text for s in got)
+
+
+def test_the_answer_package_quotes_with_the_splitter_below_it():
+    """One splitter: the index embeds exactly the sentences the answers quote, without importing rag.answer."""
+    import ast
+
+    import rag.answer
+    import rag.text
+    from tests.conftest import ROOT
+
+    assert rag.answer.split_sentences is rag.text.split_sentences
+    assert rag.answer.Sentence is rag.text.Sentence
+    for module in ("corpus", "index", "sentences", "text"):
+        tree = ast.parse((ROOT / "rag" / f"{module}.py").read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m for m in imported if m == "rag.answer" or m.startswith("rag.answer.")}, module
