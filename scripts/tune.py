@@ -1,15 +1,23 @@
 """Fit fusion settings and the answerability model on the tune half; report tune, test and dev.
 
     .venv/bin/python scripts/tune.py            # search, fit, print; writes nothing
-    .venv/bin/python scripts/tune.py --write    # also writes rag/answerability.json
+    .venv/bin/python scripts/tune.py --write    # also writes the profile's rag/answerability*.json
+    .venv/bin/python scripts/tune.py --profile default --no-search --write   # refit the default's model only
+    .venv/bin/python scripts/tune.py --profile small --no-search --write     # and the small profile's
+
+`--profile` picks the retrieval setup (rag.config.PROFILES; else RAG_PROFILE), and with it the
+model file written: rag/answerability-mpnet.json for `default`, rag/answerability.json for
+`small`. RAG_DATA_DIR must hold an index ingested with that profile.
 
 Discipline: every number chosen here (temperatures, weights, the name bonus, the logistic
 coefficients and the two thresholds) is chosen on eval/questions_tune.jsonl only. The test
 half, the dev set, the fresh set (eval/questions_fresh.jsonl: papers no other set asks
 about, famous near misses outside rag/landmarks.jsonl) and the blind set
 (eval/questions_blind.jsonl: questions written from titles only) are scored with the chosen
-values and printed beside it; a gain on tune that does not show on them is not a gain. Fusion settings are printed for
-rag/config.py (they are Settings defaults, so users can override them); the model is a file.
+values and printed beside it, and so is the famous-works set (eval/questions_famous.jsonl:
+off-corpus questions about famous papers, refusal accuracy only); a gain on tune that does not
+show on them is not a gain. Fusion settings are printed for rag/config.py (they are Settings
+defaults, so users can override them); the model is a file.
 
 Each question's retriever rankings are computed once and cached, so the search re-fuses
 cached lists instead of re-running retrieval.
@@ -42,6 +50,7 @@ SETS = {
     "dev": ROOT / "eval" / "dev_questions.jsonl",
     "fresh": ROOT / "eval" / "questions_fresh.jsonl",
     "blind": ROOT / "eval" / "questions_blind.jsonl",
+    "famous": ROOT / "eval" / "questions_famous.jsonl",
 }
 FEATURES = candidate_features(paper_level=False)  # rag.refusal.FEATURES: the one list of evidence
 VARIANTS = [(False, False), (True, False), (False, True), (True, True)]  # (strip_boilerplate, expand_query)
@@ -64,10 +73,12 @@ def answerable(q: dict[str, Any]) -> bool:
 class Cached:
     """A question with its analysed query and the retrievers' rankings."""
 
-    def __init__(self, retriever: Retriever, q: dict[str, Any], n: int) -> None:
+    def __init__(
+        self, retriever: Retriever, q: dict[str, Any], n: int, variants: list[tuple[bool, bool]] = VARIANTS
+    ) -> None:
         self.q = q
         self.variants = {}
-        for strip, expand in VARIANTS:
+        for strip, expand in variants:
             query = retriever.analyzer.analyze(q["question"], strip, expand)
             self.variants[(strip, expand)] = (query, retriever.rankings(query, n)[0])
         self.gold = {normalize_title(t) for t in q.get("gold_titles") or []}
@@ -317,7 +328,7 @@ def report(retriever: Retriever, name: str, cached: list[Cached], p: dict[str, f
         f = lambda x: "   -  " if x is None else f"{x:6.3f}"  # noqa: E731
         print(f"{style:14} {len(items):4d} {f(hit)} {f(mrr)} {refused:8.3f} {low:6.3f}")
         if style == "ALL":
-            fr = sum(v == "refuse" for _, _, v in ans) / len(ans)
+            fr = sum(v == "refuse" for _, _, v in ans) / len(ans) if ans else float("nan")
             ra = sum(v == "refuse" for _, _, v in un) / len(un) if un else float("nan")
             print(
                 f"  false_refusal_rate {fr:.3f} ({len(ans)} answerable),"
@@ -340,22 +351,29 @@ def fit_record(retriever: Retriever, n_questions: int, fusion: dict[str, Any]) -
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write", action="store_true", help="write rag/answerability.json")
+    parser.add_argument("--write", action="store_true", help="write the profile's rag/answerability*.json")
     parser.add_argument("--no-search", action="store_true", help="keep the fusion settings in rag/config.py")
+    parser.add_argument("--profile", help="the retrieval setup to fit for (default: RAG_PROFILE, else `default`)")
     args = parser.parse_args()
 
-    from rag.config import get_settings
-    from rag.refusal_model import DEFAULT_MODEL_FILE
+    from rag.config import Settings, get_settings
 
-    # any model file lets the retriever load: this script only uses its evidence, and writes the fit
-    retriever = Retriever(get_settings().model_copy(update={"answerability_model": DEFAULT_MODEL_FILE}))
+    settings = Settings.from_name(args.profile) if args.profile else get_settings()
+    # the setup's shipped model lets the retriever load: this script only uses its evidence, and writes the fit
+    retriever = Retriever(
+        settings.model_copy(update={"answerability_model": default_model_file(settings.paper_embedder)})
+    )
     n = max(retriever.settings.candidates, 4 * retriever.settings.top_k)
-    cached = {name: [Cached(retriever, q, n) for q in load(path)] for name, path in SETS.items()}
+    # without the search only the configured query handling is used: rank each question once, not four times
+    variants = [(settings.strip_boilerplate, settings.expand_query)] if args.no_search else VARIANTS
+    cached = {name: [Cached(retriever, q, n, variants) for q in load(path)] for name, path in SETS.items()}
     tune = cached["tune"]
 
     p = params_of(retriever) if args.no_search else search_fusion(retriever, tune)
     print("fusion settings (chosen on tune):", json.dumps(p))
     for name, items in cached.items():
+        if not any(c.answerable for c in items):
+            continue  # famous: off-corpus questions only
         hit, mrr = ranking_score(retriever, items, p)
         print(f"  {name:5} hit@5 {hit:.3f}  mrr@10 {mrr:.3f}")
 

@@ -69,9 +69,14 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):
     data_dir = tmp_path_factory.mktemp("data")
     settings = make_settings(data_dir, model_cache)
     cached = TEST_CACHE / f"seeds-index-{seeds_index_key(settings)}"
+    # the same ingest without the paper-level embedder: the default's extra collection is added to a copy of it
+    # from the shipped paper vectors in seconds, instead of a whole ingest of the seeds (minutes)
+    chunks_only = TEST_CACHE / f"seeds-index-{seeds_index_key(settings.model_copy(update={'paper_embedder': 'none'}))}"
     if (cached / "chroma").is_dir():  # an ingest of these very seeds, by this very code: copy it
         shutil.copytree(cached / "chroma", settings.chroma_path)
     else:
+        if settings.paper_embedder != "none" and (chunks_only / "chroma").is_dir():
+            shutil.copytree(chunks_only / "chroma", settings.chroma_path)
         report = ingest(settings=settings)
         assert report.papers == 505, f"ingest found {report.papers} papers in the seeds, not 505"
         from rag.index import forget_client
@@ -80,7 +85,7 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):
         staging = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
         shutil.copytree(settings.chroma_path, staging / "chroma")
         for stale in TEST_CACHE.glob("seeds-index-*"):
-            if stale.is_dir() and not stale.name.endswith(".tmp"):
+            if stale.is_dir() and not stale.name.endswith(".tmp") and stale != chunks_only:
                 shutil.rmtree(stale, ignore_errors=True)
         staging.rename(cached)
     os.environ["RAG_DATA_DIR"] = str(data_dir)  # for rag.ask() and subprocesses

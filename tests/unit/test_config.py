@@ -101,30 +101,42 @@ def test_a_command_prints_the_unknown_variable_warning():
 # -- profiles ----------------------------------------------------------------------------------------
 
 
-def test_from_name_mpnet_bundles_the_embedder_weights_and_model_file(clean_env):
-    s = Settings.from_name("mpnet")
+def test_the_default_is_mpnet_and_small_is_one_setting_away(clean_env):
+    s = Settings()
     assert (s.profile, s.paper_embedder, s.paper_dense_weight, s.paper_dense_temperature) == (
-        "mpnet",
+        "default",
         "mpnet",
         2.0,
         0.05,
     )
-    assert s.answerability_model == PACKAGE_DIR / "answerability-mpnet.json" == default_model_file("mpnet")
-    assert Settings.from_name("default") == Settings()
-    assert Settings.from_name("mpnet", top_k=3).top_k == 3
+    assert s.answerability_model is None  # the shipped model of its paper embedder:
+    assert default_model_file(s.paper_embedder) == PACKAGE_DIR / "answerability-mpnet.json"
+    small = Settings.from_name("small")
+    assert (small.profile, small.paper_embedder) == ("small", "none")
+    assert default_model_file(small.paper_embedder) == PACKAGE_DIR / "answerability.json"
+    assert small.model_dump(exclude={"profile", "paper_embedder"}) == s.model_dump(
+        exclude={"profile", "paper_embedder"}
+    )
+    assert Settings.from_name("small", top_k=3).top_k == 3
+
+
+def test_mpnet_the_old_opt_in_name_still_selects_the_default(clean_env):
+    assert Settings.from_name("mpnet") == Settings() == Settings(profile="MPNet")
+    clean_env.setenv("RAG_PROFILE", "mpnet")
+    assert Settings().profile == "default"
 
 
 def test_rag_profile_in_the_environment_and_explicit_settings_winning(clean_env):
-    clean_env.setenv("RAG_PROFILE", "mpnet")
-    assert Settings() == Settings.from_name("mpnet")
-    clean_env.setenv("RAG_PAPER_DENSE_WEIGHT", "1.5")
+    clean_env.setenv("RAG_PROFILE", "small")
+    assert Settings() == Settings.from_name("small")
+    clean_env.setenv("RAG_PAPER_EMBEDDER", "mpnet")
     s = Settings()
-    assert (s.paper_embedder, s.paper_dense_weight) == ("mpnet", 1.5)
-    assert Settings(profile="default").paper_embedder == "none"
+    assert (s.profile, s.paper_embedder) == ("small", "mpnet")
+    assert Settings(profile="default").paper_embedder == "mpnet"
 
 
 def test_an_unknown_profile_is_an_error(clean_env):
-    with pytest.raises(ValueError, match="unknown profile 'bogus': choose one of default, mpnet"):
+    with pytest.raises(ValueError, match="unknown profile 'bogus': choose one of default, small"):
         Settings.from_name("bogus")
     clean_env.setenv("RAG_PROFILE", "bogus")
     with pytest.raises(ValidationError, match="profile"):
@@ -148,7 +160,7 @@ def test_each_profile_matches_the_fit_of_its_model(clean_env, profile, caplog):
 
 def test_a_live_setting_that_differs_from_the_fit_is_warned_once(clean_env, caplog):
     model = AnswerabilityModel.load(default_model_file())
-    s = Settings(dense_weight=2.0, embed_int8=True, paper_dense_weight=9.0)
+    s = Settings(profile="small", dense_weight=2.0, embed_int8=True, paper_dense_weight=9.0)
     with caplog.at_level(logging.WARNING, logger="rag.refusal_model"):
         messages = warn_if_fitted_otherwise(model, s, MODEL_NAME + "+int8")
         warn_if_fitted_otherwise(model, s, MODEL_NAME + "+int8")
@@ -161,7 +173,7 @@ def test_a_live_setting_that_differs_from_the_fit_is_warned_once(clean_env, capl
 
 
 def test_the_mpnet_model_with_mpnet_turned_off_is_warned(clean_env):
-    s = Settings(profile="mpnet", paper_embedder="none")
+    s = Settings(paper_embedder="none", answerability_model=default_model_file("mpnet"))
     model = AnswerabilityModel.load(s.answerability_model)
     (message,) = warn_if_fitted_otherwise(model, s, MODEL_NAME)
     assert message.startswith("the answerability model was fitted with RAG_PAPER_EMBEDDER=mpnet, this run has none")

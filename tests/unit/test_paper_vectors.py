@@ -101,9 +101,11 @@ def test_the_shipped_file_covers_every_seed_paper_and_is_package_data():
 def fake_ingest(tmp_path, seeds_index, model_cache, monkeypatch):
     """A fresh data dir holding the seeds' chunk index, the mpnet profile, and a fake paper embedder."""
     from rag import embeddings
+    from rag.index import make_client, paper_collection_name
 
     settings = make_settings(tmp_path / "data", model_cache, profile="mpnet")
     shutil.copytree(seeds_index.chroma_path, settings.chroma_path)
+    make_client(settings).delete_collection(paper_collection_name(settings))  # the default's real vectors: 768-d
     fake = Spy(FakeEmbedder())
     monkeypatch.setattr(embeddings, "get_paper_embedder", lambda settings=None: fake)
     return settings, fake
