@@ -40,6 +40,7 @@ from rag.answer.sentence_scorer import (
     shunned,
 )
 from rag.models import Source
+from rag.question.form import asks_across_papers
 from rag.selection import Candidate
 from rag.text import Sentence, split_sentences
 
@@ -130,10 +131,10 @@ class ExtractiveAnswerer:
         return sorted(out, key=lambda s: (-s.score, s.sentence.start))
 
     def best(
-        self, question: str, form: str, aspect: str, candidate: Candidate, tokenize, n: int
+        self, question: str, form: str, aspect: str, candidate: Candidate, tokenize, n: int, weak_first: bool = False
     ) -> list[ScoredSentence]:
         """The paper's n best sentences, in abstract order (a second only when it is itself likely enough)."""
-        ranked = self.scored(question, form, aspect, candidate, tokenize)
+        ranked = self.scored(question, form, aspect, candidate, tokenize, weak_first)
         picked = ranked[:1]
         for item in ranked[1:n]:
             if item.score >= self.scorer.second_share:
@@ -207,7 +208,9 @@ class ExtractiveAnswerer:
                 yield self._item(candidate, picked)
             return
         candidate = chosen[0]
-        picked = self.best(question, form, aspect, candidate, tokenize, SINGLE_SENTENCES)
+        # limitations asked of the papers here, even with one cited: quote a stated weakness, as a set item does
+        weak = aspect == "limitation" and asks_across_papers(question)
+        picked = self.best(question, form, aspect, candidate, tokenize, SINGLE_SENTENCES, weak)
         n = candidate.source.n
         # the short name ("SPLADE"), not the whole title: its words count against answer_f1, the quotes carry it
         quotes = " ".join(f"{s.sentence.text.strip()} [{n}]" for s in picked)

@@ -161,6 +161,23 @@ _LEAD_WORDS = re.compile(
 )
 
 
+ACROSS_PAPERS = re.compile(
+    rf"\b(?:the|these|those|all|several|many) {_PLURAL_WORKS} (?:here|in (?:the|this) (?:collection|corpus))\b"
+    rf"|\baccording to (?:the|these) {_PLURAL_WORKS}\b",
+    re.IGNORECASE,
+)
+
+
+def asks_across_papers(question: str) -> bool:
+    """Whether the question asks of the collection's papers together, not of one paper.
+
+    "What are the limitations of sparse autoencoders according to the papers here?" asks for the
+    weaknesses the papers state even when only one of them is cited; "according to the beam search
+    paper" asks one paper.
+    """
+    return bool(ACROSS_PAPERS.search(question))
+
+
 @dataclass(frozen=True)
 class QuestionForm:
     """A question's form, the rule that decided it, the aspect asked about, and a comparison's sides."""

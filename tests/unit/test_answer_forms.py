@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from rag.answer import check_citations
 from rag.conversation import Turn, resolve
 from rag.selection import SelectionModel
@@ -17,12 +15,6 @@ def _cited_titles(answer) -> list[str]:
     return list(dict.fromkeys(c.title for c in answer.citations))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with mpnet by default the set answer lists nine papers: one more on the topic (Not All Language Model "
-    "Features Are Linear) and two off it (Topological Obstructions to Autoencoding, Sparse Probabilistic Circuits); "
-    "the selection model (rag/selection.json) was fitted on the MiniLM-only evidence and wants a refit for the default",
-)
 def test_a_set_question_cites_every_paper_on_the_topic_one_item_each(pipeline):
     answer = pipeline.ask("Which papers in the collection are about sparse autoencoders?")
     assert answer.form == "set"

@@ -112,10 +112,10 @@ def test_the_default_is_mpnet_and_small_is_one_setting_away(clean_env):
     assert s.answerability_model is None  # the shipped model of its paper embedder:
     assert default_model_file(s.paper_embedder) == PACKAGE_DIR / "answerability-mpnet.json"
     small = Settings.from_name("small")
-    assert (small.profile, small.paper_embedder) == ("small", "none")
+    assert (small.profile, small.paper_embedder, small.feedback_weight, s.feedback_weight) == ("small", "none", 0, 1)
     assert default_model_file(small.paper_embedder) == PACKAGE_DIR / "answerability.json"
-    assert small.model_dump(exclude={"profile", "paper_embedder"}) == s.model_dump(
-        exclude={"profile", "paper_embedder"}
+    assert small.model_dump(exclude={"profile", "paper_embedder", "feedback_weight"}) == s.model_dump(
+        exclude={"profile", "paper_embedder", "feedback_weight"}
     )
     assert Settings.from_name("small", top_k=3).top_k == 3
 

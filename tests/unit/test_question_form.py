@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question.form import FORMS, RULES, classify, comparison_sides
+from rag.question.form import FORMS, RULES, asks_across_papers, classify, comparison_sides
 
 EXAMPLES = {
     "set": [
@@ -108,3 +108,16 @@ def test_a_comparison_with_no_second_side_is_read_on():
 )
 def test_aspects(question, aspect):
     assert classify(question).aspect == aspect
+
+
+@pytest.mark.parametrize(
+    ("question", "across"),
+    [
+        ("What are the limitations of sparse autoencoders according to the papers here?", True),
+        ("What weaknesses do the works in this collection report for token merging?", True),
+        ("What is wrong with exact MAP decoding, according to the beam search paper?", False),
+        ("What are the drawbacks of locally constrained decoding with token masking?", False),
+    ],
+)
+def test_asks_across_papers(question, across):
+    assert asks_across_papers(question) is across

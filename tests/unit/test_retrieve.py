@@ -159,11 +159,12 @@ class _FakePaperEmbedder:
 def feedback_retriever(tmp_path_factory, seeds_index, model_cache):
     """A Retriever of the mpnet profile over the seeds, its paper-level vectors from a fake embedder."""
     from rag import embeddings
-    from rag.index import ingest
+    from rag.index import ingest, make_client, paper_collection_name
     from rag.search import Retriever
 
     settings = make_settings(tmp_path_factory.mktemp("feedback") / "data", model_cache, profile="mpnet")
     shutil.copytree(seeds_index.chroma_path, settings.chroma_path)
+    make_client(settings).delete_collection(paper_collection_name(settings))  # the default's real vectors: 768-d
     fake = _FakePaperEmbedder()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(embeddings, "get_paper_embedder", lambda settings=None: fake)

@@ -83,9 +83,10 @@ def test_each_setup_has_its_model_file_and_the_shipped_files_match_their_feature
         assert "questions_forms_tune" in model.fitted_on and "test" not in model.fitted_on
 
 
-def test_the_mpnet_profile_names_its_selection_model(clean_env, tmp_path):
-    assert Settings().selection_model is None
-    assert Settings.from_name("mpnet").selection_model == default_selection_file("mpnet")
+def test_each_profile_reads_the_selection_model_of_its_paper_embedder(clean_env, tmp_path):
+    assert Settings().selection_model is None  # the shipped file of its paper embedder
+    assert default_selection_file(Settings().paper_embedder) == default_selection_file("mpnet")
+    assert default_selection_file(Settings.from_name("small").paper_embedder).name == "selection.json"
     with pytest.raises(ValidationError, match=r"fit_selection\.py"):
         Settings(selection_model=tmp_path / "absent.json")
 
