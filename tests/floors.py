@@ -8,23 +8,23 @@ so a change that loses ground fails a test; when a change raises a figure, raise
 from __future__ import annotations
 
 FLOORS: dict[str, dict[str, float]] = {
-    # measured (default, mpnet): hit@5 0.992, mrr@10 0.968, refusal_accuracy 0.972, answered_with_gold 0.954,
-    # citation_precision 0.941 (the small profile: 0.992, 0.952, 0.972, 0.946, 0.919)
+    # measured (default: mpnet, feedback, refit selection): hit@5 0.992, mrr@10 0.971, refusal_accuracy 0.972,
+    # answered_with_gold 0.962, citation_precision 0.952 (the small profile: 0.992, 0.952, 0.972, 0.946, 0.919)
     "questions_test.jsonl": {
         "hit@5": 0.97,
         "mrr@10": 0.95,
         "refusal_accuracy": 0.93,
-        "answered_with_gold": 0.93,
-        "citation_precision": 0.92,
+        "answered_with_gold": 0.94,
+        "citation_precision": 0.93,
     },
-    # measured: hit@5 1.000, mrr@10 1.000, refusal_accuracy 0.810
+    # measured: hit@5 1.000, mrr@10 0.988, refusal_accuracy 0.810
     "questions_fresh.jsonl": {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.76},
-    # measured (default, mpnet): hit@5 1.000, mrr@10 0.896, gold_shown 0.875 (small: 0.969, 0.805, 0.812)
-    "questions_blind.jsonl": {"hit@5": 0.96, "mrr@10": 0.86, "gold_shown": 0.83},
+    # measured (default): hit@5 1.000, mrr@10 0.901, gold_shown 0.875 (small: 0.969, 0.805, 0.812)
+    "questions_blind.jsonl": {"hit@5": 0.96, "mrr@10": 0.87, "gold_shown": 0.83},
     # measured: refusal_accuracy 0.984 over 435 asks
     "questions_famous.jsonl": {"refusal_accuracy": 0.96},
-    # retrieval alone over the dev set (tests/unit/test_retrieve.py); measured hit@5 1.000, mrr@10 0.914 (eval)
-    "dev_questions.jsonl": {"hit@5": 0.95, "mrr@10": 0.88},
+    # retrieval alone over the dev set (tests/unit/test_retrieve.py); measured hit@5 1.000, mrr@10 0.944 (eval)
+    "dev_questions.jsonl": {"hit@5": 0.95, "mrr@10": 0.90},
 }
 
 CEILINGS: dict[str, dict[str, float]] = {
