@@ -100,6 +100,13 @@ SIGNALS = (
 )
 
 
+def signal_weights(settings: Settings) -> tuple[dict[str, float], dict[str, float]]:
+    """Each SIGNALS retriever's fusion weight and softmax temperature, as the settings give them."""
+    weights = {name: getattr(settings, w) for name, w, _ in SIGNALS}
+    temperatures = {name: getattr(settings, t) for name, _, t in SIGNALS}
+    return weights, temperatures
+
+
 def fuse(
     rankings: dict[str, list[tuple[int, float]]],
     paper_of: list[str],
@@ -229,6 +236,7 @@ class Ranker:
             self.settings, self.collection, [(c.chunk.id, c.text) for c in self.chunks], self.embedder.embed
         )
         self.paper_embedder, self.paper_collection = self._paper_level()
+        self._paper_vectors: dict[str, np.ndarray | None] = {}  # paper id -> paper-level vector (Ranker.paper_vectors)
         self._vectors: dict[str, np.ndarray] = {}  # the last few query vectors: dense search and landmarks share one
         self._vectors_lock = threading.Lock()
 
@@ -299,19 +307,43 @@ class Ranker:
         vector = self.paper_embedder.embed_query(text)
         return _nearest(self.paper_collection, vector, min(n, self.paper_count), self.first_chunk)
 
+    def paper_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray | None]:
+        """Each paper's paper-level vector (None: not in the paper collection), read from it once per paper.
+
+        Feedback and the answer's per-paper decision both need the top papers' vectors; a retriever
+        serves one corpus version, so what it read stays valid for its life.
+        """
+        if self.paper_collection is None:
+            return dict.fromkeys(paper_ids)
+        wanted = [pid for pid in dict.fromkeys(paper_ids) if pid not in self._paper_vectors]
+        if wanted:
+            got = self.paper_collection.get(ids=wanted, include=["embeddings"])
+            stored = got["embeddings"] if got["embeddings"] is not None else []
+            vectors = dict(zip(got["ids"], stored, strict=True))
+            for pid in wanted:
+                vector = vectors.get(pid)
+                self._paper_vectors[pid] = None if vector is None else np.asarray(vector, dtype=np.float32)
+        return {pid: self._paper_vectors[pid] for pid in paper_ids}
+
     def lexical(self, text: str, n: int) -> list[tuple[int, float]]:
         return self.bm25.search(text, n)
 
     def rankings(self, query: Query, n: int) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
         """Every retriever's chunk ranking for the query, and the time each took (ms)."""
+        return self.rankings_of(query.dense_text, query.lexical_text, n)
+
+    def rankings_of(
+        self, dense_text: str, lexical_text: str, n: int
+    ) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
+        """Every retriever's ranking for these texts (dense and paper-level search one, BM25 the other)."""
         out: dict[str, list[tuple[int, float]]] = {}
         timings: dict[str, float] = {}
         runs = {
-            "dense": lambda: self.dense(query.dense_text, n),
-            "bm25": lambda: self.lexical(query.lexical_text, n),
+            "dense": lambda: self.dense(dense_text, n),
+            "bm25": lambda: self.lexical(lexical_text, n),
         }
         if self.paper_embedder is not None:
-            runs["paper_dense"] = lambda: self.paper_dense(query.dense_text, n)
+            runs["paper_dense"] = lambda: self.paper_dense(dense_text, n)
         for name, run in runs.items():
             started = time.perf_counter()
             out[name] = run()
@@ -319,11 +351,9 @@ class Ranker:
         return out, timings
 
     def fuse(self, query: Query, rankings: dict[str, list[tuple[int, float]]]) -> list[PaperHit]:
-        s = self.settings
-        weights = {name: getattr(s, w) for name, w, _ in SIGNALS}
-        temperatures = {name: getattr(s, t) for name, _, t in SIGNALS}
+        weights, temperatures = signal_weights(self.settings)
         named = query.named + query.named_in_abstract
-        return fuse(rankings, self.paper_of, weights, temperatures, named, s.name_bonus, self.first_chunk)
+        return fuse(rankings, self.paper_of, weights, temperatures, named, self.settings.name_bonus, self.first_chunk)
 
     def feedback(
         self,
@@ -345,9 +375,8 @@ class Ranker:
         if query.named or query.named_in_abstract:
             return fused
         top = fused[: s.feedback_depth]
-        got = self.paper_collection.get(ids=[h.paper_id for h in top], include=["embeddings"])
-        vector_of = dict(zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True))
-        held = [h for h in top if h.paper_id in vector_of]
+        vector_of = self.paper_vectors([h.paper_id for h in top])
+        held = [h for h in top if vector_of[h.paper_id] is not None]
         if not held:
             return fused
         vector = feedback_vector(
@@ -359,6 +388,6 @@ class Ranker:
         ranking = _nearest(self.paper_collection, vector, min(n, self.paper_count), self.first_chunk)
         if exclude:
             ranking = [(pos, v) for pos, v in ranking if self.paper_of[pos] not in exclude]
-        weights = {name: getattr(s, w) for name, w, _ in SIGNALS} | {"feedback": s.feedback_weight}
-        temperatures = {name: getattr(s, t) for name, _, t in SIGNALS} | {"feedback": s.paper_dense_temperature}
+        weights, temperatures = signal_weights(s)
+        weights["feedback"], temperatures["feedback"] = s.feedback_weight, s.paper_dense_temperature
         return fuse({**rankings, "feedback": ranking}, self.paper_of, weights, temperatures, (), 0.0, self.first_chunk)

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from rag.models import PaperHit, QueryRewrite
 from rag.prompts import PromptError, Prompts
-from rag.retrieve import SIGNALS, fuse
+from rag.retrieve import SIGNALS, fuse, signal_weights
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -157,8 +157,7 @@ def fuse_with_passage(
     Each passage ranking weighs `query_rewrite_weight` times the question's ranking of the same
     retriever, at the same temperature; the name bonus goes to what the question names only.
     """
-    weights = {name: getattr(settings, w) for name, w, _ in SIGNALS}
-    temperatures = {name: getattr(settings, t) for name, _, t in SIGNALS}
+    weights, temperatures = signal_weights(settings)
     for name, w, t in SIGNALS:
         weights[name + SUFFIX] = getattr(settings, w) * settings.query_rewrite_weight
         temperatures[name + SUFFIX] = getattr(settings, t)

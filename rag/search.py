@@ -167,8 +167,6 @@ class Retriever(Ranker):
     def passage_rankings(self, passage: str, n: int, timings: dict[str, float]) -> dict[str, list[tuple[int, float]]]:
         """Every retriever's ranking for the rewritten passage (searched as it is: it asks nothing)."""
         started = time.perf_counter()
-        out = {"dense": self.dense(passage, n), "bm25": self.lexical(passage, n)}
-        if self.paper_embedder is not None:
-            out["paper_dense"] = self.paper_dense(passage, n)
+        out, _ = self.rankings_of(passage, passage, n)
         timings["rewrite_search_ms"] = (time.perf_counter() - started) * 1e3
         return out

@@ -52,27 +52,19 @@ class Planner:
         self.retriever = retriever
         self.sentences = sentences
         self.model = model
-        self._paper_vectors: dict[str, np.ndarray | None] = {}  # paper id -> its paper-level vector (None: absent)
         self._warned = False
 
     def paper_vectors(self, question: str, sources: list[Source]) -> tuple[np.ndarray | None, list[np.ndarray | None]]:
         """The question's and each source's paper-level vector, when the retriever has a paper embedder.
 
-        The question's vector is the one retrieval just embedded (the embedder caches it); paper
-        vectors come from the paper collection once each and stay for this retriever's life.
+        The question's vector is the one retrieval just embedded (the embedder caches it); the papers'
+        come from the retriever, which reads each from its paper collection once.
         """
         embedder = getattr(self.retriever, "paper_embedder", None)
-        collection = getattr(self.retriever, "paper_collection", None)
-        if embedder is None or collection is None:
+        if embedder is None or getattr(self.retriever, "paper_collection", None) is None:
             return None, [None] * len(sources)
-        wanted = [s.paper.id for s in sources if s.paper.id not in self._paper_vectors]
-        if wanted:
-            got = collection.get(ids=wanted, include=["embeddings"])
-            vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
-            for pid in wanted:
-                vector = vectors.get(pid)
-                self._paper_vectors[pid] = None if vector is None else np.asarray(vector, dtype=np.float32)
-        return embedder.embed_query(question), [self._paper_vectors[s.paper.id] for s in sources]
+        vectors = self.retriever.paper_vectors([s.paper.id for s in sources])
+        return embedder.embed_query(question), [vectors[s.paper.id] for s in sources]
 
     def form(self, question: str) -> QuestionForm:
         from rag.question import plain_question

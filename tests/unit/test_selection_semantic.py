@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rag.answer.plan import Planner
 from rag.config import PACKAGE_DIR, Settings
 from rag.models import Paper, Source
+from rag.retrieve import Ranker
 from rag.selection import (
     FEATURES,
     SEMANTIC_FEATURES,
@@ -108,9 +109,12 @@ class _Embedder:
 
 
 class _Retriever:
+    paper_vectors = Ranker.paper_vectors  # the real cached lookup, over the fake collection
+
     def __init__(self, collection=None, embedder=None) -> None:
         self.paper_collection = collection
         self.paper_embedder = embedder
+        self._paper_vectors: dict = {}
 
 
 def _source(n: int, pid: str) -> Source:
