@@ -22,8 +22,8 @@ import threading
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from rag.endpoint import endpoint_host, open_client
 from rag.models import PaperHit, QueryRewrite
 from rag.prompts import PromptError, Prompts
 from rag.retrieve import SIGNALS, fuse, signal_weights
@@ -91,18 +91,7 @@ class QueryRewriter:
     def client(self) -> Any:
         """The OpenAI client, built on first use: the rewrite's own timeout and no retries (the user waits)."""
         if self._client is None:
-            import openai
-
-            from rag.redact import redact_http_logs  # the HTTP loggers print URLs, user:password@ included
-
-            s = self.settings
-            redact_http_logs()
-            self._client = openai.OpenAI(
-                base_url=s.llm_base_url.get_secret_value() if s.llm_base_url else None,
-                api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else "not-needed",
-                timeout=s.query_rewrite_timeout,
-                max_retries=0,
-            )
+            self._client = open_client(self.settings, self.settings.query_rewrite_timeout, max_retries=0)
         return self._client
 
     def passage(self, reply: str, question: str) -> str:
@@ -129,8 +118,7 @@ class QueryRewriter:
         import openai
 
         s = self.settings
-        host = urlsplit(s.llm_base_url.get_secret_value() if s.llm_base_url else "https://api.openai.com").netloc
-        host = host.rpartition("@")[2] or "the endpoint"  # no user:password@
+        host = endpoint_host(s)
         if isinstance(exc, UnusableRewrite | PromptError):  # their messages name a file or the reply, no secret
             return str(exc)
         if isinstance(exc, openai.APITimeoutError | TimeoutError):

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rag.answer.citations import CITATION
+from rag.endpoint import endpoint_host, open_client
 from rag.models import Source
 from rag.prompts import Prompts
-from rag.redact import redact_http_logs
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -48,21 +48,13 @@ class LLMAnswerer:
     mode = "llm"
 
     def __init__(self, settings: Settings, prompts: Prompts | None = None) -> None:
-        import openai  # lazy: the CLI's extractive path never pays for it
-
         self.settings = settings
         self.prompts = prompts or Prompts.load(settings.prompts_dir)
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
         base_url = settings.llm_base_url.get_secret_value() if settings.llm_base_url else None
         userinfo = urlsplit(base_url or "").netloc.rpartition("@")[0]
         self._secrets = [s for s in (key, userinfo, userinfo.partition(":")[2]) if s]  # never shown or logged
-        redact_http_logs()
-        self.client = openai.OpenAI(
-            base_url=base_url,
-            api_key=key or "not-needed",
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-        )
+        self.client = open_client(settings, settings.llm_timeout, settings.llm_max_retries)
 
     def messages(self, question: str, sources: list[Source], plan: Any = None) -> list[dict[str, str]]:
         """The chat turns: system rules, then the fenced sources and the question.
@@ -179,8 +171,7 @@ class LLMAnswerer:
     def _reason(self, exc: BaseException) -> str:
         import openai
 
-        url = self.settings.llm_base_url.get_secret_value() if self.settings.llm_base_url else "https://api.openai.com"
-        host = urlsplit(url).netloc.rpartition("@")[2] or "the endpoint"  # no user:password@
+        host = endpoint_host(self.settings)
         if isinstance(exc, openai.APITimeoutError | LLMDeadlineExceeded | TimeoutError):
             return f"no answer from {host} within {self.settings.llm_timeout:g} s"
         if isinstance(exc, openai.APIConnectionError):

@@ -205,7 +205,7 @@ def judge_faithfulness(answer: Any, settings: Any) -> float | None:
     from openai import OpenAI
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-    from rag.redact import redact_http_logs
+    from rag.endpoint import redact_http_logs
 
     redact_http_logs()
     base_url = settings.llm_base_url.get_secret_value() if settings.llm_base_url else None
