@@ -5,7 +5,11 @@ A chat message like "What benchmarks was it evaluated on?" means nothing alone. 
 conversation (pronouns and definite references: "it", "they", "that paper", "the
 authors", "what about ...", "and the dataset?", "compare it with X") or starts a new
 topic (it says "separately", "another question", or names a paper of its own and refers
-to nothing). A follow-up is searched as the message plus the title of the paper the
+to nothing). Each way a message can lean on the last answer is one named row of
+`FOLLOW_UP_RULES` with an example (tests/unit/test_conversation.py checks every row); one
+row reads the last answer's papers: "how does the constrained clustering part work?" names
+a part of the paper the last answer cited, so it is a follow-up although it has no pronoun.
+A follow-up is searched as the message plus the title of the paper the
 last answer cited first, and the papers that answer cited stay in play (they get the
 fusion bonus a named paper gets), so "compare it with pointer networks" finds both.
 With an LLM endpoint the pipeline may instead condense the conversation through
@@ -15,7 +19,8 @@ prompts/condense.txt; this module is the offline resolution and the fallback.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,15 +28,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.models import Answer, HistoryTurn
 
 # "it", "they", "this paper", "the authors", "that benchmark": the message leans on earlier turns
-REFERS_BACK = re.compile(
-    r"\b(?:it|its|it's|itself|they|them|their|theirs|these|those|this one|that one|the same)\b"
-    r"|\b(?:this|that|the|these|those|said)\s+(?:paper|papers|work|study|method|methods|model|models|approach|"
+PRONOUN = r"\b(?:it|its|it's|itself|they|them|their|theirs|these|those|this one|that one|the same)\b"
+DEFINITE = (
+    r"\b(?:this|that|the|these|those|said)\s+(?:paper|papers|work|study|method|methods|model|models|approach|"
     r"technique|framework|system|architecture|authors?|benchmark|benchmarks|dataset|datasets|results?|"
     r"experiments?|evaluation|idea|algorithm|proposal|one)\b"
-    r"|^\s*(?:and|also|so|but|what about|how about|compare(?:d)?)\b"
-    r"|^\s*(?:why|how|what|which|where|when)\??\s*$",
-    re.IGNORECASE,
 )
+CONTINUES = r"^\s*(?:and|also|so|but|what about|how about|compare(?:d)?)\b"
+BARE_ASK = r"^\s*(?:why|how|what|which|where|when)\??\s*$"
+REFERS_BACK = re.compile("|".join((PRONOUN, DEFINITE, CONTINUES, BARE_ASK)), re.IGNORECASE)
 # "separately, ...", "another question:", "new topic:": the user says the topic changes
 NEW_TOPIC = re.compile(
     r"^\s*(?:separately|unrelated(?:ly)?|on another (?:note|topic)"
@@ -54,6 +59,158 @@ ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth
 ORDINAL = re.compile(
     r"\b(?:the )?(" + "|".join(ORDINALS) + r"|last) (?:one|paper|item|result|source|work)\b", re.IGNORECASE
 )
+
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# "the constrained clustering part", "this slot attention", "their contrastive loss": a definite
+# reference to a phrase of the last answer's papers (see `names_a_part`)
+DETERMINERS = frozenset({"the", "this", "that", "these", "those", "their", "its"})
+# what a part of a paper is called; after "the", the phrase before it must be the paper's own
+PART_NOUNS = _wordset(
+    "part parts step steps stage stages component components module modules approach model method mechanism "
+    "trick idea technique loss objective layer layers block architecture framework algorithm strategy scheme "
+    "procedure design formulation variant encoder decoder"
+)
+# words a reference phrase stops at (function words, asking verbs) and words too common to name a part
+FUNCTION_WORDS = _wordset(
+    "a an and are as at be been but by can could did do does for from had has have how if in into is it of on or "
+    "over should so such than that the their then there these they this those to under was were what when where "
+    "which while who why will with would work works working worked help helps used use uses using make makes made "
+    "get gets got compare compared differ differs mean means achieve achieves improve improves handle handles "
+    "actually exactly really again also just only still all any each every some more most much many very"
+)
+GENERIC_WORDS = _wordset(
+    "model models method methods approach approaches paper papers work data training result results task tasks "
+    "performance new proposed main key first second third last same other different whole overall above "
+    "previous following current problem problems question answer system systems way ways thing things one"
+)
+# "is there a paper on ...", "which paper shows ...": a message asking for a paper seeks a new one
+ASKS_FOR_A_PAPER = re.compile(
+    r"\b(?:which|what|any|another|other|a|an) (?:\w+ )?(?:papers?|studies|study|articles?)\b"
+    r"(?! (?:did|does|do|was|were|is|are) (?:it|they|this|that|these|the authors)\b)"
+    r"|\b(?:any|other|related|later|prior|earlier) work\b",
+    re.IGNORECASE,
+)
+_TERM = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*|[^\sa-z0-9]")
+
+
+def _stem(word: str) -> str:
+    """A word as phrases are compared: hyphens apart, a plural "s" dropped ("clusterings" ~ "clustering")."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _words(text: str) -> list[str]:
+    return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
+def _contains(haystack: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return n > 0 and any(haystack[i : i + n] == phrase for i in range(len(haystack) - n + 1))
+
+
+def reference_phrases(question: str) -> list[tuple[str, list[str], bool]]:
+    """Each definite reference of `question`: (its determiner, the words after it up to the first
+    function word or punctuation, whether a part noun ends them). "that" after a content word opens
+    a clause ("a method that works"), not a reference, so it is skipped."""
+    terms = _TERM.findall(question.lower())
+    found: list[tuple[str, list[str], bool]] = []
+    for i, term in enumerate(terms):
+        if term not in DETERMINERS:
+            continue
+        before = terms[i - 1] if i else ""
+        if term == "that" and before and before[0].isalnum() and before not in FUNCTION_WORDS:
+            continue
+        phrase: list[str] = []
+        for word in terms[i + 1 : i + 6]:
+            if not word[0].isalnum() or word in FUNCTION_WORDS:
+                break
+            phrase.append(word)
+        if phrase:
+            found.append((term, phrase, phrase[-1] in PART_NOUNS))
+    return found
+
+
+def names_a_part(question: str, papers: Sequence[tuple[str, str]]) -> int | None:
+    """Which of `papers` ((title, text) pairs, the last answer's, cited first) the question refers
+    to by a definite phrase of its own words, or None.
+
+    "the X part/step/module/..." refers back when X occurs in a paper; "this/that/their X" when X
+    does; a bare "the X Y" only when the whole two-word-or-longer phrase does. X must hold a word
+    that is not generic ("the model", "the data" name no part of one paper), and a message that
+    asks for a paper ("is there a paper on ...") seeks a new one.
+    """
+    if ASKS_FOR_A_PAPER.search(question):
+        return None
+    texts = [_words(f"{title} {text}") for title, text in papers]
+    for determiner, phrase, has_part in reference_phrases(question):
+        core = phrase[:-1] if has_part and len(phrase) > 1 else phrase
+        if has_part and len(phrase) == 1:
+            continue  # "the method" alone: DEFINITE's row
+        if not any(w not in GENERIC_WORDS for w in core):
+            continue
+        if determiner == "the" and not has_part and len(core) < 2:
+            continue
+        words = [_stem(w) for part in core for w in part.split("-")]
+        for index, text in enumerate(texts):
+            if _contains(text, words) and _mostly_of(question, text):
+                return index
+    return None
+
+
+def _mostly_of(question: str, text: list[str]) -> bool:
+    """Most of the question's own words are the paper's: a question that brings a topic of its own
+    ("what did Imagen find about the diffusion model?") is a new question, whatever phrase it shares."""
+    own = [
+        _stem(w)
+        for w in re.findall(r"[a-z0-9]+", question.lower())
+        if w not in FUNCTION_WORDS and w not in GENERIC_WORDS and w not in PART_NOUNS and len(w) > 2
+    ]
+    present = set(text)
+    return 2 * sum(w in present for w in own) > len(own)
+
+
+def _pattern_rule(pattern: str) -> Callable[[str, Sequence[tuple[str, str]]], int | None]:
+    compiled = re.compile(pattern, re.IGNORECASE)
+    return lambda question, papers: 0 if compiled.search(question) else None
+
+
+@dataclass(frozen=True)
+class FollowUpRule:
+    """One way a message leans on the last answer. `refers` takes the message and the last answer's
+    papers ((title, text), cited first) and says which of them it refers to (0: the first cited), or
+    None; `example` is a (last cited title, message) pair it must take as a follow-up."""
+
+    name: str
+    refers: Callable[[str, Sequence[tuple[str, str]]], int | None]
+    example: tuple[str, str]
+
+
+FOLLOW_UP_RULES: tuple[FollowUpRule, ...] = (
+    FollowUpRule("pronoun", _pattern_rule(PRONOUN), ("Pointer Networks", "What benchmarks was it evaluated on?")),
+    FollowUpRule("definite", _pattern_rule(DEFINITE), ("Pointer Networks", "How does that paper handle output?")),
+    FollowUpRule("continues", _pattern_rule(CONTINUES), ("Pointer Networks", "and the dataset?")),
+    FollowUpRule("bare_ask", _pattern_rule(BARE_ASK), ("Pointer Networks", "why?")),
+    FollowUpRule(
+        "names_a_part",
+        names_a_part,
+        (
+            "Learning Discrete Representations via Constrained Clustering for Effective and Efficient Dense Retrieval",
+            "How does the constrained clustering part work?",
+        ),
+    ),
+)
+
+
+def refers_back(question: str, papers: Sequence[tuple[str, str]]) -> tuple[str, int] | None:
+    """The first row of `FOLLOW_UP_RULES` that takes `question` as a follow-up: (its name, the paper it refers to)."""
+    for rule in FOLLOW_UP_RULES:
+        index = rule.refers(question, papers)
+        if index is not None:
+            return rule.name, index
+    return None
 
 
 class Turn(BaseModel):
@@ -83,6 +240,11 @@ class Turn(BaseModel):
         for pid, title in zip(self.shown_paper_ids, self.shown_titles, strict=False):
             seen.setdefault(pid, title)
         return list(seen.items())
+
+    def papers(self) -> list[tuple[str, str, str]]:
+        """(paper id, title, abstract or "") of every paper shown, cited first: what a follow-up may name."""
+        abstracts = {s.paper.id: s.paper.abstract for s in self.answer.sources} if self.answer is not None else {}
+        return [(pid, title, abstracts.get(pid, "")) for pid, title in self.shown()]
 
     def cited(self) -> list[tuple[str, str]]:
         """(paper id, title) of the papers this turn's answer cited, first cited first."""
@@ -158,9 +320,16 @@ def resolve(question: str, history: Sequence[Any] | None) -> Resolution:
     if AMONG.search(question):  # "which of them is about stock prediction": every paper shown stays in play
         shown = last.shown()[:MAX_SHOWN]
         return Resolution(standalone_question=question, follow_up=True, carried=[pid for pid, _ in shown])
-    if not REFERS_BACK.search(question):
+    papers = last.papers()[:MAX_SHOWN]
+    found = refers_back(question, [(title, abstract) for _, title, abstract in papers])
+    if found is None:
         return Resolution(standalone_question=question, follow_up=False)
     cited = last.cited()[:MAX_CARRIED]
+    named = papers[found[1]][:2]  # the paper referred to: the first cited, or the one a named part is of
+    if named not in cited:
+        cited = [named, *cited[: MAX_CARRIED - 1]]
+    elif named != cited[0]:
+        cited = [named, *(c for c in cited if c != named)]
     subject = cited[0][1]
     standalone = f"{question.rstrip()} ({subject})" if subject.lower() not in question.lower() else question
     return Resolution(standalone_question=standalone, follow_up=True, carried=[pid for pid, _ in cited])

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from rag.conversation import Turn, as_turns, resolve
+from rag.conversation import FOLLOW_UP_RULES, Turn, as_turns, refers_back, resolve
+from rag.models import Answer, Citation, Paper, Source
 
 MEMTREE = "From Isolated Conversations to Hierarchical Schemas: Dynamic Tree Memory Representation for LLMs"
 HISTORY = [Turn(question="Which paper organises memory as a tree?", cited_paper_ids=["p1"], cited_titles=[MEMTREE])]
@@ -43,6 +44,74 @@ def test_new_topics_search_afresh(message, searched):
     assert not resolution.follow_up
     assert resolution.carried == []
     assert resolution.standalone_question == searched
+
+
+REPCONC = "Learning Discrete Representations via Constrained Clustering for Effective and Efficient Dense Retrieval"
+REPCONC_TURN = Turn(
+    question="Is there a dense retrieval model that learns discrete document codes through constrained clustering?",
+    cited_paper_ids=["repconc"],
+    cited_titles=[REPCONC],
+)
+
+
+@pytest.mark.parametrize("rule", FOLLOW_UP_RULES, ids=[rule.name for rule in FOLLOW_UP_RULES])
+def test_every_follow_up_rule_takes_its_own_example(rule):
+    title, message = rule.example
+    assert rule.refers(message, [(title, "")]) == 0
+    assert refers_back(message, [(title, "")]) is not None
+    if rule.name == "names_a_part":  # the one row that reads the papers: another paper's title does not do
+        assert rule.refers(message, [("Pointer Networks", "We introduce a new neural architecture.")]) is None
+    assert len({r.name for r in FOLLOW_UP_RULES}) == len(FOLLOW_UP_RULES)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "How does the constrained clustering part work?",  # the question (conversations_test cv-023)
+        "What is the dense retrieval step?",
+        "How does that constrained clustering work?",
+        "how does the constrained-clustering module work",
+        "What does this clustering do?",
+    ],
+)
+def test_a_definite_phrase_of_the_last_cited_paper_refers_back(message):
+    resolution = resolve(message, [REPCONC_TURN])
+    assert resolution.follow_up, message
+    assert resolution.carried == ["repconc"]
+    assert resolution.standalone_question == f"{message} ({REPCONC})"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Is there a paper that improves the constrained clustering step?",  # asks for a paper of its own
+        "Which work applies the constrained clustering idea to graphs?",
+        "What did Google's Imagen paper find about scaling the frozen T5 text encoder versus the diffusion model?",
+        "How does the diffusion model generate images?",  # a phrase the paper does not hold
+        "Which method builds a graph that clusters documents?",  # "that" opening a clause, not a reference
+        "What is the retrieval of Pointer Networks?",  # one word after a bare "the" names no part
+    ],
+)
+def test_a_message_with_a_topic_of_its_own_is_not_glued_to_the_last_paper(message):
+    resolution = resolve(message, [REPCONC_TURN])
+    assert not resolution.follow_up, message
+    assert resolution.carried == []
+    assert resolution.standalone_question == message
+
+
+def test_a_named_part_can_point_at_a_shown_paper_that_was_not_cited():
+    cited = Paper(id="a", title="Pointer Networks", abstract="We introduce a new neural architecture.")
+    shown = Paper(id="b", title="Deep Sets", abstract="We design a permutation invariant sum decomposition for sets.")
+    answer = Answer(
+        question="Which papers model sets and sequences?",
+        text="We introduce a new neural architecture [1].",
+        citations=[Citation(n=1, paper_id="a", title=cited.title, quote="We introduce a new neural architecture")],
+        sources=[Source(n=1, paper=cited, chunks=[], score=1.0), Source(n=2, paper=shown, chunks=[], score=0.5)],
+    )
+    resolution = resolve("How does the sum decomposition step work?", [(answer.question, answer)])
+    assert resolution.follow_up
+    assert resolution.carried == ["b", "a"]  # the paper the phrase is of, then the cited one
+    assert resolution.standalone_question.endswith("(Deep Sets)")
 
 
 def test_no_history_or_a_refused_last_turn_carries_nothing():
