@@ -1,0 +1,89 @@
+"""The follow-up rules over the tune halves: `names_a_part` fires where a turn continues the
+last answer's paper and never glues a fresh question to it.
+
+Two sweeps, tune files only (nothing here is read from a test half):
+- eval/conversations_tune.jsonl, turn by turn with the real pipeline: a later turn whose gold
+  shares a paper with the previous turn's continues it; one whose gold does not is fresh.
+- eval/questions_tune.jsonl and questions_forms_tune.jsonl, each question asked after every
+  first turn of conversations_tune whose answer showed none of its gold papers (an unrelated
+  first turn): the question is fresh there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.conversation import MAX_SHOWN, Turn, refers_back
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str) -> list[dict]:
+    return [json.loads(line) for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines() if line]
+
+
+def _papers(question: str, answer) -> list[tuple[str, str]]:
+    return [(title, abstract) for _, title, abstract in Turn(question=question, answer=answer).papers()[:MAX_SHOWN]]
+
+
+@pytest.fixture(scope="module")
+def conversations(pipeline) -> list[dict]:
+    """Each later turn of conversations_tune with the rule that took it (or None) and whether it continues."""
+    turns = []
+    for conversation in _load("conversations_tune.jsonl"):
+        history: list[tuple[str, object]] = []
+        for index, turn in enumerate(conversation["turns"]):
+            if index:
+                last = next((t for t in reversed(history) if t[1].citations), None)
+                previous = set(conversation["turns"][index - 1]["gold_titles"])
+                turns.append(
+                    {
+                        "question": turn["question"],
+                        "continues": bool(previous & set(turn["gold_titles"])),
+                        "gold": set(turn["gold_titles"]),
+                        "papers": _papers(*last) if last else [],
+                        "found": refers_back(turn["question"], _papers(*last)) if last else None,
+                    }
+                )
+            history.append((turn["question"], pipeline.ask(turn["question"], history=list(history))))
+    return turns
+
+
+def test_names_a_part_fires_on_a_continuing_turn_and_points_at_its_paper(conversations):
+    fired = [t for t in conversations if t["found"] and t["found"][0] == "names_a_part"]
+    assert fired, "names_a_part took no turn of conversations_tune"  # "How is the slide representation built?"
+    for turn in fired:
+        assert turn["continues"], turn["question"]
+        assert turn["papers"][turn["found"][1]][0] in turn["gold"], turn["question"]
+
+
+def test_no_rule_takes_a_fresh_turn_of_a_conversation_as_a_follow_up(conversations):
+    fresh = [t for t in conversations if not t["continues"]]
+    assert len(fresh) >= 10
+    glued = [t["question"] for t in fresh if t["found"]]
+    assert glued == []
+
+
+def test_names_a_part_never_fires_on_a_fresh_question_after_an_unrelated_first_turn(pipeline):
+    firsts = []
+    for conversation in _load("conversations_tune.jsonl"):
+        question = conversation["turns"][0]["question"]
+        answer = pipeline.ask(question)
+        if answer.citations:
+            firsts.append((question, answer))
+    assert len(firsts) >= 25
+    pairs, fired = 0, []
+    for item in _load("questions_tune.jsonl") + _load("questions_forms_tune.jsonl"):
+        gold = set(item.get("gold_titles") or [])
+        for question, answer in firsts:
+            if gold & {s.paper.title for s in answer.sources}:
+                continue  # the first turn showed the question's paper: not unrelated
+            pairs += 1
+            found = refers_back(item["question"], _papers(question, answer))
+            if found and found[0] == "names_a_part":
+                fired.append((item["question"], question))
+    assert pairs >= 5000
+    assert fired == [], fired[:5]
