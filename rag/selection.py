@@ -11,10 +11,14 @@ question, its gap and rank among the candidates, and its cohesion with the candi
 question), since a topic's papers often share few words with the question. It is fitted on the
 tune half (`scripts/fit_selection.py`, gold papers are the positives) and shipped per retrieval
 setup, like the answerability model: `rag/selection.json` (no paper vectors) and
-`rag/selection-mpnet.json`; `Settings.selection_model` names another. The form then decides how
-many to cite:
+`rag/selection-mpnet.json`; `Settings.selection_model` names another. With paper vectors a set question
+has a model of its own (`SelectionModel.set_model`, fitted on the tune set questions alone): few features,
+each candidate measured against the question's bare topic (`TOPIC_FEATURES`, `rag.question.topic`) and
+placed among the other candidates, since question-level features fitted jointly over every form carried
+poorly from tune to test. The form then decides how many to cite:
 
-- a set question cites every candidate at or above `set_threshold` (past the top k too);
+- a set question cites every candidate at or above `set_threshold` (the set model's, if any; past the top
+  k too);
 - a single-paper question cites the top-ranked paper (or a clearly more probable shown one, by
   `lead_margin`), and a second one only when it is about as strong (`second_ratio` of the first
   and above `second_threshold`);
