@@ -11,10 +11,14 @@ question, its gap and rank among the candidates, and its cohesion with the candi
 question), since a topic's papers often share few words with the question. It is fitted on the
 tune half (`scripts/fit_selection.py`, gold papers are the positives) and shipped per retrieval
 setup, like the answerability model: `rag/selection.json` (no paper vectors) and
-`rag/selection-mpnet.json`; `Settings.selection_model` names another. The form then decides how
-many to cite:
+`rag/selection-mpnet.json`; `Settings.selection_model` names another. With paper vectors a set question
+has a model of its own (`SelectionModel.set_model`, fitted on the tune set questions alone): few features,
+each candidate measured against the question's bare topic (`TOPIC_FEATURES`, `rag.question.topic`) and
+placed among the other candidates, since question-level features fitted jointly over every form carried
+poorly from tune to test. The form then decides how many to cite:
 
-- a set question cites every candidate at or above `set_threshold` (past the top k too);
+- a set question cites every candidate at or above `set_threshold` (the set model's, if any; past the top
+  k too);
 - a single-paper question cites the top-ranked paper (or a clearly more probable shown one, by
   `lead_margin`), and a second one only when it is about as strong (`second_ratio` of the first
   and above `second_threshold`);
@@ -70,6 +74,24 @@ SEMANTIC_FEATURES = (
     "mp_cohesion",  # cosine to the centroid of the COHESION_TOP other candidates nearest the question (topic)
 )
 COHESION_TOP = 3
+# A set question's candidates measured against its bare topic (rag.question.topic), not the whole question,
+# whose "which papers are about" they all share: only the set model (`SelectionModel.set_model`) reads these.
+TOPIC_FEATURES = (
+    "topic_title",  # idf-weighted share of the best topic alternative's words (plurals folded) in the title
+    "topic_cover",  # ... in the title and abstract
+    "topic_phrase",  # 1 if an alternative's head (`topic_head`) appears whole in the abstract, 2 in the title
+    "sent_topic",  # the best MiniLM sentence cosine to the topic
+    "sent_topic_z",  # its z-score among the candidates (a topic's own scale)
+    "mp_topic",  # the paper vector's mpnet cosine to the topic
+    "mp_topic_z",  # its z-score among the candidates
+    "mp_topic_gap",  # the best candidate's mp_topic minus this one's
+)
+
+
+# The set model's features (`SelectionModel.set_model`, fitted on set questions alone): few, and relative to the
+# question's own candidates, so that they carry across topics (leave-one-question-out on tune: TUNING in
+# docs/evaluation-forms.md). Only with paper vectors: the small profile's sets keep the joint model.
+SET_FEATURES = ("rank", "rel", "coverage_rel", "mp_cohesion", "mp_gap", *TOPIC_FEATURES)
 
 
 def features_for(paper_embedder: str) -> tuple[str, ...]:
@@ -106,6 +128,15 @@ class SelectionModel(BaseModel):
     )
     fitted_on: str = ""
     notes: dict[str, float | int | str] = Field(default_factory=dict)
+    set_model: SelectionModel | None = Field(
+        None,
+        description="A set question's own model (its features may include TOPIC_FEATURES; its set_threshold cuts "
+        "the set); None: this model decides sets too.",
+    )
+
+    def for_form(self, form: QuestionForm) -> SelectionModel:
+        """The model that scores a question of this form's candidates: the set model for a set question."""
+        return self.set_model if form.form == "set" and self.set_model is not None else self
 
     def probability(self, features: dict[str, float]) -> float:
         """A feature the candidate lacks (no paper vectors in this index) reads as its mean: it adds nothing."""
@@ -176,6 +207,102 @@ def semantic_features(question: np.ndarray | None, papers: Sequence[np.ndarray |
             "mp_rank": math.log1p(int(rank[j])),
             "mp_cohesion": cohesion,
         }
+    return rows
+
+
+STEM = 7  # topic words match on their first STEM letters: recommender ~ recommendation, tokenizer ~ tokenization
+
+
+def fold(word: str) -> str:
+    """A word's matching stem: plural folded, then its first `STEM` letters ("Tokenizers" -> "tokeniz")."""
+    word = word.lower().removesuffix("'s").removesuffix("’s")
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return word[:STEM]
+
+
+def folded(text: str) -> list[str]:
+    """A text's stems (`fold`), hyphens read as spaces: "Mixture-of-Experts" -> mixture of expert."""
+    return [fold(w) for w in re.findall(r"\w+", text.lower().replace("-", " "))]
+
+
+# a topic phrase's head ends at its first preposition or clause word: "sparse representations for text retrieval"
+HEAD_END = re.compile(r"\s(?:for|with|between|of|to|from|in|on|at|into|by|via|using|that|which|trained)\s", re.I)
+
+
+def topic_head(alternative: str) -> str:
+    """The head of a topic alternative, the words before its first preposition ("equivariant linear layers")."""
+    match = HEAD_END.search(" " + alternative + " ")
+    return alternative[: match.start()].strip() if match and match.start() > 0 else alternative
+
+
+def _zscores(values: Sequence[float]) -> list[float]:
+    arr = np.asarray(values, dtype=float)
+    spread = float(arr.std()) if len(arr) > 1 else 0.0
+    return ((arr - arr.mean()) / spread).tolist() if spread > 1e-9 else [0.0] * len(arr)
+
+
+def topic_features(
+    alternatives: Sequence[str],
+    sources: Sequence[Source],
+    tokenize: Callable[[str], list[str]],
+    idf: Callable[[str], float],
+    topic_sims: Sequence[dict[int, float]] | None = None,
+    topic_vector: np.ndarray | None = None,
+    paper_vectors: Sequence[np.ndarray | None] | None = None,
+) -> list[dict[str, float]]:
+    """TOPIC_FEATURES of each candidate against a set question's topic.
+
+    `alternatives`: the phrases that name the topic (`rag.question.topic.topic_of`); `topic_sims`:
+    each candidate's sentence cosines to the topic's sentence-embedder vector; `topic_vector`: the
+    topic's paper-embedder vector. A part not given leaves its features out (they read as the mean).
+    """
+    rows: list[dict[str, float]] = [{} for _ in sources]
+    if not sources:
+        return rows
+    phrases = [words for words in (folded(topic_head(a)) for a in alternatives) if words]
+    weighted = []  # per alternative: (folded content word, idf weight)
+    for alternative in alternatives:
+        words = {fold(t): idf(t) for t in tokenize(alternative.replace("-", " "))}
+        if words:
+            weighted.append(words)
+    for row, source in zip(rows, sources, strict=True):
+        title = folded(source.paper.title)
+        body = title + folded(source.paper.abstract)
+
+        def share(words: dict[str, float], text: set[str]) -> float:
+            return sum(w for t, w in words.items() if t in text) / (sum(words.values()) or 1.0)
+
+        title_set, body_set = set(title), set(body)
+        row["topic_title"] = max((share(w, title_set) for w in weighted), default=0.0)
+        row["topic_cover"] = max((share(w, body_set) for w in weighted), default=0.0)
+        title_text, body_text = " " + " ".join(title) + " ", " " + " ".join(body) + " "
+        row["topic_phrase"] = (
+            max(
+                (2.0 if f" {' '.join(p)} " in title_text else 1.0 if f" {' '.join(p)} " in body_text else 0.0)
+                for p in phrases
+            )
+            if phrases
+            else 0.0
+        )
+    if topic_sims is not None:
+        tops = [max(s.values(), default=0.0) for s in topic_sims]
+        for row, top, z in zip(rows, tops, _zscores(tops), strict=True):
+            row["sent_topic"], row["sent_topic_z"] = top, z
+    if topic_vector is not None and paper_vectors is not None:
+        have = [i for i, v in enumerate(paper_vectors) if v is not None]
+        if have:
+            q = np.asarray(topic_vector, dtype=float)
+            q = q / max(float(np.linalg.norm(q)), 1e-12)
+            cos = []
+            for i in have:
+                v = np.asarray(paper_vectors[i], dtype=float)
+                cos.append(float(v @ q / max(float(np.linalg.norm(v)), 1e-12)))
+            best = max(cos)
+            for i, c, z in zip(have, cos, _zscores(cos), strict=True):
+                rows[i].update({"mp_topic": c, "mp_topic_z": z, "mp_topic_gap": best - c})
     return rows
 
 
@@ -371,7 +498,8 @@ def choose(
     ranked = sorted(candidates, key=lambda c: -c.probability)
     best = ranked[0]
     if form.form == "set" or many:
-        chosen = [c for c in candidates if c.probability >= model.set_threshold] or [best]
+        threshold = model.for_form(form).set_threshold
+        chosen = [c for c in candidates if c.probability >= threshold] or [best]
     elif form.form == "comparison" and form.sides:
         chosen = assign_sides(form.sides, candidates)
         # a side no paper names by its words still gets a paper: the most probable one shown that
@@ -412,11 +540,17 @@ __all__ = [
     "DEPTH",
     "FEATURES",
     "SEMANTIC_FEATURES",
+    "SET_FEATURES",
+    "TOPIC_FEATURES",
     "Candidate",
     "SelectionModel",
     "candidate_features",
     "choose",
     "default_selection_file",
     "features_for",
+    "fold",
+    "folded",
     "semantic_features",
+    "topic_features",
+    "topic_head",
 ]

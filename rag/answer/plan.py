@@ -18,7 +18,17 @@ import numpy as np
 
 from rag.models import Source
 from rag.question.form import QuestionForm, classify, set_topic
-from rag.selection import SEMANTIC_FEATURES, Candidate, SelectionModel, candidate_features, choose, semantic_features
+from rag.question.topic import Topic, topic_of
+from rag.selection import (
+    SEMANTIC_FEATURES,
+    TOPIC_FEATURES,
+    Candidate,
+    SelectionModel,
+    candidate_features,
+    choose,
+    semantic_features,
+    topic_features,
+)
 
 if TYPE_CHECKING:
     from rag.search import Retrieval
@@ -77,8 +87,21 @@ class Planner:
 
         return set_topic(plain_question(question))
 
-    def candidates(self, form: QuestionForm, retrieval: Retrieval) -> list[Candidate]:
-        """Every retrieved source with its features, sentence cosines and probability."""
+    def topic_of(self, question: str, form: QuestionForm) -> Topic | None:
+        """A set question's topic when the model that scores it reads TOPIC_FEATURES, else None."""
+        from rag.question import plain_question
+
+        if form.form != "set" or not any(name in TOPIC_FEATURES for name in self.model.for_form(form).features):
+            return None
+        return topic_of(plain_question(question))
+
+    def candidates(self, form: QuestionForm, retrieval: Retrieval, topic: Topic | None = None) -> list[Candidate]:
+        """Every retrieved source with its features, sentence cosines and probability.
+
+        With a `topic` (a set question's, see `topic_of`) each candidate is also measured against the
+        bare topic: one more query embedding by each embedder.
+        """
+        model = self.model.for_form(form)
         retriever = self.retriever
         query = retrieval.query
         sources = retrieval.sources
@@ -88,26 +111,39 @@ class Planner:
         terms = [t for t in dict.fromkeys(retriever.tokenize(query.lexical_text)) if t in retriever.bm25.vocab_df]
         named = {*query.named, *query.named_in_abstract}
         rows = candidate_features(form, sources, hits, terms, retriever.idf, retriever.tokenize, sims, named)
-        if any(name in SEMANTIC_FEATURES for name in self.model.features):
+        paper_vectors: list[np.ndarray | None] = [None] * len(sources)
+        if any(name in SEMANTIC_FEATURES for name in model.features):
             question_vector, paper_vectors = self.paper_vectors(query.dense_text, sources)
             for row, extra in zip(rows, semantic_features(question_vector, paper_vectors), strict=True):
                 row.update(extra)
-            if rows and not self._warned and (missing := self.model.missing(rows[0])):
-                self._warned = True
-                log.warning(
-                    "the selection model uses %s, which this index lacks (no paper-level vectors: run `rag ingest` "
-                    "with its profile); they count as average",
-                    ", ".join(missing),
-                )
+        if topic is not None and topic.text:
+            embedder = getattr(retriever, "paper_embedder", None)
+            topic_vector = embedder.embed_query(topic.text) if embedder is not None else None
+            if topic_vector is not None and all(v is None for v in paper_vectors):
+                _, paper_vectors = self.paper_vectors(query.dense_text, sources)
+            sentence_vector = retriever.query_vector(topic.text)
+            topic_sims = [self.sentences.similarities(sentence_vector, s.paper.id) for s in sources]
+            extras = topic_features(
+                topic.alternatives, sources, retriever.tokenize, retriever.idf, topic_sims, topic_vector, paper_vectors
+            )
+            for row, extra in zip(rows, extras, strict=True):
+                row.update(extra)
+        if rows and not self._warned and (missing := model.missing(rows[0])):
+            self._warned = True
+            log.warning(
+                "the selection model uses %s, which this index lacks (no paper-level vectors: run `rag ingest` "
+                "with its profile); they count as average",
+                ", ".join(missing),
+            )
         return [
-            Candidate(source, row, sim, self.model.probability(row))
+            Candidate(source, row, sim, model.probability(row))
             for source, row, sim in zip(sources, rows, sims, strict=True)
         ]
 
     def plan(self, question: str, retrieval: Retrieval, k: int, form: QuestionForm | None = None) -> Plan:
         """Choose the cited papers among the retrieved ones and number the sources shown."""
         form = form or self.form(question)
-        candidates = self.candidates(form, retrieval)
+        candidates = self.candidates(form, retrieval, self.topic_of(question, form))
         many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
         chosen = choose(form, candidates, self.model, k, many=many, named=retrieval.query.named)
         shown = [c.source for c in candidates if c.source.n <= k]

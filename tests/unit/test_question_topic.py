@@ -1,0 +1,76 @@
+"""A set question's topic (rag.question.topic): the bare phrase its papers must be about, and its alternatives."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.question.topic import TOPIC_RULES, raw_topic, strip_topic_lead, topic_of
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "alternatives"),
+    [
+        # "which papers are about X"
+        ("Which papers are about task vectors or function vectors?", "task vectors or function vectors",
+         ("task vectors", "function vectors")),
+        ("What papers in the collection are about recommender systems?", "recommender systems",
+         ("recommender systems",)),
+        # "which papers <verb> X": the asking verbs go, a chain of them too
+        ("Which papers propose or use a mixture-of-experts model?", "mixture-of-experts model",
+         ("mixture-of-experts model",)),
+        ("Which papers train, fine-tune or probe pre-trained language models of source code?",
+         "pre-trained language models of source code", ("pre-trained language models of source code",)),
+        ("Which papers automate neural architecture search or AutoML?", "neural architecture search or AutoML",
+         ("neural architecture search", "AutoML")),
+        # "list the papers on X", "any work on X", "are there papers on X", "what do we have on X"
+        ("list every paper on class-incremental learning", "class-incremental learning",
+         ("class-incremental learning",)),
+        ("any work on self-supervised representation learning for chest radiographs?",
+         "self-supervised representation learning for chest radiographs",
+         ("self-supervised representation learning for chest radiographs",)),
+        ("Are there papers on vector symbolic architectures / hyperdimensional computing?",
+         "vector symbolic architectures / hyperdimensional computing",
+         ("vector symbolic architectures", "hyperdimensional computing")),
+        ("what do we have on self-supervised speech representations?", "self-supervised speech representations",
+         ("self-supervised speech representations",)),
+        # a parenthesised acronym or list names the topic too; a gloss or relative clause is cut from the core
+        ("Which papers use low-rank adaptation (LoRA) modules?", "low-rank adaptation (LoRA) modules",
+         ("low-rank adaptation modules", "LoRA", "low-rank adaptation")),
+        ("Which papers do referring expression segmentation, i.e. segment the object that a sentence describes?",
+         "referring expression segmentation, i.e. segment the object that a sentence describes",
+         ("referring expression segmentation",)),
+        ("Which papers design image tokenizers that turn images into tokens for generation?",
+         "image tokenizers that turn images into tokens for generation", ("image tokenizers",)),
+        # "a new kind of X", "X itself"
+        ("Which papers propose a new kind of positional encoding?", "positional encoding", ("positional encoding",)),
+        ("Which papers propose a new way to train or build the sparse autoencoder itself?",
+         "sparse autoencoder itself", ("sparse autoencoder",)),
+        # a common acronym alone counts in its long form as well
+        ("Which papers here study MoE models?", "MoE models", ("MoE models", "mixture of experts")),
+        # a one-word core keeps its clause: "networks" alone names no topic
+        ("Which papers build networks that take other neural networks' weights as their input?",
+         "networks that take other neural networks' weights as their input",
+         ("networks that take other neural networks' weights as their input",)),
+        # a lead set_topic does not read: the words after "papers on"
+        ("papers on decoding algorithms for text generation such as beam search?",
+         "decoding algorithms for text generation such as beam search", ("decoding algorithms for text generation",)),
+    ],
+)  # fmt: skip
+def test_topic_of_each_phrasing(question, text, alternatives):
+    topic = topic_of(question)
+    assert topic.text == text
+    assert topic.alternatives == alternatives
+
+
+def test_every_topic_rule_is_needed_by_its_own_example():
+    for rule in TOPIC_RULES:
+        raw = raw_topic(rule.example)
+        without = [other for other in TOPIC_RULES if other is not rule]
+        assert strip_topic_lead(raw) != strip_topic_lead(raw, without), rule.name
+
+
+def test_a_bare_topic_is_left_alone():
+    assert strip_topic_lead("sparse autoencoders") == "sparse autoencoders"
+    assert strip_topic_lead("diffusion models and representation learning") == (
+        "diffusion models and representation learning"
+    )
