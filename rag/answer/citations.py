@@ -70,6 +70,21 @@ def best_quote(claim: str, source: Source) -> Sentence:
     return max(sentences, key=lambda s: (len(claim_words & set(WORD.findall(s.text.lower()))), -s.start))
 
 
+def claims(text: str) -> list[Sentence]:
+    """The answer's claims: its sentences, never running across a line break.
+
+    A list item ("- Problem: ... [1]" then "- Method: ... [1]") is a claim of its own: the splitter
+    breaks only before a capital, so without the line cut three items quoting one paper read as one
+    sentence and kept only one of their three quotes.
+    """
+    out: list[Sentence] = []
+    for line in re.finditer(r"[^\n]+", text):
+        out.extend(
+            Sentence(s.text, s.start + line.start(), s.end + line.start()) for s in split_sentences(line.group())
+        )
+    return out
+
+
 def check_citations(text: str, sources: list[Source]) -> CheckedText:
     """Drop `[n]` that are not retrieved sources; resolve the rest to title + quote.
 
@@ -84,7 +99,7 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
     out_parts: list[str] = []
     cursor = 0
 
-    for sentence in split_sentences(text) if text.strip() else []:
+    for sentence in claims(text):
         numbers: list[int] = []
 
         def rewrite(match: re.Match[str], numbers: list[int] = numbers) -> str:
@@ -100,7 +115,7 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
         cleaned = CITATION.sub(rewrite, sentence.text)
         cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned))
         claim = CITATION.sub("", cleaned).strip()
-        if numbers:
+        if numbers and not claim.endswith(":"):  # a heading ("“Title” [1] in brief:") names, it quotes nothing
             for n in dict.fromkeys(numbers):
                 quote = best_quote(claim, by_n[n])
                 key = (n, quote.start)
