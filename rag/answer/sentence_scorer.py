@@ -236,6 +236,27 @@ class SentenceScorer(BaseModel):
     second_share: float = Field(
         0.25, ge=0, le=1, description="A second sentence of a paper is quoted when its probability is at least this."
     )
+    side_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="A comparison side's second sentence is quoted when its probability is at least this share of "
+        "the side's first; None: when it is at least `second_share`, as for one paper.",
+    )
+    summary_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="A summary quotes, besides its best sentence, the next ones whose probability is at least this "
+        "share of the best (up to three in all).",
+    )
+    length_power: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="Quotes outside set items are ranked by probability x (20 / words)^this: of two nearly as likely "
+        "sentences the shorter says it in fewer words.",
+    )
     fitted_on: str = ""
     notes: dict[str, float | int | str] = Field(default_factory=dict)
 
