@@ -111,6 +111,7 @@ BASE_FEATURES = (
     "cos_top",
     "lexical",
     "lexical_topic",
+    "lexical_topic_top",
     "position",
     "first",
     "last",
@@ -191,6 +192,8 @@ def sentence_features(
     topic_terms = {t for t in terms if t not in FORM_WORDS}
     topic_mass = sum(idf(t) for t in topic_terms) or 1.0
     top = max(cosines) if cosines else 0.0
+    topic_shares = [sum(idf(t) for t in topic_terms & set(tokenize(text))) / topic_mass for text in texts]
+    topic_top = max(topic_shares, default=0.0)
     own = own_work_index(texts)
     last = len(texts) - 1
     title_terms = set(tokenize(title))
@@ -204,7 +207,9 @@ def sentence_features(
             "cos_gap": cos - top,
             "cos_top": float(cos >= top),
             "lexical": sum(idf(t) for t in terms & words) / mass,
-            "lexical_topic": sum(idf(t) for t in topic_terms & words) / topic_mass,
+            "lexical_topic": topic_shares[index],
+            # the paper's sentence sharing most of the question's topic words (5-fold CV top-1 on tune 0.387 -> 0.407)
+            "lexical_topic_top": float(topic_top > 0 and topic_shares[index] >= topic_top),
             "position": index / last if last > 0 else 0.0,
             "first": float(index == 0),
             "last": float(index == last and last > 0),
