@@ -192,7 +192,8 @@ def sentence_features(
     topic_terms = {t for t in terms if t not in FORM_WORDS}
     topic_mass = sum(idf(t) for t in topic_terms) or 1.0
     top = max(cosines) if cosines else 0.0
-    topic_shares = [sum(idf(t) for t in topic_terms & set(tokenize(text))) / topic_mass for text in texts]
+    word_sets = [set(tokenize(text)) for text in texts]
+    topic_shares = [sum(idf(t) for t in topic_terms & words) / topic_mass for words in word_sets]
     topic_top = max(topic_shares, default=0.0)
     own = own_work_index(texts)
     last = len(texts) - 1
@@ -200,8 +201,7 @@ def sentence_features(
     title_mass = sum(idf(t) for t in title_terms) or 1.0
     name = paper_name(title)
     rows = []
-    for index, (text, cos) in enumerate(zip(texts, cosines, strict=True)):
-        words = set(tokenize(text))
+    for index, (text, cos, words) in enumerate(zip(texts, cosines, word_sets, strict=True)):
         row = {
             "cos": cos,
             "cos_gap": cos - top,
