@@ -85,6 +85,14 @@ def claims(text: str) -> list[Sentence]:
     return out
 
 
+def _cite(citations: dict[tuple[int, int], Citation], n: int, quote: Sentence, source: Source) -> None:
+    key = (n, quote.start)
+    if key not in citations:
+        citations[key] = Citation(
+            n=n, paper_id=source.paper.id, title=source.paper.title, quote=quote.text, start=quote.start, end=quote.end
+        )
+
+
 def check_citations(text: str, sources: list[Source]) -> CheckedText:
     """Drop `[n]` that are not retrieved sources; resolve the rest to title + quote.
 
@@ -99,6 +107,7 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
     out_parts: list[str] = []
     cursor = 0
 
+    headings: list[tuple[int, str]] = []  # (n, claim) of heading lines: resolved only if cited nowhere else
     for sentence in claims(text):
         numbers: list[int] = []
 
@@ -115,24 +124,20 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
         cleaned = CITATION.sub(rewrite, sentence.text)
         cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned))
         claim = CITATION.sub("", cleaned).strip()
-        if numbers and not claim.endswith(":"):  # a heading ("“Title” [1] in brief:") names, it quotes nothing
+        if numbers and claim.endswith(":"):  # a heading ("“Title” [1] in brief:") names a paper, it quotes none
+            headings.extend((n, claim) for n in dict.fromkeys(numbers))
+        elif numbers:
             for n in dict.fromkeys(numbers):
-                quote = best_quote(claim, by_n[n])
-                key = (n, quote.start)
-                if key not in citations:
-                    citations[key] = Citation(
-                        n=n,
-                        paper_id=by_n[n].paper.id,
-                        title=by_n[n].paper.title,
-                        quote=quote.text,
-                        start=quote.start,
-                        end=quote.end,
-                    )
+                _cite(citations, n, best_quote(claim, by_n[n]), by_n[n])
         elif len(WORD.findall(claim)) >= 4 and not claim.endswith(":"):
             uncited.append(claim)
         out_parts.append(text[cursor : sentence.start])  # the original whitespace keeps paragraphs
         out_parts.append(cleaned)
         cursor = sentence.end
+    cited = {n for n, _ in citations}
+    for n, claim in headings:  # a paper only a heading cites ("Monet [1] introduces:" over uncited items)
+        if n not in cited:
+            _cite(citations, n, best_quote(claim, by_n[n]), by_n[n])
     clean_text = "".join(out_parts).strip()
     ordered = sorted(citations.values(), key=lambda c: (c.n, c.start))
     return CheckedText(clean_text, ordered, uncited, list(dict.fromkeys(removed)))

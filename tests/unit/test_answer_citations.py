@@ -124,3 +124,6 @@ def test_each_list_item_is_its_own_claim_and_a_heading_quotes_nothing():
         == "“Paper 1” [1] in brief:\n- Problem: Cats purr when content [1].\n- Result: Cats also sleep a lot [1]."
     )
     assert checked.uncited_sentences == []
+    # a paper that only a heading cites still resolves, as before the cut at line breaks
+    only_heading = check_citations("Dogs are covered by [2]:\n- they bark at strangers", SOURCES)
+    assert [(c.n, c.quote) for c in only_heading.citations] == [(2, "Dogs bark at strangers.")]
