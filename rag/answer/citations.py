@@ -70,6 +70,29 @@ def best_quote(claim: str, source: Source) -> Sentence:
     return max(sentences, key=lambda s: (len(claim_words & set(WORD.findall(s.text.lower()))), -s.start))
 
 
+def claims(text: str) -> list[Sentence]:
+    """The answer's claims: its sentences, never running across a line break.
+
+    A list item ("- Problem: ... [1]" then "- Method: ... [1]") is a claim of its own: the splitter
+    breaks only before a capital, so without the line cut three items quoting one paper read as one
+    sentence and kept only one of their three quotes.
+    """
+    out: list[Sentence] = []
+    for line in re.finditer(r"[^\n]+", text):
+        out.extend(
+            Sentence(s.text, s.start + line.start(), s.end + line.start()) for s in split_sentences(line.group())
+        )
+    return out
+
+
+def _cite(citations: dict[tuple[int, int], Citation], n: int, quote: Sentence, source: Source) -> None:
+    key = (n, quote.start)
+    if key not in citations:
+        citations[key] = Citation(
+            n=n, paper_id=source.paper.id, title=source.paper.title, quote=quote.text, start=quote.start, end=quote.end
+        )
+
+
 def check_citations(text: str, sources: list[Source]) -> CheckedText:
     """Drop `[n]` that are not retrieved sources; resolve the rest to title + quote.
 
@@ -84,7 +107,8 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
     out_parts: list[str] = []
     cursor = 0
 
-    for sentence in split_sentences(text) if text.strip() else []:
+    headings: list[tuple[int, str]] = []  # (n, claim) of heading lines: resolved only if cited nowhere else
+    for sentence in claims(text):
         numbers: list[int] = []
 
         def rewrite(match: re.Match[str], numbers: list[int] = numbers) -> str:
@@ -100,24 +124,20 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
         cleaned = CITATION.sub(rewrite, sentence.text)
         cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned))
         claim = CITATION.sub("", cleaned).strip()
-        if numbers:
+        if numbers and claim.endswith(":"):  # a heading ("“Title” [1] in brief:") names a paper, it quotes none
+            headings.extend((n, claim) for n in dict.fromkeys(numbers))
+        elif numbers:
             for n in dict.fromkeys(numbers):
-                quote = best_quote(claim, by_n[n])
-                key = (n, quote.start)
-                if key not in citations:
-                    citations[key] = Citation(
-                        n=n,
-                        paper_id=by_n[n].paper.id,
-                        title=by_n[n].paper.title,
-                        quote=quote.text,
-                        start=quote.start,
-                        end=quote.end,
-                    )
+                _cite(citations, n, best_quote(claim, by_n[n]), by_n[n])
         elif len(WORD.findall(claim)) >= 4 and not claim.endswith(":"):
             uncited.append(claim)
         out_parts.append(text[cursor : sentence.start])  # the original whitespace keeps paragraphs
         out_parts.append(cleaned)
         cursor = sentence.end
+    cited = {n for n, _ in citations}
+    for n, claim in headings:  # a paper only a heading cites ("Monet [1] introduces:" over uncited items)
+        if n not in cited:
+            _cite(citations, n, best_quote(claim, by_n[n]), by_n[n])
     clean_text = "".join(out_parts).strip()
     ordered = sorted(citations.values(), key=lambda c: (c.n, c.start))
     return CheckedText(clean_text, ordered, uncited, list(dict.fromkeys(removed)))

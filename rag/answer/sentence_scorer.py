@@ -111,6 +111,7 @@ BASE_FEATURES = (
     "cos_top",
     "lexical",
     "lexical_topic",
+    "lexical_topic_top",
     "position",
     "first",
     "last",
@@ -191,20 +192,24 @@ def sentence_features(
     topic_terms = {t for t in terms if t not in FORM_WORDS}
     topic_mass = sum(idf(t) for t in topic_terms) or 1.0
     top = max(cosines) if cosines else 0.0
+    word_sets = [set(tokenize(text)) for text in texts]
+    topic_shares = [sum(idf(t) for t in topic_terms & words) / topic_mass for words in word_sets]
+    topic_top = max(topic_shares, default=0.0)
     own = own_work_index(texts)
     last = len(texts) - 1
     title_terms = set(tokenize(title))
     title_mass = sum(idf(t) for t in title_terms) or 1.0
     name = paper_name(title)
     rows = []
-    for index, (text, cos) in enumerate(zip(texts, cosines, strict=True)):
-        words = set(tokenize(text))
+    for index, (text, cos, words) in enumerate(zip(texts, cosines, word_sets, strict=True)):
         row = {
             "cos": cos,
             "cos_gap": cos - top,
             "cos_top": float(cos >= top),
             "lexical": sum(idf(t) for t in terms & words) / mass,
-            "lexical_topic": sum(idf(t) for t in topic_terms & words) / topic_mass,
+            "lexical_topic": topic_shares[index],
+            # the paper's sentence sharing most of the question's topic words (5-fold CV top-1 on tune 0.387 -> 0.407)
+            "lexical_topic_top": float(topic_top > 0 and topic_shares[index] >= topic_top),
             "position": index / last if last > 0 else 0.0,
             "first": float(index == 0),
             "last": float(index == last and last > 0),
@@ -235,6 +240,27 @@ class SentenceScorer(BaseModel):
     coef: list[float]
     second_share: float = Field(
         0.25, ge=0, le=1, description="A second sentence of a paper is quoted when its probability is at least this."
+    )
+    side_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="A comparison side's second sentence is quoted when its probability is at least this share of "
+        "the side's first; None: when it is at least `second_share`, as for one paper.",
+    )
+    summary_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="A summary quotes, besides its best sentence, the next ones whose probability is at least this "
+        "share of the best (up to three in all).",
+    )
+    length_power: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="Quotes outside set items are ranked by probability x (20 / words)^this: of two nearly as likely "
+        "sentences the shorter says it in fewer words.",
     )
     fitted_on: str = ""
     notes: dict[str, float | int | str] = Field(default_factory=dict)

@@ -112,3 +112,18 @@ def test_the_answer_package_quotes_with_the_splitter_below_it():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not {m for m in imported if m == "rag.answer" or m.startswith("rag.answer.")}, module
+
+
+def test_each_list_item_is_its_own_claim_and_a_heading_quotes_nothing():
+    # three items quoting one paper: without the cut at line breaks they read as one sentence, one quote
+    text = "“Paper 1” [1] in brief:\n- Problem: Cats purr when content. [1]\n- Result: Cats also sleep a lot. [1]"
+    checked = check_citations(text, SOURCES)
+    assert [c.quote for c in checked.citations] == ["Cats purr when content.", "Cats also sleep a lot."]
+    assert (
+        checked.text
+        == "“Paper 1” [1] in brief:\n- Problem: Cats purr when content [1].\n- Result: Cats also sleep a lot [1]."
+    )
+    assert checked.uncited_sentences == []
+    # a paper that only a heading cites still resolves, as before the cut at line breaks
+    only_heading = check_citations("Dogs are covered by [2]:\n- they bark at strangers", SOURCES)
+    assert [(c.n, c.quote) for c in only_heading.citations] == [(2, "Dogs bark at strangers.")]

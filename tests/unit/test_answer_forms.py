@@ -79,8 +79,11 @@ def test_a_summary_gives_problem_method_result_in_that_order(pipeline):
     answer = pipeline.ask("Summarize the Monet paper.")
     assert answer.form == "summary"
     assert len(_cited_titles(answer)) == 1 and _cited_titles(answer)[0].startswith("Monet")
+    # the scorer's likeliest sentences, each under its role; a role no chosen sentence holds is left out
     labels = re.findall(r"^- (Problem|Method|Result):", answer.text, flags=re.M)
-    assert labels == ["Problem", "Method", "Result"], answer.text
+    assert labels == [r for r in ("Problem", "Method", "Result") if r in labels] and len(labels) >= 2, answer.text
+    assert 2 <= len(answer.citations) <= 3  # every quoted sentence is a citation of its own
+    assert "we introduce Mixture of Monosemantic Experts" in answer.text  # what Monet is, not background
 
 
 def test_a_single_paper_question_cites_one_paper(pipeline):
