@@ -114,9 +114,8 @@ def test_the_default_is_mpnet_and_small_is_one_setting_away(clean_env):
     small = Settings.from_name("small")
     assert (small.profile, small.paper_embedder, small.feedback_weight, s.feedback_weight) == ("small", "none", 0, 1)
     assert default_model_file(small.paper_embedder) == PACKAGE_DIR / "answerability.json"
-    assert (small.rerank, s.rerank) == (False, True)  # the rerank reads the paper vectors small has not
-    assert small.model_dump(exclude={"profile", "paper_embedder", "feedback_weight", "rerank"}) == s.model_dump(
-        exclude={"profile", "paper_embedder", "feedback_weight", "rerank"}
+    assert small.model_dump(exclude={"profile", "paper_embedder", "feedback_weight"}) == s.model_dump(
+        exclude={"profile", "paper_embedder", "feedback_weight"}
     )
     assert Settings.from_name("small", top_k=3).top_k == 3
 
