@@ -10,10 +10,13 @@ a linear model and reorders the top `depth` by the score; papers past `depth` ke
 
 The model is a listwise (conditional) logistic regression: per question, P(paper i is the gold
 one) = softmax over the candidates of coef . (x_i - mean) / scale, fitted on the tune files with
-the gold papers as positives (`scripts/fit_rerank.py`; `fit_listwise` below). It is shipped per
-retrieval setup as `rag/rerank-mpnet.json` (it needs the paper-level vectors; the small profile
-has none and does not rerank). Refusal never sees the reorder: `Retriever.retrieve` decides
-answerability from the fusion the answerability model was fitted on, before this runs.
+the gold papers as positives (`scripts/fit_rerank.py`; `fit_listwise` below), and shipped as
+`rag/rerank-mpnet.json` (it needs the paper-level vectors; the small profile has none and does not
+rerank). Opt-in (`Settings.rerank`): measured once on the held-out sets it lifted the blind set and
+the hard paraphrases but not the test half's MRR (docs/evaluation.md). Refusal never sees the
+reorder: `Retriever.retrieve` decides answerability from the fusion the answerability model was
+fitted on, before this runs. `Source.score` stays the fused score, so after a reorder it need not
+fall down the list.
 """
 
 from __future__ import annotations
