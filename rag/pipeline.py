@@ -94,7 +94,10 @@ class Pipeline:
         selection = SelectionModel.load(
             self.settings.selection_model or default_selection_file(self.settings.paper_embedder)
         )
-        self.planner = Planner(retriever, SentenceIndex.load(self.settings, retriever.version), selection)
+        sentences = getattr(retriever, "sentences", None)  # the retriever's copy (its rerank reads it too)
+        if sentences is None:
+            sentences = SentenceIndex.load(self.settings, retriever.version)
+        self.planner = Planner(retriever, sentences, selection)
         self.retriever = retriever
 
     # -- several processes, one store ------------------------------------------------------

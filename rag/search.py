@@ -3,8 +3,8 @@
 `Retriever.retrieve` runs the steps in turn, each in its own module: `rag.question` reads
 the question (a `Query`), `rag.rewrite` (opt-in, with an LLM) adds the passage an answering
 abstract would contain, `rag.retrieve` ranks papers for both, and `rag.refusal` measures
-the evidence and decides (with the famous papers of `rag.landmarks` as a yardstick). No
-step calls back into an earlier one.
+the evidence and decides (with the famous papers of `rag.landmarks` as a yardstick); then
+`rag.rerank` (opt-in) reorders the top papers shown. No step calls back into an earlier one.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from rag.models import PaperHit, QueryRewrite, Source
 from rag.question import Query, QueryAnalyzer
 from rag.refusal import Refusal, load_model, outside
 from rag.refusal_model import Verdict, default_model_file, warn_if_fitted_otherwise
+from rag.rerank import RerankModel, reorder, rerank_features
 from rag.retrieve import Ranker
 from rag.rewrite import QueryRewriter, fuse_with_passage
+from rag.sentences import SentenceIndex
 
 
 @dataclass
@@ -65,6 +67,15 @@ class Retriever(Ranker):
         )
         rewrite = self.settings.query_rewrite and self.settings.llm_enabled
         self.rewriter = QueryRewriter(self.settings) if rewrite else None
+        # the abstracts' sentence vectors: the rerank reads them, and the answer's planner shares this copy
+        self.sentences = SentenceIndex.load(self.settings, self.version)
+        self.reranker = self._reranker()
+
+    def _reranker(self) -> RerankModel | None:
+        """The rerank model when it is on and this index has what it reads (paper-level vectors)."""
+        if not self.settings.rerank or self.paper_embedder is None:
+            return None
+        return RerankModel.load(self.settings.rerank_model)
 
     def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
         return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)
@@ -125,6 +136,7 @@ class Retriever(Ranker):
             fused = fuse_with_passage(rankings, passage_rankings, self.paper_of, self.settings, named, self.first_chunk)
         else:  # the order the sources are shown in; the verdict above reads the fusion the model was fitted on
             fused = self.feedback(query, rankings, fused, n, exclude)
+            fused = self.rerank(query, fused, timings)
         if query.only_name:  # "what problem does The Geometry of Concepts solve": that paper first
             fused = sorted(fused, key=lambda h: h.paper_id not in query.only_name)  # stable
         sources = []
@@ -151,6 +163,33 @@ class Retriever(Ranker):
             hits=fused[: len(sources)],
             rewrite=rewrite,
         )
+
+    def rerank_rows(self, query: Query, fused: Sequence[PaperHit], pool: int) -> list[dict[str, float]]:
+        """`rag.rerank.FEATURES` of the top `pool` fused papers (scripts/fit_rerank.py fits on these)."""
+        top = list(fused[:pool])
+        vector = self.query_vector(query.dense_text)
+        sims = [self.sentences.similarities(vector, h.paper_id) for h in top]
+        terms = [t for t in dict.fromkeys(self.tokenize(query.lexical_text)) if t in self.bm25.vocab_df]
+        question_vector, paper_vectors = None, [None] * len(top)
+        if self.paper_embedder is not None:
+            question_vector = self.paper_embedder.embed_query(query.dense_text)
+            vector_of = self.paper_vectors([h.paper_id for h in top])
+            paper_vectors = [vector_of[h.paper_id] for h in top]
+        papers = [self.papers[h.paper_id] for h in top]
+        return rerank_features(papers, top, terms, self.idf, self.tokenize, sims, question_vector, paper_vectors)
+
+    def rerank(self, query: Query, fused: list[PaperHit], timings: dict[str, float]) -> list[PaperHit]:
+        """The top of `fused` reordered by the rerank model; as it was when the rerank is off.
+
+        A question that names a paper is left alone (its name already decides, as for the feedback).
+        """
+        if self.reranker is None or len(fused) < 2 or query.named or query.named_in_abstract:
+            return fused
+        started = time.perf_counter()
+        rows = self.rerank_rows(query, fused, self.reranker.pool)
+        fused = reorder(fused, self.reranker.order(rows))
+        timings["rerank_ms"] = (time.perf_counter() - started) * 1e3
+        return fused
 
     def rewrite(self, question: str, query: Query) -> QueryRewrite | None:
         """The LLM's passage for a vague question; None when the rewrite is off.

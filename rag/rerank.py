@@ -1,0 +1,207 @@
+"""A second stage over the fused ranking: a learned reorder of its top few papers.
+
+The softmax fusion (`rag.retrieve`) sees each retriever's best-chunk score and nothing else, and
+re-weighting it sits on a plateau (docs/evaluation.md, "Ranking variants"). A vague question's
+right paper is often second or third there while other evidence the fusion never reads points at
+it: its best abstract sentence, the paper vector's cosine and cohesion with the other candidates,
+how much of the question's vocabulary the title and abstract cover, and how many retrievers agree
+on it. This module scores each of the top `pool` fused papers on those features (`FEATURES`) with
+a linear model and reorders the top `depth` by the score; papers past `depth` keep their places.
+
+The model is a listwise (conditional) logistic regression: per question, P(paper i is the gold
+one) = softmax over the candidates of coef . (x_i - mean) / scale, fitted on the tune files with
+the gold papers as positives (`scripts/fit_rerank.py`; `fit_listwise` below), and shipped as
+`rag/rerank-mpnet.json` (it needs the paper-level vectors; the small profile has none and does not
+rerank). Opt-in (`Settings.rerank`): measured once on the held-out sets it lifted the blind set and
+the hard paraphrases but not the test half's MRR (docs/evaluation.md). Refusal never sees the
+reorder: `Retriever.retrieve` decides answerability from the fusion the answerability model was
+fitted on, before this runs. `Source.score` stays the fused score, so after a reorder it need not
+fall down the list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.model_file import load_model_file, save_model_file
+from rag.models import Paper, PaperHit, Source
+from rag.question.form import QuestionForm
+from rag.selection import candidate_features, semantic_features
+
+DEFAULT_RERANK_FILE = Path(__file__).with_name("rerank-mpnet.json")
+SIGNAL_NAMES = ("dense", "bm25", "paper_dense", "feedback")  # the fused retrievers whose ranks are features
+UNRANKED = 40  # the rank a retriever that did not propose a paper stands for (Settings.candidates' default)
+FEATURES = (
+    # how the fusion and each retriever stand on the paper
+    "fused",
+    "rank",
+    "r_dense",  # log(1 + rank) in each retriever's ranking (UNRANKED when it did not rank it)
+    "r_bm25",
+    "r_paper_dense",
+    "r_feedback",
+    "agree3",  # how many of the four rank it in their top 3
+    "agree1",  # ... first
+    # what the fusion does not see (rag.selection computes them for the answer's per-paper decision)
+    "sent_top",
+    "sent_gap",
+    "mp_cos",
+    "mp_gap",
+    "mp_cohesion",
+    "coverage",
+    "coverage_rel",
+    "title_coverage",
+)
+_SINGLE = QuestionForm(form="single")
+
+
+class RerankModel(BaseModel):
+    """score(paper) = coef . (x - mean) / scale; the top `depth` papers are put in score order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    depth: int = Field(10, ge=2, le=50, description="The top papers that are reordered; the rest keep their places.")
+    pool: int = Field(15, ge=2, le=50, description="The top papers the relative features are computed over.")
+    fitted_on: str = ""
+    notes: dict[str, float | int | str] = Field(default_factory=dict)
+
+    def score(self, features: dict[str, float]) -> float:
+        """A feature the candidate lacks reads as its mean: it adds nothing."""
+        z = 0.0
+        for name, mu, sigma, weight in zip(self.features, self.mean, self.scale, self.coef, strict=True):
+            z += weight * (float(features.get(name, mu)) - mu) / sigma
+        return z
+
+    def order(self, rows: Sequence[dict[str, float]]) -> list[int]:
+        """Positions of the first `depth` rows, best score first (ties keep the fused order), then the rest."""
+        head = min(self.depth, len(rows))
+        scores = [self.score(r) for r in rows[:head]]
+        return sorted(range(head), key=lambda i: (-scores[i], i)) + list(range(head, len(rows)))
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> RerankModel:
+        return load_model_file(
+            cls, path or DEFAULT_RERANK_FILE, "rerank model", "scripts/fit_rerank.py --write", "RAG_RERANK_MODEL"
+        )
+
+    def save(self, path: Path | str | None = None) -> None:
+        save_model_file(self, path or DEFAULT_RERANK_FILE)
+
+
+def signal_features(hit: PaperHit) -> dict[str, float]:
+    """The paper's rank in each retriever, and how many agree on it near the top."""
+    ranks = [hit.ranks.get(name, UNRANKED) for name in SIGNAL_NAMES]
+    row = {f"r_{name}": math.log1p(r) for name, r in zip(SIGNAL_NAMES, ranks, strict=True)}
+    row["agree3"] = float(sum(r < 3 for r in ranks))
+    row["agree1"] = float(sum(r == 0 for r in ranks))
+    return row
+
+
+def rerank_features(
+    papers: Sequence[Paper],
+    hits: Sequence[PaperHit],
+    terms: Sequence[str],
+    idf: Callable[[str], float],
+    tokenize: Callable[[str], list[str]],
+    sims: Sequence[dict[int, float]],
+    question_vector: np.ndarray | None,
+    paper_vectors: Sequence[np.ndarray | None],
+) -> list[dict[str, float]]:
+    """Every feature of each candidate (papers and their PaperHits in fused order).
+
+    The word, sentence and meaning features are `rag.selection`'s own (computed over these same
+    candidates), so what the rerank reads is what the answer's planner reads.
+    """
+    sources = [
+        Source(n=i + 1, paper=p, chunks=[], score=round(h.fused, 6))
+        for i, (p, h) in enumerate(zip(papers, hits, strict=True))
+    ]
+    rows = candidate_features(_SINGLE, sources, hits, terms, idf, tokenize, sims, set())
+    for row, extra, hit in zip(rows, semantic_features(question_vector, paper_vectors), hits, strict=True):
+        row.update(extra)
+        row.update(signal_features(hit))
+    return rows
+
+
+def fit_listwise(
+    groups: Sequence[tuple[Sequence[dict[str, float]], Sequence[int]]],
+    features: Sequence[str],
+    l2: float = 1.0,
+) -> tuple[list[float], list[float], list[float]]:
+    """Standardise, then fit a listwise logistic model by damped Newton's method: (mean, scale, coef).
+
+    Each group is one question's candidates (feature rows) and labels (1: a gold paper). The loss
+    is -log P(the candidates picked are gold) with P a softmax over the group, plus l2/2 |coef|^2.
+    A group with no gold or only gold carries no information about the order and is skipped.
+    """
+    x_all = np.array([[float(r.get(f, 0.0)) for f in features] for rows, _ in groups for r in rows], dtype=float)
+    mu = x_all.mean(axis=0) if len(x_all) else np.zeros(len(features))
+    sigma = x_all.std(axis=0) if len(x_all) else np.ones(len(features))
+    sigma[sigma < 1e-9] = 1.0
+    data = []
+    for rows, labels in groups:
+        y = np.asarray(labels, dtype=bool)
+        if 0 < y.sum() < len(y):
+            z = (np.array([[float(r.get(f, 0.0)) for f in features] for r in rows], dtype=float) - mu) / sigma
+            data.append((z, y))
+    d = len(features)
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        loss, grad, hess = 0.5 * l2 * float(w @ w), l2 * w.copy(), l2 * np.eye(d)
+        for z, y in data:
+            s = z @ w
+            log_p = s - s.max() - math.log(float(np.exp(s - s.max()).sum()))
+            p = np.exp(log_p)
+            gold = log_p[y]
+            top = gold.max()
+            loss -= top + math.log(float(np.exp(gold - top).sum()))
+            q = np.zeros(len(s))
+            q[y] = np.exp(gold - top) / np.exp(gold - top).sum()
+            ep, eq = z.T @ p, z.T @ q
+            grad += ep - eq
+            hess += (z.T * p) @ z - np.outer(ep, ep) - ((z.T * q) @ z - np.outer(eq, eq))
+        return loss, grad, hess
+
+    w = np.zeros(d)
+    loss, grad, hess = objective(w)
+    for _ in range(100):
+        step = np.linalg.solve(hess + 1e-6 * np.eye(d), grad)
+        t = 1.0
+        while t > 1e-6:  # backtrack: the multi-gold groups make the loss non-convex
+            trial = w - t * step
+            new_loss, new_grad, new_hess = objective(trial)
+            if new_loss < loss:
+                break
+            t /= 2
+        else:
+            break
+        gain = loss - new_loss
+        w, loss, grad, hess = trial, new_loss, new_grad, new_hess
+        if gain < 1e-9:
+            break
+    return mu.tolist(), sigma.tolist(), w.tolist()
+
+
+def reorder(items: Sequence[Any], order: Sequence[int]) -> list[Any]:
+    """`items` with its first len(order) put in `order`; the rest after, as they were."""
+    return [items[i] for i in order] + list(items[len(order) :])
+
+
+__all__ = [
+    "DEFAULT_RERANK_FILE",
+    "FEATURES",
+    "RerankModel",
+    "fit_listwise",
+    "reorder",
+    "rerank_features",
+    "signal_features",
+]

@@ -1,0 +1,158 @@
+"""Fit the rerank model (rag/rerank.py) on the tune files; report every set before -> after.
+
+    RAG_DATA_DIR=DIR PYTHONPATH=$PWD .venv/bin/python scripts/fit_rerank.py           # fit, print, write nothing
+    RAG_DATA_DIR=DIR PYTHONPATH=$PWD .venv/bin/python scripts/fit_rerank.py --write   # also rag/rerank-mpnet.json
+
+Every question is retrieved as `rag eval` retrieves it (k 10, the top `DEPTH` sources) with the
+rerank off, and the rerank features of its top `--pool` papers are read from the live retriever
+(`Retriever.rerank_rows`, what `retrieve` computes). Fitted on: the answerable questions of
+eval/questions_tune.jsonl and the single-paper ones of eval/questions_forms_tune.jsonl, gold
+papers the positives; questions that name a paper are left out (the rerank leaves them alone).
+The L2 strength is chosen by leave-one-question-out on questions_tune (hit@1 + MRR@10, the
+larger strength on a tie); the report files are only measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.corpus import normalize_title  # noqa: E402
+from rag.rerank import DEFAULT_RERANK_FILE, FEATURES, RerankModel, fit_listwise  # noqa: E402
+from rag.selection import DEPTH  # noqa: E402
+
+EVAL = ROOT / "eval"
+TUNE = [EVAL / "questions_tune.jsonl", EVAL / "questions_forms_tune.jsonl"]
+REPORT = [EVAL / f"{n}.jsonl" for n in ("questions_test", "dev_questions", "questions_blind", "questions_fresh")]
+RANKED = 10  # papers `rag eval` ranks per question (mrr@10)
+
+
+class Item:
+    """One answerable question: its fused top papers (rerank off), their features and labels."""
+
+    def __init__(self, retriever: Any, question: dict[str, Any], pool: int) -> None:
+        self.question = question
+        retrieval = retriever.retrieve(question["question"], RANKED, depth=DEPTH)
+        self.named = bool(retrieval.query.named or retrieval.query.named_in_abstract or retrieval.query.only_name)
+        gold = {normalize_title(t) for t in question["gold_titles"]}
+        self.labels = [int(normalize_title(s.paper.title) in gold) for s in retrieval.sources]
+        self.rows = [] if self.named else retriever.rerank_rows(retrieval.query, retrieval.hits, pool)
+
+    @property
+    def hard(self) -> bool:
+        return self.question.get("style") == "paraphrase_hard"
+
+    def ranked(self, model: RerankModel | None) -> list[int]:
+        """The labels in the order the rerank puts them (as fused: no model, or a named question)."""
+        if model is None or self.named:
+            return self.labels
+        order = model.order(self.rows)
+        return [self.labels[i] for i in order] + self.labels[len(order) :]
+
+
+def load(path: Path, single_only: bool = False) -> list[dict[str, Any]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if item.get("type") == "unanswerable" or not item.get("gold_titles"):
+            continue
+        if single_only and len(item["gold_titles"]) != 1:
+            continue
+        out.append(item)
+    return out
+
+
+def metrics(labels: list[list[int]]) -> tuple[float, float, float]:
+    """(hit@1, hit@5, MRR@10) of ranked label lists."""
+    if not labels:
+        return 0.0, 0.0, 0.0
+    n = len(labels)
+    mrr = sum(next((1 / (i + 1) for i, y in enumerate(ls[:RANKED]) if y), 0.0) for ls in labels)
+    return sum(ls[0] for ls in labels if ls) / n, sum(any(ls[:5]) for ls in labels) / n, mrr / n
+
+
+def line(name: str, items: list[Item], model: RerankModel | None) -> str:
+    whole = metrics([i.ranked(model) for i in items])
+    hard = [i for i in items if i.hard]
+    text = f"{name:24} n={len(items):3}  hit@1 {whole[0]:.3f}  hit@5 {whole[1]:.3f}  MRR {whole[2]:.3f}"
+    if hard:
+        h = metrics([i.ranked(model) for i in hard])
+        text += f"  | hard n={len(hard):2} hit@1 {h[0]:.3f} hit@5 {h[1]:.3f}"
+    return text
+
+
+def fitted(items: list[Item], l2: float, depth: int, pool: int) -> RerankModel:
+    groups = [(i.rows[:depth], i.labels[:depth]) for i in items if not i.named]
+    mean, scale, coef = fit_listwise(groups, FEATURES, l2)
+    return RerankModel(features=list(FEATURES), mean=mean, scale=scale, coef=coef, depth=depth, pool=pool)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--l2", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0, 100.0])
+    parser.add_argument("--depth", type=int, default=10, help="top papers reordered")
+    parser.add_argument("--pool", type=int, default=DEPTH, help="top papers the relative features are read over")
+    parser.add_argument("--report", type=Path, action="append", help="question files to measure")
+    parser.add_argument("--write", action="store_true", help=f"write {DEFAULT_RERANK_FILE.name}")
+    args = parser.parse_args()
+
+    from rag.config import Settings
+    from rag.search import Retriever
+
+    settings = Settings(rerank=False)
+    retriever = Retriever(settings)
+    if retriever.paper_embedder is None:
+        raise SystemExit("the rerank needs the paper-level vectors: use the default profile and run `rag ingest`")
+    tune_q = [Item(retriever, q, args.pool) for q in load(TUNE[0])]
+    forms_q = [Item(retriever, q, args.pool) for q in load(TUNE[1], single_only=True)]
+    fit_items = tune_q + forms_q
+    best: tuple[float, float, RerankModel | None] = (-1.0, 0.0, None)
+    for l2 in args.l2:  # leave one tune question out: fitted on every other tune and forms question
+        labels = []
+        for item in tune_q:
+            if item.named:
+                labels.append(item.labels)
+                continue
+            model = fitted([i for i in fit_items if i is not item], l2, args.depth, args.pool)
+            labels.append(item.ranked(model))
+        hit1, _, mrr = metrics(labels)
+        print(f"l2 {l2:6}: leave-one-out on questions_tune hit@1 {hit1:.3f} MRR {mrr:.3f}", flush=True)
+        if hit1 + mrr >= best[0] - 1e-12:
+            best = (hit1 + mrr, l2, None)
+    l2 = best[1]
+    model = fitted(fit_items, l2, args.depth, args.pool)
+    groups = sum(1 for i in fit_items if not i.named and 0 < sum(i.labels[: args.depth]) < len(i.labels[: args.depth]))
+    model = model.model_copy(
+        update={
+            "fitted_on": f"eval/questions_tune.jsonl ({len(tune_q)} answerable), eval/questions_forms_tune.jsonl "
+            f"({len(forms_q)} single-paper): {groups} questions with a gold paper in the top {args.depth} and not "
+            f"naming one; profile {settings.profile}, paper embedder {settings.paper_embedder}",
+            "notes": {"l2": l2, "l2_chosen_by": "leave-one-question-out on questions_tune, hit@1 + MRR@10"},
+        }
+    )
+    print(
+        f"chosen l2 {l2}; coefficients:", ", ".join(f"{f} {c:+.2f}" for f, c in zip(FEATURES, model.coef, strict=True))
+    )
+    print("before (fused) -> after (reranked):")
+    sets = {"questions_tune": tune_q} | {
+        p.stem: [Item(retriever, q, args.pool) for q in load(p)] for p in (args.report or REPORT) if p.exists()
+    }
+    for name, items in sets.items():
+        print("  " + line(name, items, None))
+        print("  " + line("  -> reranked", items, model))
+    if args.write:
+        model.save()
+        print(f"wrote {DEFAULT_RERANK_FILE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
