@@ -62,10 +62,11 @@ def test_the_shipped_model_reads_every_feature_and_says_what_it_was_fitted_on():
     assert model.depth <= model.pool
 
 
-def test_the_rerank_is_opt_in_and_needs_paper_vectors(seeds_index):
+def test_the_rerank_is_on_by_default_off_in_small_and_needs_paper_vectors(seeds_index):
     from rag.search import Retriever
 
-    assert Settings().rerank is False  # not adopted by default: docs/evaluation.md, "Rerank of the fused top"
+    assert Settings().rerank is True  # adopted: docs/evaluation.md, "Rerank of the fused top"
+    assert Settings(profile="small").rerank is False
     small = Retriever(seeds_index.model_copy(update={"paper_embedder": "none", "feedback_weight": 0.0, "rerank": True}))
     assert small.reranker is None, "without paper vectors there is nothing to rerank with"
 
