@@ -178,7 +178,7 @@ class Pipeline:
         retriever = self.retriever
 
         def search(text: str) -> AloneSearch:
-            alone = retriever.retrieve(text, self.settings.top_k)
+            alone = retriever.retrieve(text, self.settings.top_k, rewrite=False)  # a probe: no LLM request
             if not alone.sources:
                 return AloneSearch(alone.answerable)
             best = alone.sources[0].paper
