@@ -12,6 +12,8 @@ a part of the paper the last answer cited, so it is a follow-up although it has 
 A follow-up is searched as the message plus the title of the paper the
 last answer cited first, and the papers that answer cited stay in play (they get the
 fusion bonus a named paper gets), so "compare it with pointer networks" finds both.
+Wording can mislead: "what is FARM and how does it work?" has "it" but names its own topic, so the
+pipeline also searches such a message alone and `OWN_TOPIC_RULES` decide whether it is fresh.
 With an LLM endpoint the pipeline may instead condense the conversation through
 prompts/condense.txt; this module is the offline resolution and the fallback.
 """
@@ -216,9 +218,11 @@ def refers_back(question: str, papers: Sequence[tuple[str, str]]) -> tuple[str, 
 # -- a message with a topic of its own ---------------------------------------------------------
 # "what is FARM and how does it represent molecules?" has a pronoun, but "it" is FARM: the message
 # names its own topic. A message a row of FOLLOW_UP_RULES took by its wording only (these rows) is
-# checked against what it finds searched alone (`OWN_TOPIC_RULES`); the other rows already read the
-# last answer's papers or the message has no words of its own. A message that opens by continuing
-# ("and ...", "what about ...", "compare that with ...", CONTINUES) says so itself and is not checked.
+# checked against what it finds searched alone (`OWN_TOPIC_RULES`), and so is one read as choosing
+# among the papers shown (`AMONG`, against the shown paper its words fit best); the other rows
+# already read the last answer's papers or the message has no words of its own. A message that
+# opens by continuing ("and ...", "what about ...", "compare that with ...", CONTINUES) says so
+# itself and is not checked.
 WORDING_RULES = frozenset({"pronoun", "definite", "continues"})
 _OPENS_CONTINUING = re.compile(CONTINUES, re.IGNORECASE)
 # Fitted on the tune halves (conversations_tune turns, each read with the full history and with the
@@ -336,19 +340,25 @@ OWN_TOPIC_RULES: tuple[OwnTopicRule, ...] = (
 _REFERENCE = re.compile(f"{PRONOUN}|{DEFINITE}", re.IGNORECASE)
 
 
-def names_before_referring(question: str) -> bool:
+def names_before_referring(question: str, reference: re.Pattern[str] = _REFERENCE) -> bool:
     """A word of its own comes before the message's first pronoun or definite reference: only then can
     that reference be the message's own topic ("what is FARM and how does it work?"). In "How does it
     compare with pointer networks?" "it" comes first and is the paper under discussion."""
-    first = _REFERENCE.search(question)
+    first = reference.search(question)
     return first is None or bool(own_words(question[: first.start()]))
 
 
-def own_topic(question: str, alone: AloneSearch, carried: tuple[str, str], shown: Sequence[str]) -> str | None:
+def own_topic(
+    question: str,
+    alone: AloneSearch,
+    carried: tuple[str, str],
+    shown: Sequence[str],
+    reference: re.Pattern[str] = _REFERENCE,
+) -> str | None:
     """The first row of `OWN_TOPIC_RULES` that finds `question` has a topic of its own, or None.
 
     Only a message that names something before it refers (`names_before_referring`) is checked."""
-    if not names_before_referring(question):
+    if not names_before_referring(question, reference):
         return None
     words, seen = own_words(question), frozenset(shown)
     return next((rule.name for rule in OWN_TOPIC_RULES if rule.applies(words, alone, carried, seen)), None)
@@ -478,6 +488,15 @@ def resolve(
             )
     if AMONG.search(question):  # "which of them is about stock prediction": every paper shown stays in play
         shown = last.shown()[:MAX_SHOWN]
+        if search is not None and not _OPENS_CONTINUING.search(question):
+            # "list the papers about hyperbolic embeddings" names its own topic: checked against the
+            # shown paper its words fit best
+            words = own_words(question)
+            texts = [(title, text or (text_of(pid) if text_of else "")) for pid, title, text in last.papers()]
+            closest = max(texts[:MAX_SHOWN], key=lambda paper: share_of(words, *paper))
+            fresh = own_topic(question, search(question), closest, [pid for pid, _ in shown], AMONG)
+            if fresh is not None:
+                return Resolution(standalone_question=question, follow_up=False, read_as=fresh)
         return Resolution(
             standalone_question=question, follow_up=True, carried=[pid for pid, _ in shown], read_as="among"
         )

@@ -196,6 +196,8 @@ def test_a_light_history_reads_the_carried_papers_abstract_through_text_of():
     [
         ("What is SELFormer and how does it represent molecules?", True),  # sweep: glued by "it" before
         ("Who wrote Pride and Prejudice and when was it published?", True),
+        ("list the papers about hyperbolic embeddings or hyperbolic representation spaces", True),  # AMONG
+        ("Which of them stores conversations as a tree, and how?", False),  # AMONG, nothing named first
         ("What benchmarks was it evaluated on?", False),
         ("How does it compare with pointer networks?", False),
     ],
