@@ -12,6 +12,8 @@ a part of the paper the last answer cited, so it is a follow-up although it has 
 A follow-up is searched as the message plus the title of the paper the
 last answer cited first, and the papers that answer cited stay in play (they get the
 fusion bonus a named paper gets), so "compare it with pointer networks" finds both.
+Wording can mislead: "what is FARM and how does it work?" has "it" but names its own topic, so the
+pipeline also searches such a message alone and `OWN_TOPIC_RULES` decide whether it is fresh.
 With an LLM endpoint the pipeline may instead condense the conversation through
 prompts/condense.txt; this module is the offline resolution and the fallback.
 """
@@ -213,6 +215,155 @@ def refers_back(question: str, papers: Sequence[tuple[str, str]]) -> tuple[str, 
     return None
 
 
+# -- a message with a topic of its own ---------------------------------------------------------
+# "what is FARM and how does it represent molecules?" has a pronoun, but "it" is FARM: the message
+# names its own topic. A message a row of FOLLOW_UP_RULES took by its wording only (these rows) is
+# checked against what it finds searched alone (`OWN_TOPIC_RULES`), and so is one read as choosing
+# among the papers shown (`AMONG`, against the shown paper its words fit best); the other rows
+# already read the last answer's papers or the message has no words of its own. A message that
+# opens by continuing ("and ...", "what about ...", "compare that with ...", CONTINUES) says so
+# itself and is not checked.
+WORDING_RULES = frozenset({"pronoun", "definite", "continues"})
+_OPENS_CONTINUING = re.compile(CONTINUES, re.IGNORECASE)
+# Fitted on the tune halves (conversations_tune turns, each read with the full history and with the
+# cited-ids-only history a request carries, + questions_tune/questions_forms_tune asked after an
+# unrelated first turn; tests/sweeps/test_follow_up_rules.py): no continuing turn made fresh, most
+# glued pairs freed. The fewest words of its own a message needs: one is a name beside "it" ("How
+# does Starbucks improve on it?"), a comparison with the paper under discussion, which keeps it.
+MIN_OWN_WORDS = 2
+# How many times more of the message's own words its own paper must use than the carried paper:
+# "How does Combiner's way of handling long sequences differ from it?" shares "long sequences" with
+# the carried paper (0.75 against 0.5) and compares the two, so it is kept.
+OWN_PAPER_RATIO = 2.0
+# A message the corpus does not answer alone is not about the carried paper when this many words of
+# its own are all absent from that paper ("Who wrote Pride and Prejudice and when was it published?").
+MIN_FOREIGN_WORDS = 4
+_PRONOUN = re.compile(PRONOUN, re.IGNORECASE)
+# English closed-class words FUNCTION_WORDS leaves out (it lists where a reference phrase stops):
+# prepositions, personal pronouns, negations. None of them is a topic.
+CLOSED_CLASS = _wordset(
+    "about above across after against along among around before behind below beneath beside besides between "
+    "beyond despite during except inside near off onto out outside past per since through throughout toward "
+    "towards upon via within without i me my mine we us our ours you your yours he him his she her hers who "
+    "whom whose not no nor yes"
+)
+
+
+def own_words(question: str) -> list[str]:
+    """The words a message brings itself: no pronouns, closed-class, generic or too-short words."""
+    text = _PRONOUN.sub(" ", question.lower())
+    return [
+        _stem(w)
+        for w in re.findall(r"[a-z0-9]+", text)
+        if w not in FUNCTION_WORDS and w not in CLOSED_CLASS and w not in GENERIC_WORDS and len(w) > 2
+    ]
+
+
+def share_of(words: Sequence[str], title: str, text: str) -> float:
+    """The share of `words` that a paper's title and text use (0 for no words)."""
+    if not words:
+        return 0.0
+    present = set(_words(f"{title} {text}"))
+    return sum(w in present for w in words) / len(words)
+
+
+@dataclass(frozen=True)
+class AloneSearch:
+    """What a message finds searched alone, without the last answer's paper: whether the answerability
+    model answers it, and its best paper (empty when refused with no sources)."""
+
+    answerable: bool
+    paper_id: str = ""
+    title: str = ""
+    text: str = ""
+
+
+def _finds_its_own_paper(words: list[str], alone: AloneSearch, carried: tuple[str, str], shown: frozenset[str]) -> bool:
+    return (
+        alone.answerable
+        and alone.paper_id not in shown
+        and len(words) >= MIN_OWN_WORDS
+        and share_of(words, alone.title, alone.text) > 0
+        and share_of(words, alone.title, alone.text) >= OWN_PAPER_RATIO * share_of(words, *carried)
+    )
+
+
+def _foreign_to_the_paper(
+    words: list[str], alone: AloneSearch, carried: tuple[str, str], shown: frozenset[str]
+) -> bool:
+    return not alone.answerable and len(words) >= MIN_FOREIGN_WORDS and share_of(words, *carried) == 0
+
+
+@dataclass(frozen=True)
+class OwnTopicRule:
+    """One way a message read as a follow-up by its wording shows it has a topic of its own. `applies`
+    takes the message's own words, its search alone, the carried paper (title, text) and the ids of
+    the papers the last answer showed; `example` is (carried title, carried text, message, search alone)."""
+
+    name: str
+    applies: Callable[[list[str], AloneSearch, tuple[str, str], frozenset[str]], bool]
+    example: tuple[str, str, str, AloneSearch]
+
+
+OWN_TOPIC_RULES: tuple[OwnTopicRule, ...] = (
+    # alone it finds, answerably, a paper the last answer did not show, and its words are that paper's,
+    # at least OWN_PAPER_RATIO times more than the carried paper's
+    OwnTopicRule(
+        "finds_its_own_paper",
+        _finds_its_own_paper,
+        (
+            "Pointer Networks",
+            "A neural architecture that learns the conditional probability of an output sequence of positions.",
+            "How do FARM and SELFormer differ in how they represent molecules?",
+            AloneSearch(
+                True,
+                "farm",
+                "FARM: Functional Group-Aware Representations for Small Molecules",
+                "FARM represents molecules with functional-group-aware tokens.",
+            ),
+        ),
+    ),
+    # alone the corpus does not answer it, and none of its own words is the carried paper's
+    OwnTopicRule(
+        "foreign_to_the_paper",
+        _foreign_to_the_paper,
+        (
+            "Pointer Networks",
+            "A neural architecture that learns the conditional probability of an output sequence of positions.",
+            "Who wrote Pride and Prejudice and when was it published?",
+            AloneSearch(False),
+        ),
+    ),
+)
+
+
+_REFERENCE = re.compile(f"{PRONOUN}|{DEFINITE}", re.IGNORECASE)
+
+
+def names_before_referring(question: str, reference: re.Pattern[str] = _REFERENCE) -> bool:
+    """A word of its own comes before the message's first pronoun or definite reference: only then can
+    that reference be the message's own topic ("what is FARM and how does it work?"). In "How does it
+    compare with pointer networks?" "it" comes first and is the paper under discussion."""
+    first = reference.search(question)
+    return first is None or bool(own_words(question[: first.start()]))
+
+
+def own_topic(
+    question: str,
+    alone: AloneSearch,
+    carried: tuple[str, str],
+    shown: Sequence[str],
+    reference: re.Pattern[str] = _REFERENCE,
+) -> str | None:
+    """The first row of `OWN_TOPIC_RULES` that finds `question` has a topic of its own, or None.
+
+    Only a message that names something before it refers (`names_before_referring`) is checked."""
+    if not names_before_referring(question, reference):
+        return None
+    words, seen = own_words(question), frozenset(shown)
+    return next((rule.name for rule in OWN_TOPIC_RULES if rule.applies(words, alone, carried, seen)), None)
+
+
 class Turn(BaseModel):
     """One earlier exchange: what was asked and the Answer given (or a light record of it)."""
 
@@ -264,6 +415,11 @@ class Resolution(BaseModel):
     standalone_question: str
     follow_up: bool
     carried: list[str] = Field(default_factory=list, description="Paper ids of the last answer kept in play.")
+    read_as: str = Field(
+        "",
+        description="What decided it: a FOLLOW_UP_RULES row, 'ordinal', 'among', 'new_topic', or an "
+        "OWN_TOPIC_RULES row that found a topic of its own; empty for a first turn or no rule.",
+    )
 
 
 def as_turns(history: Sequence[Any] | None) -> list[Turn]:
@@ -300,15 +456,26 @@ def as_turns(history: Sequence[Any] | None) -> list[Turn]:
     return turns
 
 
-def resolve(question: str, history: Sequence[Any] | None) -> Resolution:
-    """Offline: a follow-up is searched with the last cited paper's title and keeps its papers in play."""
+def resolve(
+    question: str,
+    history: Sequence[Any] | None,
+    search: Callable[[str], AloneSearch] | None = None,
+    text_of: Callable[[str], str] | None = None,
+) -> Resolution:
+    """A follow-up is searched with the last cited paper's title and keeps its papers in play.
+
+    Offline (no `search`) the wording decides. With `search` (the message searched alone, see
+    `AloneSearch`) a message a wording rule took is checked by `OWN_TOPIC_RULES` and searched
+    afresh when it has a topic of its own; `text_of` gives a carried paper's abstract when the
+    history keeps only ids and titles.
+    """
     turns = as_turns(history)
     switched = NEW_TOPIC.match(question)
     if switched:
         question = question[switched.end() :].strip() or question
     last = next((t for t in reversed(turns) if t.cited()), None)
     if not turns or switched or last is None:
-        return Resolution(standalone_question=question, follow_up=False)
+        return Resolution(standalone_question=question, follow_up=False, read_as="new_topic" if switched else "")
     ordinal = ORDINAL.search(question)
     if ordinal:  # "the second one": the second paper the answer listed
         listed = last.cited()
@@ -316,10 +483,23 @@ def resolve(question: str, history: Sequence[Any] | None) -> Resolution:
         index = len(listed) if word == "last" else ORDINALS[word]
         if 1 <= index <= len(listed):
             pid, title = listed[index - 1]
-            return Resolution(standalone_question=f"{question.rstrip()} ({title})", follow_up=True, carried=[pid])
+            return Resolution(
+                standalone_question=f"{question.rstrip()} ({title})", follow_up=True, carried=[pid], read_as="ordinal"
+            )
     if AMONG.search(question):  # "which of them is about stock prediction": every paper shown stays in play
         shown = last.shown()[:MAX_SHOWN]
-        return Resolution(standalone_question=question, follow_up=True, carried=[pid for pid, _ in shown])
+        if search is not None and not _OPENS_CONTINUING.search(question):
+            # "list the papers about hyperbolic embeddings" names its own topic: checked against the
+            # shown paper its words fit best
+            words = own_words(question)
+            texts = [(title, text or (text_of(pid) if text_of else "")) for pid, title, text in last.papers()]
+            closest = max(texts[:MAX_SHOWN], key=lambda paper: share_of(words, *paper))
+            fresh = own_topic(question, search(question), closest, [pid for pid, _ in shown], AMONG)
+            if fresh is not None:
+                return Resolution(standalone_question=question, follow_up=False, read_as=fresh)
+        return Resolution(
+            standalone_question=question, follow_up=True, carried=[pid for pid, _ in shown], read_as="among"
+        )
     papers = last.papers()[:MAX_SHOWN]
     found = refers_back(question, [(title, abstract) for _, title, abstract in papers])
     if found is None:
@@ -330,6 +510,14 @@ def resolve(question: str, history: Sequence[Any] | None) -> Resolution:
         cited = [named, *cited[: MAX_CARRIED - 1]]
     elif named != cited[0]:
         cited = [named, *(c for c in cited if c != named)]
+    if search is not None and found[0] in WORDING_RULES and not _OPENS_CONTINUING.search(question):
+        pid, subject = cited[0]
+        text = next((a for p, _, a in papers if p == pid and a), "") or (text_of(pid) if text_of else "")
+        fresh = own_topic(question, search(question), (subject, text), [p for p, _, _ in papers])
+        if fresh is not None:
+            return Resolution(standalone_question=question, follow_up=False, read_as=fresh)
     subject = cited[0][1]
     standalone = f"{question.rstrip()} ({subject})" if subject.lower() not in question.lower() else question
-    return Resolution(standalone_question=standalone, follow_up=True, carried=[pid for pid, _ in cited])
+    return Resolution(
+        standalone_question=standalone, follow_up=True, carried=[pid for pid, _ in cited], read_as=found[0]
+    )

@@ -29,7 +29,7 @@ from rag.answer import (
     shorten,
 )
 from rag.config import Settings, get_settings
-from rag.conversation import Resolution, as_turns, resolve
+from rag.conversation import AloneSearch, Resolution, as_turns, resolve
 from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, AskRequest, InvalidQuestion, QueryRewrite, Source, StreamEvent, describe
 from rag.question import respell
@@ -172,8 +172,26 @@ class Pipeline:
         return AskRequest.parse(question, k, mode, history, max_question_chars=self.settings.max_question_chars)
 
     def resolve(self, question: str, history: Sequence[Any] | None = None) -> Resolution:
-        """What to search for: the question, or a follow-up resolved against `history` (offline)."""
-        return resolve(question, history)
+        """What to search for: the question, or a follow-up resolved against `history`.
+
+        A message its wording alone reads as a follow-up is also searched alone: one with a topic of
+        its own ("what is FARM and how does it represent molecules?") is searched afresh
+        (`rag.conversation.OWN_TOPIC_RULES`) instead of with the last answer's paper.
+        """
+        retriever = self.retriever
+
+        def search(text: str) -> AloneSearch:
+            alone = retriever.retrieve(text, self.settings.top_k, rewrite=False)  # a probe: no LLM request
+            if not alone.sources:
+                return AloneSearch(alone.answerable)
+            best = alone.sources[0].paper
+            return AloneSearch(alone.answerable, best.id, best.title, best.abstract)
+
+        def text_of(paper_id: str) -> str:
+            paper = retriever.papers.get(paper_id)
+            return paper.abstract if paper is not None else ""
+
+        return resolve(question, history, search=search, text_of=text_of)
 
     def stream(
         self,

@@ -97,8 +97,12 @@ class Retriever(Ranker):
         carried: Sequence[str] = (),
         exclude: Collection[str] = (),
         depth: int = 0,
+        rewrite: bool = True,
     ) -> Retrieval:
         """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
+
+        `rewrite=False`: no LLM query rewrite even when it is on (a probe search, such as a follow-up's
+        message searched alone to see whether it has a topic of its own, costs no request).
 
         `depth`: return this many sources when more than k (the answer may cite papers past the
         top k); the search and the answerability decision are those of k all the same.
@@ -113,9 +117,9 @@ class Retriever(Ranker):
         if carried:  # "how does the clustering part work?" is about the paper under discussion
             query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
         analysed = time.perf_counter()
-        rewrite = self.rewrite(question, query)
+        rewritten = self.rewrite(question, query) if rewrite else None
         rankings, timings = self.rankings(query, n)
-        passage_rankings = self.passage_rankings(rewrite.passage, n, timings) if rewrite and rewrite.used else {}
+        passage_rankings = self.passage_rankings(rewritten.passage, n, timings) if rewritten and rewritten.used else {}
         if exclude:
             gone = set(exclude)
             rankings, passage_rankings = (
@@ -123,8 +127,8 @@ class Retriever(Ranker):
                 for r in (rankings, passage_rankings)
             )
         timings["query_ms"] = (analysed - started) * 1e3
-        if rewrite is not None:
-            timings["rewrite_ms"] = rewrite.ms
+        if rewritten is not None:
+            timings["rewrite_ms"] = rewritten.ms
         t1 = time.perf_counter()
         fused = self.fuse(query, rankings)
         landmark, landmark_cosine = self.nearest_landmark(query)
@@ -161,7 +165,7 @@ class Retriever(Ranker):
             evidence=evidence,
             timings=timings,
             hits=fused[: len(sources)],
-            rewrite=rewrite,
+            rewrite=rewritten,
         )
 
     def rerank_rows(self, query: Query, fused: Sequence[PaperHit], pool: int) -> list[dict[str, float]]:

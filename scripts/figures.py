@@ -102,7 +102,8 @@ def figures(sets: list[Path], skip: frozenset[str] = frozenset()) -> dict[str, A
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         retrieval = original(*args, **kwargs)
-        seen.append(retrieval)
+        if kwargs.get("rewrite", True):  # a follow-up's probe (its message searched alone) is not the search
+            seen.append(retrieval)
         return retrieval
 
     retriever.retrieve = recording  # type: ignore[method-assign]

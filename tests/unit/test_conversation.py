@@ -7,7 +7,17 @@ import time
 
 import pytest
 
-from rag.conversation import FOLLOW_UP_RULES, Turn, as_turns, refers_back, resolve
+from rag.conversation import (
+    FOLLOW_UP_RULES,
+    OWN_TOPIC_RULES,
+    AloneSearch,
+    Turn,
+    as_turns,
+    own_topic,
+    own_words,
+    refers_back,
+    resolve,
+)
 from rag.models import Answer, Citation, Paper, Source
 
 MEMTREE = "From Isolated Conversations to Hierarchical Schemas: Dynamic Tree Memory Representation for LLMs"
@@ -132,6 +142,71 @@ def test_resolving_offline_costs_well_under_10_ms():
     for _ in range(1000):
         resolve("What benchmarks was it evaluated on?", HISTORY)
     assert (time.perf_counter() - started) / 1000 < 0.010
+
+
+POINTER = ("Pointer Networks", "A neural architecture that learns the conditional probability of an output sequence.")
+
+
+@pytest.mark.parametrize("rule", OWN_TOPIC_RULES, ids=[rule.name for rule in OWN_TOPIC_RULES])
+def test_every_own_topic_rule_takes_its_own_example(rule):
+    title, text, message, alone = rule.example
+    assert refers_back(message, [(title, text)]) is not None  # the wording alone reads it as a follow-up
+    assert rule.applies(own_words(message), alone, (title, text), frozenset({"pointer"}))
+    assert own_topic(message, alone, (title, text), ["pointer"]) == rule.name
+    resolution = resolve(message, [Turn(question="q", cited_paper_ids=["pointer"], cited_titles=[title])],
+                         search=lambda _: alone, text_of=lambda _: text)  # fmt: skip
+    assert not resolution.follow_up and resolution.carried == [] and resolution.read_as == rule.name
+    assert len({r.name for r in OWN_TOPIC_RULES}) == len(OWN_TOPIC_RULES)
+
+
+FARM = AloneSearch(True, "farm", "FARM: Functional Group-Aware Representations for Small Molecules",
+                   "FARM represents molecules with functional-group-aware tokens.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("message", "alone", "why"),
+    [
+        ("How did the best model do compared with people on it?", AloneSearch(False), "refused, two words"),
+        ("How do FARM and SELFormer differ in how they represent molecules?", FARM, "shown"),  # found the shown paper
+        ("What output sequences did they evaluate it on?", FARM, "its words are the carried paper's"),
+        ("How does it compare with FARM on molecules?", FARM, "the pronoun comes first: the paper under discussion"),
+        ("And how does FARM's approach differ?", FARM, "one word of its own: a comparison"),
+        ("What do they propose to fix it?", AloneSearch(False), "too few words to be foreign"),
+        ("Which decoding of output sequences does their neural fix cover?", AloneSearch(False), "words of the paper"),
+    ],
+)
+def test_a_follow_up_is_not_made_fresh_without_a_topic_of_its_own(message, alone, why):
+    shown = ["pointer", "farm"] if why == "shown" else ["pointer"]
+    assert own_topic(message, alone, POINTER, shown) is None, why
+
+
+def test_a_light_history_reads_the_carried_papers_abstract_through_text_of():
+    """An /ask client keeps only ids and titles: the abstract comes from the index (`text_of`)."""
+    history = [Turn(question="q", cited_paper_ids=["pointer"], cited_titles=["Pointer Networks"])]
+    message = "Which conditional probability of an output sequence does it learn?"
+    alone = AloneSearch(True, "other", "Sequence Models", "An output sequence model.")
+    without = resolve(message, history, search=lambda _: alone)
+    assert not without.follow_up  # the title alone shares none of its words
+    kept = resolve(message, history, search=lambda _: alone, text_of=lambda _: POINTER[1])
+    assert kept.follow_up and kept.read_as == "pronoun"
+
+
+@pytest.mark.parametrize(
+    ("message", "fresh"),
+    [
+        ("What is SELFormer and how does it represent molecules?", True),  # sweep: glued by "it" before
+        ("Who wrote Pride and Prejudice and when was it published?", True),
+        ("list the papers about hyperbolic embeddings or hyperbolic representation spaces", True),  # AMONG
+        ("Which of them stores conversations as a tree, and how?", False),  # AMONG, nothing named first
+        ("What benchmarks was it evaluated on?", False),
+        ("How does it compare with pointer networks?", False),
+    ],
+)
+def test_the_pipeline_searches_a_message_with_its_own_topic_afresh(pipeline, message, fresh):
+    first = pipeline.ask("Which paper organises an LLM's long-term memory as a tree?")
+    resolution = pipeline.resolve(message, history=[(first.question, first)])
+    assert resolution.follow_up is not fresh, resolution
+    assert resolve(message, [(first.question, first)]).follow_up  # the wording alone glues every one
 
 
 def test_pipeline_answers_a_follow_up_from_the_first_answers_paper(pipeline):

@@ -159,3 +159,12 @@ def test_a_reloaded_index_keeps_the_cached_passages(pipeline):
         again = answering.retriever.retrieve(VAGUE)
     assert len(handler.requests) == 1, "the reload forgot the passages"
     assert not first.rewrite.cached and again.rewrite.cached and titles(again)[0] == MEMTREE
+
+
+def test_a_probe_search_sends_no_request(pipeline):
+    """`rewrite=False` (a follow-up's message searched alone to see if it has a topic of its own) asks nothing."""
+    with scripted_server(PASSAGE) as (url, handler):
+        retriever = rewriting(pipeline.retriever, url)
+        probe = retriever.retrieve(VAGUE, rewrite=False)
+        assert handler.requests == [] and probe.rewrite is None
+        assert retriever.retrieve(VAGUE).rewrite is not None and len(handler.requests) == 1  # the same question asks
