@@ -14,6 +14,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from rag.config import Settings
 from rag.landmarks import Landmark, LandmarkIndex, load_landmarks
 from rag.models import PaperHit, QueryRewrite, Source
@@ -174,7 +176,8 @@ class Retriever(Ranker):
         vector = self.query_vector(query.dense_text)
         sims = [self.sentences.similarities(vector, h.paper_id) for h in top]
         terms = [t for t in dict.fromkeys(self.tokenize(query.lexical_text)) if t in self.bm25.vocab_df]
-        question_vector, paper_vectors = None, [None] * len(top)
+        question_vector = None
+        paper_vectors: list[np.ndarray | None] = [None] * len(top)
         if self.paper_embedder is not None:
             question_vector = self.paper_embedder.embed_query(query.dense_text)
             vector_of = self.paper_vectors([h.paper_id for h in top])
