@@ -75,7 +75,10 @@ class PaperHit(BaseModel):
     rank: int
     paper_id: str
     title: str
-    score: float = Field(description="Fused retrieval score; higher is better, comparable within one search only.")
+    score: float = Field(
+        description="The paper's fused retrieval score, comparable within one search only; the rank is the final "
+        "order, which a learned rerank may set against it (RAG_RERANK), so scores need not fall with rank."
+    )
     passage: str = Field(description="The abstract passage that matched best.")
 
 

@@ -113,10 +113,10 @@ def test_the_default_is_mpnet_and_small_is_one_setting_away(clean_env):
     assert default_model_file(s.paper_embedder) == PACKAGE_DIR / "answerability-mpnet.json"
     small = Settings.from_name("small")
     assert (small.profile, small.paper_embedder, small.feedback_weight, s.feedback_weight) == ("small", "none", 0, 1)
+    assert (small.rerank, s.rerank) == (False, True)
     assert default_model_file(small.paper_embedder) == PACKAGE_DIR / "answerability.json"
-    assert small.model_dump(exclude={"profile", "paper_embedder", "feedback_weight"}) == s.model_dump(
-        exclude={"profile", "paper_embedder", "feedback_weight"}
-    )
+    profile_fields = {"profile", "paper_embedder", "feedback_weight", "rerank"}
+    assert small.model_dump(exclude=profile_fields) == s.model_dump(exclude=profile_fields)
     assert Settings.from_name("small", top_k=3).top_k == 3
 
 
