@@ -189,8 +189,9 @@ class Settings(BaseSettings):
         0.35,
         ge=0,
         le=1,
-        description="The extractive answer quotes a paper only if its fused score is at least this share of the "
-        "top paper's (dev set: citation precision 0.76 -> 0.86, recall 0.77 -> 0.75).",
+        description="No longer read: which papers an answer quotes is the per-paper selection model's decision "
+        "(rag/selection.py). Kept so configurations that set it still load; it was the share of the top paper's "
+        "fused score a quoted paper needed.",
     )
     llm_base_url: SecretUrl | None = Field(
         None,
