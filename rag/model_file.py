@@ -1,6 +1,6 @@
-"""Reading and writing a shipped, fitted model file (the answerability and the selection models).
+"""Reading, writing and scoring a shipped, fitted model file (answerability, selection, rerank).
 
-Both are small pydantic models fitted on the tune half by a script and shipped as JSON beside the
+All are small pydantic models fitted on the tune half by a script and shipped as JSON beside the
 code, each recording what it was fitted on (`fitted_on`). They fail the same ways (the file was
 never written, or it is some other JSON), so one loader says which file and which command writes it.
 """
@@ -8,6 +8,7 @@ never written, or it is some other JSON), so one loader says which file and whic
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,4 +41,23 @@ def save_model_file(model: BaseModel, path: Path | str) -> None:
     Path(path).write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["load_model_file", "save_model_file"]
+def standardized_score(
+    features: Mapping[str, float],
+    names: Sequence[str],
+    mean: Sequence[float],
+    scale: Sequence[float],
+    coef: Sequence[float],
+    start: float = 0.0,
+) -> float:
+    """`start` + coef . (x - mean) / scale, where a feature the row lacks reads as its mean (adds nothing).
+
+    The selection and rerank models score this way: a candidate without paper vectors (the small
+    profile's index) simply gets no say from the meaning features.
+    """
+    z = start
+    for name, mu, sigma, weight in zip(names, mean, scale, coef, strict=True):
+        z += weight * (float(features.get(name, mu)) - mu) / sigma
+    return z
+
+
+__all__ = ["load_model_file", "save_model_file", "standardized_score"]

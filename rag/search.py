@@ -4,7 +4,7 @@
 the question (a `Query`), `rag.rewrite` (opt-in, with an LLM) adds the passage an answering
 abstract would contain, `rag.retrieve` ranks papers for both, and `rag.refusal` measures
 the evidence and decides (with the famous papers of `rag.landmarks` as a yardstick); then
-`rag.rerank` (opt-in) reorders the top papers shown. No step calls back into an earlier one.
+`rag.rerank` (on unless `Settings.rerank` is off) reorders the top papers shown. No step calls back into an earlier one.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.model_file import load_model_file, save_model_file
+from rag.model_file import load_model_file, save_model_file, standardized_score
 from rag.models import Source
 from rag.question.form import QuestionForm
 
@@ -140,9 +140,7 @@ class SelectionModel(BaseModel):
 
     def probability(self, features: dict[str, float]) -> float:
         """A feature the candidate lacks (no paper vectors in this index) reads as its mean: it adds nothing."""
-        z = self.intercept
-        for name, mu, sigma, weight in zip(self.features, self.mean, self.scale, self.coef, strict=True):
-            z += weight * (float(features.get(name, mu)) - mu) / sigma
+        z = standardized_score(features, self.features, self.mean, self.scale, self.coef, start=self.intercept)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def missing(self, features: dict[str, float]) -> list[str]:
