@@ -86,18 +86,12 @@ class Pipeline:
         """Answer from `retriever` from now on (its extractive answerer weighs words by its BM25)."""
         from rag.answer.plan import Planner
         from rag.selection import SelectionModel, default_selection_file
-        from rag.sentences import SentenceIndex
 
-        self.extractive = ExtractiveAnswerer(
-            retriever.idf, self.settings.answer_sentences, self.settings.answer_source_floor
-        )
+        self.extractive = ExtractiveAnswerer(retriever.idf, self.settings.answer_sentences)
         selection = SelectionModel.load(
             self.settings.selection_model or default_selection_file(self.settings.paper_embedder)
         )
-        sentences = getattr(retriever, "sentences", None)  # the retriever's copy (its rerank reads it too)
-        if sentences is None:
-            sentences = SentenceIndex.load(self.settings, retriever.version)
-        self.planner = Planner(retriever, sentences, selection)
+        self.planner = Planner(retriever, retriever.sentences, selection)  # the copy its rerank reads too
         self.retriever = retriever
 
     # -- several processes, one store ------------------------------------------------------

@@ -98,13 +98,11 @@ class ExtractiveAnswerer:
         self,
         idf: Callable[[str], float],
         max_sentences: int = 3,
-        source_floor: float = 0.0,
         scorer: SentenceScorer | None = None,
     ) -> None:
         """`idf`: a word's inverse document frequency over the index (the BM25 index's)."""
         self._idf = idf
         self.max_sentences = max_sentences
-        self.source_floor = source_floor
         self.scorer = scorer or SentenceScorer.load()
 
     # -- scoring ----------------------------------------------------------------------------
