@@ -10,41 +10,21 @@ warm server), then with feedback off and on in alternating order; CPU time of th
 from __future__ import annotations
 
 import copy
-import json
-import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.search import Retriever  # noqa: E402
+from scripts.ab_timing import time_ab, tune_questions  # noqa: E402
 
 
 def main() -> None:
     on = Retriever()
     off = copy.copy(on)
     off.settings = on.settings.model_copy(update={"feedback_weight": 0.0})
-    lines = (ROOT / "eval" / "questions_tune.jsonl").read_text().splitlines()
-    questions = [json.loads(x)["question"] for x in lines if x.strip()]
-    for q in questions:
-        on.retrieve(q)
-    cpu: dict[str, list[float]] = {"off": [], "on": []}
-    wall: dict[str, list[float]] = {"off": [], "on": []}
-    for i, q in enumerate(questions):
-        order = [("off", off), ("on", on)] if i % 2 == 0 else [("on", on), ("off", off)]
-        for name, r in order:
-            c, w = time.process_time(), time.perf_counter()
-            r.retrieve(q)
-            cpu[name].append((time.process_time() - c) * 1e3)
-            wall[name].append((time.perf_counter() - w) * 1e3)
-    diff = [a - b for a, b in zip(cpu["on"], cpu["off"], strict=True)]
-    print(f"n={len(questions)} load {os.getloadavg()[0]:.1f}")
-    for name in ("off", "on"):
-        print(f"{name}: CPU p50 {statistics.median(cpu[name]):.2f} ms, wall p50 {statistics.median(wall[name]):.2f} ms")
-    print(f"added CPU per query: median {statistics.median(diff):.2f} ms, mean {statistics.mean(diff):.2f} ms")
+    time_ab(off, on, tune_questions()).print_summary()
 
 
 if __name__ == "__main__":

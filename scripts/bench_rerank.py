@@ -10,17 +10,15 @@ warm server), then with the rerank off and on in alternating order; CPU time of 
 from __future__ import annotations
 
 import copy
-import json
-import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.search import Retriever  # noqa: E402
+from scripts.ab_timing import time_ab, tune_questions  # noqa: E402
 
 
 def main() -> None:
@@ -29,27 +27,9 @@ def main() -> None:
         raise SystemExit("the rerank is off here (RAG_RERANK, or no paper-level vectors)")
     off = copy.copy(on)
     off.reranker = None
-    lines = (ROOT / "eval" / "questions_tune.jsonl").read_text().splitlines()
-    questions = [json.loads(x)["question"] for x in lines if x.strip()]
-    for q in questions:
-        on.retrieve(q)
-    cpu: dict[str, list[float]] = {"off": [], "on": []}
-    wall: dict[str, list[float]] = {"off": [], "on": []}
-    own: list[float] = []
-    for i, q in enumerate(questions):
-        order = [("off", off), ("on", on)] if i % 2 == 0 else [("on", on), ("off", off)]
-        for name, r in order:
-            c, w = time.process_time(), time.perf_counter()
-            got = r.retrieve(q)
-            cpu[name].append((time.process_time() - c) * 1e3)
-            wall[name].append((time.perf_counter() - w) * 1e3)
-            if name == "on" and "rerank_ms" in got.timings:
-                own.append(got.timings["rerank_ms"])
-    diff = [a - b for a, b in zip(cpu["on"], cpu["off"], strict=True)]
-    print(f"n={len(questions)} load {os.getloadavg()[0]:.1f}")
-    for name in ("off", "on"):
-        print(f"{name}: CPU p50 {statistics.median(cpu[name]):.2f} ms, wall p50 {statistics.median(wall[name]):.2f} ms")
-    print(f"added CPU per query: median {statistics.median(diff):.2f} ms, mean {statistics.mean(diff):.2f} ms")
+    times = time_ab(off, on, tune_questions())
+    times.print_summary()
+    own = [got.timings["rerank_ms"] for got in times.on_results if "rerank_ms" in got.timings]
     print(f"rerank_ms (wall, {len(own)} reranked): p50 {statistics.median(own):.2f}, max {max(own):.2f}")
 
 
