@@ -69,13 +69,15 @@ RULES: tuple[FormRule, ...] = (
         rf"|\b(?:list|find|show|name|give)(?: me)?(?: all| every| the| some| any)* (?:{_PLURAL_WORKS}|paper|work)\b"
         rf"|\bany (?:other )?(?:work|papers|research|studies)\b (?:on|about|that|in|into|for|using|which|\w+ing)\b"
         r"|\b(?:are there|do we have|what do we have|what is there)\b"
+        r"|\bwhat does (?:the|this) (?:collection|corpus|library) (?:have|hold|contain)\b|^anything (?:on|about)\b"
+        r"|[?.!]\s*(?:so )?which (?:papers|works|studies)\b"
         r"|\bis there (?:any |some )?(?:other )?(?:studies|papers)\b"
         rf"|\bhow many (?:papers|works|studies)\b(?! (?:did|does|do) (?:the|this|that|its?)\b)"
         r"|\b(?:survey|overview) of (?:the )?(?:papers|work|research)\b"
         rf"|\ball (?:the )?(?:papers|works)\b|\b{_PLURAL_WORKS} (?:in|from) (?:the|this) (?:corpus|collection)\b"
         rf"|^(?!{_ASKING})[\w\s\-/,()'.]{{3,90}}? {_PLURAL_WORKS}\b(?: that| which| for| to| in| on| specifically)"
         rf"|^(?!{_ASKING})[\w\s\-/,()'.]{{3,90}}? (?:papers|works|studies) ?\??$"
-        rf"|^{_PLURAL_WORKS} (?:to|for|on|that|which|about)\b",
+        rf"|^{_PLURAL_WORKS} (?:to|for|on|that|which|about|involving|using|with)\b",
         "Which papers in the collection are about sparse autoencoders?",
     ),
     _rule(

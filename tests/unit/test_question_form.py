@@ -20,6 +20,12 @@ EXAMPLES = {
         "Are there other papers on hyperbolic embeddings?",
         "any papers extending slot attention to video?",
         "How many papers in the collection study sheaf neural networks?",
+        # asked as the collection's holdings, as "anything on", after a question of its own, "papers involving"
+        "what does the collection have on abstract visual reasoning and visual puzzles?",
+        "anything on whether LLMs can monitor their own internal states?",
+        "do CLIP-style models capture word order? which papers look at that",
+        "how much text can be packed into a single vector? which papers look at that",
+        "papers involving robots?",
     ],
     "comparison": [
         "How does Monet differ from a standard mixture-of-experts layer?",
