@@ -18,10 +18,11 @@ report files are scored with the chosen model and printed beside them.
 
 With paper vectors a second model is fitted for set questions alone (`SelectionModel.set_model`, features
 `SET_FEATURES`: each candidate against the question's bare topic, and where it stands among the candidates),
-on the set questions of the tune files and of `--sets` (default eval/questions_sets_tune.jsonl, set questions
-only: the joint model and the other forms' rules never see them). `--no-sets` leaves that file out, as the
-shipped rag/selection-mpnet.json does: its refit with the file did not hold on the test half
-(docs/evaluation-forms.md, "More set questions"). The L2 strength is the one of `--set-l2` whose
+on the set questions of the tune files, plus those of `--sets` files if given (set questions only: the joint
+model and the other forms' rules never see them). The default leaves eval/questions_sets_tune.jsonl out, as
+the shipped rag/selection-mpnet.json does: its refit with that file (`--sets eval/questions_sets_tune.jsonl`)
+did not hold on the test half (docs/evaluation-forms.md, "More set questions"), so a plain `--write`
+reproduces the shipped model. The L2 strength is the one of `--set-l2` whose
 leave-one-question-out probabilities rank the set questions' candidates best (mean average precision), and
 the set threshold is chosen on those held-out probabilities, not on the fitted ones (which flatter it), by
 the smallest shortfall from issue 20's bar of 0.90 precision and 0.90 recall (`bar_key`). On the 33 set
@@ -201,9 +202,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tune", type=Path, action="append", help="question files to fit on (default: tune half)")
     parser.add_argument(
-        "--sets", type=Path, action="append", help="set questions for the set model only (default: the sets tune file)"
+        "--sets",
+        type=Path,
+        action="append",
+        help=f"more set questions for the set model only (e.g. {SETS[0].relative_to(ROOT)}; default: none)",
     )
-    parser.add_argument("--no-sets", action="store_true", help="the set model from the tune files' set questions alone")
     parser.add_argument("--report", type=Path, action="append", help="question files to report (default: test, dev)")
     parser.add_argument("--write", action="store_true", help="write the profile's model file")
     parser.add_argument("--l2", type=float, default=1.0)
@@ -269,7 +272,7 @@ def main() -> int:
             "notes": {"l2": args.l2, "depth": DEPTH},
         }
     )
-    more = [Item(pipeline, q) for path in ([] if args.no_sets else args.sets or SETS) for q in load(path)]
+    more = [Item(pipeline, q) for path in (args.sets or []) for q in load(path)]
     if with_sets:
         set_items = [i for i in tune + more if i.form.form == "set" and i.candidates]
         l2_grid = [float(v) for v in args.set_l2.split(",")]

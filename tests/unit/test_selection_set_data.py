@@ -117,7 +117,7 @@ def _fit_script():
 
 def test_the_fit_reads_the_sets_file_for_the_set_model_only():
     fit = _fit_script()
-    assert fit.SETS == [SETS_TUNE]  # read by default ...
+    assert fit.SETS == [SETS_TUNE]  # named for --sets ...
     assert SETS_TUNE not in fit.TUNE and FORMS_TEST not in fit.TUNE + fit.SETS  # ... and not by the joint model
 
 
