@@ -3,13 +3,15 @@
     RAG_DATA_DIR=DIR PYTHONPATH=$PWD .venv/bin/python scripts/fit_rerank.py           # fit, print, write nothing
     RAG_DATA_DIR=DIR PYTHONPATH=$PWD .venv/bin/python scripts/fit_rerank.py --write   # also rag/rerank-mpnet.json
 
-Every question is retrieved as `rag eval` retrieves it (k 10, the top `DEPTH` sources) with the
-rerank off, and the rerank features of its top `--pool` papers are read from the live retriever
+Every question is retrieved as `rag eval` retrieves it (k 10, the top `LABELLED` sources) with the
+rerank off, and the rerank features of the model's candidates are read from the live retriever
 (`Retriever.rerank_rows`, what `retrieve` computes). Fitted on: the answerable questions of
 eval/questions_tune.jsonl and the single-paper ones of eval/questions_forms_tune.jsonl, gold
 papers the positives; questions that name a paper are left out (the rerank leaves them alone).
 The L2 strength is chosen by leave-one-question-out on questions_tune (hit@1 + MRR@10, the
-larger strength on a tie); the report files are only measured.
+larger strength on a tie); the report files are only measured. `--depth`, `--pool`,
+`--signal-top` and `--extra` fit other shapes (`RerankModel`); `--out FILE` writes one to measure
+with RAG_RERANK_MODEL=FILE.
 """
 
 from __future__ import annotations
