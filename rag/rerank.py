@@ -7,6 +7,8 @@ it: its best abstract sentence, the paper vector's cosine and cohesion with the 
 how much of the question's vocabulary the title and abstract cover, and how many retrievers agree
 on it. This module scores each of the top `pool` fused papers on those features (`FEATURES`) with
 a linear model and reorders the top `depth` by the score; papers past `depth` keep their places.
+A model can also reorder every paper some retriever ranks in its own top `signal_top`, and read
+`EXTRA_FEATURES`; the shipped one does neither (tried and dropped: docs/evaluation.md).
 
 The model is a listwise (conditional) logistic regression: per question, P(paper i is the gold
 one) = softmax over the candidates of coef . (x_i - mean) / scale, fitted on the tune files with
@@ -57,6 +59,9 @@ FEATURES = (
     "coverage_rel",
     "title_coverage",
 )
+# read when a model lists them (rerank_features computes them all): whether each retriever missed
+# the paper, and the paper's rank by its best abstract sentence over the whole collection
+EXTRA_FEATURES = (*(f"miss_{name}" for name in SIGNAL_NAMES), "r_sentence")
 _SINGLE = QuestionForm(form="single")
 
 
@@ -71,6 +76,9 @@ class RerankModel(BaseModel):
     coef: list[float]
     depth: int = Field(10, ge=2, le=50, description="The top papers that are reordered; the rest keep their places.")
     pool: int = Field(15, ge=2, le=50, description="The top papers the relative features are computed over.")
+    signal_top: int = Field(
+        0, ge=0, le=40, description="Each retriever's own top this many papers join the reordered ones (0: none)."
+    )
     fitted_on: str = ""
     notes: dict[str, float | int | str] = Field(default_factory=dict)
 
@@ -78,11 +86,37 @@ class RerankModel(BaseModel):
         """A feature the candidate lacks reads as its mean: it adds nothing."""
         return standardized_score(features, self.features, self.mean, self.scale, self.coef)
 
-    def order(self, rows: Sequence[dict[str, float]]) -> list[int]:
-        """Positions of the first `depth` rows, best score first (ties keep the fused order), then the rest."""
-        head = min(self.depth, len(rows))
+    def order(self, rows: Sequence[dict[str, float]], head: int | None = None) -> list[int]:
+        """Positions of the first `head` rows (default `depth`), best score first (ties keep the
+        fused order), then the rest."""
+        head = min(self.depth if head is None else head, len(rows))
         scores = [self.score(r) for r in rows[:head]]
         return sorted(range(head), key=lambda i: (-scores[i], i)) + list(range(head, len(rows)))
+
+    def candidates(self, hits: Sequence[PaperHit]) -> tuple[list[int], int]:
+        """(fused positions of the papers the features are read over, how many of them are reordered).
+
+        The reordered ones are the fused top `depth` plus every paper some retriever ranks in its
+        own top `signal_top` (a vague question's paper can be one retriever's pick and still sink in
+        the fusion), in fused order; the features' pool is topped up with the next fused papers.
+        """
+        head = [
+            i
+            for i, h in enumerate(hits)
+            if i < self.depth or any(h.ranks.get(name, UNRANKED) < self.signal_top for name in SIGNAL_NAMES)
+        ]
+        chosen = set(head)
+        rest = [i for i in range(len(hits)) if i not in chosen][: max(0, self.pool - len(head))]
+        return head + rest, len(head)
+
+    def rerank(
+        self, hits: Sequence[Any], rows: Sequence[dict[str, float]], positions: Sequence[int], head: int
+    ) -> list[Any]:
+        """`hits` with the `head` candidates at `positions` put first in score order, then the rest as fused."""
+        order = self.order(rows, head)[:head]
+        first = [positions[i] for i in order]
+        taken = set(first)
+        return [hits[i] for i in first] + [h for i, h in enumerate(hits) if i not in taken]
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> RerankModel:
@@ -100,6 +134,7 @@ def signal_features(hit: PaperHit) -> dict[str, float]:
     row = {f"r_{name}": math.log1p(r) for name, r in zip(SIGNAL_NAMES, ranks, strict=True)}
     row["agree3"] = float(sum(r < 3 for r in ranks))
     row["agree1"] = float(sum(r == 0 for r in ranks))
+    row.update({f"miss_{name}": float(name not in hit.ranks) for name in SIGNAL_NAMES})
     return row
 
 
@@ -195,6 +230,7 @@ def reorder(items: Sequence[Any], order: Sequence[int]) -> list[Any]:
 
 __all__ = [
     "DEFAULT_RERANK_FILE",
+    "EXTRA_FEATURES",
     "FEATURES",
     "RerankModel",
     "fit_listwise",

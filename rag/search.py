@@ -9,6 +9,7 @@ the evidence and decides (with the famous papers of `rag.landmarks` as a yardsti
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from rag.models import PaperHit, QueryRewrite, Source
 from rag.question import Query, QueryAnalyzer
 from rag.refusal import Refusal, load_model, outside
 from rag.refusal_model import Verdict, default_model_file, warn_if_fitted_otherwise
-from rag.rerank import RerankModel, reorder, rerank_features
+from rag.rerank import RerankModel, rerank_features
 from rag.retrieve import Ranker
 from rag.rewrite import QueryRewriter, fuse_with_passage
 from rag.sentences import SentenceIndex
@@ -170,8 +171,13 @@ class Retriever(Ranker):
             rewrite=rewritten,
         )
 
-    def rerank_rows(self, query: Query, fused: Sequence[PaperHit], pool: int) -> list[dict[str, float]]:
-        """`rag.rerank.FEATURES` of the top `pool` fused papers (scripts/fit_rerank.py fits on these)."""
+    def rerank_rows(
+        self, query: Query, fused: Sequence[PaperHit], pool: int, sentence_rank: bool = False
+    ) -> list[dict[str, float]]:
+        """`rag.rerank.FEATURES` of the top `pool` papers of `fused` (scripts/fit_rerank.py fits on these).
+
+        `sentence_rank`: also `r_sentence`, the paper's rank by its best sentence over the collection.
+        """
         top = list(fused[:pool])
         vector = self.query_vector(query.dense_text)
         sims = [self.sentences.similarities(vector, h.paper_id) for h in top]
@@ -183,18 +189,26 @@ class Retriever(Ranker):
             vector_of = self.paper_vectors([h.paper_id for h in top])
             paper_vectors = [vector_of[h.paper_id] for h in top]
         papers = [self.papers[h.paper_id] for h in top]
-        return rerank_features(papers, top, terms, self.idf, self.tokenize, sims, question_vector, paper_vectors)
+        rows = rerank_features(papers, top, terms, self.idf, self.tokenize, sims, question_vector, paper_vectors)
+        if sentence_rank:
+            ranks = self.sentences.paper_ranks(vector)
+            for row, hit in zip(rows, top, strict=True):
+                row["r_sentence"] = math.log1p(ranks.get(hit.paper_id, len(ranks)))
+        return rows
 
     def rerank(self, query: Query, fused: list[PaperHit], timings: dict[str, float]) -> list[PaperHit]:
         """The top of `fused` reordered by the rerank model; as it was when the rerank is off.
 
         A question that names a paper is left alone (its name already decides, as for the feedback).
         """
-        if self.reranker is None or len(fused) < 2 or query.named or query.named_in_abstract:
+        model = self.reranker
+        if model is None or len(fused) < 2 or query.named or query.named_in_abstract:
             return fused
         started = time.perf_counter()
-        rows = self.rerank_rows(query, fused, self.reranker.pool)
-        fused = reorder(fused, self.reranker.order(rows))
+        positions, head = model.candidates(fused)
+        candidates = [fused[i] for i in positions]
+        rows = self.rerank_rows(query, candidates, len(candidates), "r_sentence" in model.features)
+        fused = model.rerank(fused, rows, positions, head)
         timings["rerank_ms"] = (time.perf_counter() - started) * 1e3
         return fused
 

@@ -7,12 +7,14 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 
 from rag.config import Settings
 from rag.corpus import normalize_title
 from rag.models import PaperHit
-from rag.rerank import FEATURES, UNRANKED, RerankModel, fit_listwise, reorder, signal_features
+from rag.rerank import EXTRA_FEATURES, FEATURES, UNRANKED, RerankModel, fit_listwise, reorder, signal_features
+from rag.sentences import SentenceIndex
 from tests.conftest import ROOT
 
 
@@ -52,6 +54,51 @@ def test_signal_features_read_each_retrievers_rank_and_their_agreement():
     assert row["r_dense"] == 0.0 and row["r_bm25"] == pytest.approx(math.log1p(2))
     assert row["r_feedback"] == pytest.approx(math.log1p(UNRANKED))
     assert row["agree3"] == 3.0 and row["agree1"] == 2.0
+    assert [row[f"miss_{n}"] for n in ("dense", "bm25", "paper_dense", "feedback")] == [0.0, 0.0, 0.0, 1.0]
+    assert set(EXTRA_FEATURES) - set(row) == {"r_sentence"}, "the sentence rank is the retriever's to add"
+
+
+def test_candidates_add_each_retrievers_own_top_to_the_fused_top_and_top_up_the_pool():
+    hits = [PaperHit(f"p{i}", ranks={"dense": i, "bm25": i}) for i in range(8)]
+    hits[6].ranks = {"dense": 40, "bm25": 1}  # sunk in the fusion, second in BM25
+    hits[7].ranks = {"feedback": 0}  # only the feedback proposed it
+    plain = _model(depth=3).model_copy(update={"pool": 5})
+    assert plain.candidates(hits) == ([0, 1, 2, 3, 4], 3), "no signal_top: the fused top depth, pool topped up"
+    wide = plain.model_copy(update={"signal_top": 2})
+    positions, head = wide.candidates(hits)
+    assert positions[:head] == [0, 1, 2, 6, 7] and head == 5, "a retriever's top 2 joins the reordered papers"
+    assert positions == [0, 1, 2, 6, 7], "the pool is already full: nothing is added past the head"
+    # the rerank puts the head in score order first and leaves every other paper in fused order
+    rows = [{"a": 0.0, "b": 1.0}] * len(positions)
+    rows = [*rows[:3], {"a": 3.0, "b": 1.0}, {"a": 1.0, "b": 1.0}]  # p6 best, then p7, then ties in fused order
+    assert wide.rerank([h.paper_id for h in hits], rows, positions, head) == [
+        "p6", "p7", "p0", "p1", "p2", "p3", "p4", "p5",
+    ]  # fmt: skip
+
+
+def test_candidates_without_signal_top_rerank_as_the_prefix_reorder_did():
+    """The shipped shape (depth 10, pool 15, no signal_top) gives the very order `reorder` gave."""
+    model = _model(depth=3).model_copy(update={"pool": 4})
+    hits = [PaperHit(f"p{i}", ranks={"dense": 0}) for i in range(6)]
+    rows = [{"a": float(i % 3), "b": 1.0} for i in range(4)]
+    positions, head = model.candidates(hits)
+    ids = [h.paper_id for h in hits]
+    assert model.rerank(ids, rows, positions, head) == reorder(ids, model.order(rows))
+
+
+def test_sentence_paper_ranks_order_papers_by_their_best_sentence():
+    vectors = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.8, 0.6], [-1.0, 0.0]]
+    index = SentenceIndex(
+        vectors=np.asarray(vectors, dtype="float32"),
+        starts=np.zeros(5, int),
+        ends=np.ones(5, int),
+        rows={"a": (0, 2), "b": (2, 4), "c": (4, 5)},  # a: best 1.0 (x), b: best 0.8, c: -1.0
+    )
+    query = np.asarray([1.0, 0.0])
+    assert index.paper_ranks(query) == {"a": 0, "b": 1, "c": 2}
+    assert index.paper_ranks(np.asarray([0.0, 1.0])) == {"a": 0, "b": 1, "c": 2}
+    assert index.paper_ranks(np.asarray([-1.0, 0.0])) == {"c": 0, "a": 1, "b": 2}  # a: 0.0 beats b: -0.6
+    assert SentenceIndex.empty().paper_ranks(query) == {}
 
 
 def test_the_shipped_model_reads_every_feature_and_says_what_it_was_fitted_on():
