@@ -31,7 +31,8 @@ WORD = re.compile(r"(?u)\b\w\w+\b")
 TRAILING_MARKERS = re.compile(rf"(?<!\.\.)([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
 ELLIPSIS = "..."
 # a quoted part of a sentence is a claim of its own: cut after "... [n]" and before a "..." that opens one
-FRAGMENT_CUT = re.compile(r"\.\.\.(?:\s*\[[^\]\n]*\])+\s+(?=\S)|(?:[.!?]|\])\s+(?=\.\.\.)")
+# (an opening "..." touches the part's first word; a closing one stands apart: "(e.g. ... [1]" is no opening)
+FRAGMENT_CUT = re.compile(r"\.\.\.(?:\s*\[[^\]\n]*\])+\s+(?=\S)|(?:[.!?]|\])\s+(?=\.\.\.\S)")
 MIN_FRAGMENT_WORDS = 3
 
 

@@ -132,7 +132,7 @@ TAIL_RULES: tuple[SpanRule, ...] = (
 
 # a quoted part may start or end here (the comma, semicolon or colon is dropped; a connective word is kept)
 CUT = re.compile(
-    r"[;,:]\s+|\s+(?=(?:which|while|whereas|by|using|with|that|and|for|through|via|to|in|on|where|but|"
+    r"(?<!e\.g\.)(?<!i\.e\.)[;,:]\s+|\s+(?=(?:which|while|whereas|by|using|with|that|and|for|through|via|to|in|on|where|but|"
     r"thereby|thus|making|allowing|enabling|leading|resulting|yielding|achieving|outperforming|improving|"
     r"reducing|providing|showing|demonstrating)\b)",
     re.IGNORECASE,
@@ -317,7 +317,7 @@ def _likely_part(
     """The run of parts (cut at `CUT`) maximising the sum over its words of (probability - keep_odds).
 
     A word adds to token F1 when it is likely enough to be the reference's, and costs precision otherwise.
-    The run keeps at least `floor` words and, asked for a number or a limitation,
+    The run never holds half a parenthesis, keeps at least `floor` words and, asked for a number or a limitation,
     what holds it.
     """
     assert choice.coef is not None
@@ -344,6 +344,8 @@ def _likely_part(
             if count < floor or not count:
                 continue
             if must and not (a <= must.start() and must.end() <= b):
+                continue
+            if sentence.count("(", a, b) != sentence.count(")", a, b):  # never half a parenthesis
                 continue
             first, last = bisect.bisect_left(starts, a), bisect.bisect_right(ends, b)
             gain = prefix[max(last, first)] - prefix[first]

@@ -128,3 +128,21 @@ def test_words_beside_an_ellipsis_that_are_no_quote_resolve_to_no_part():
     checked = check_citations("From “Monet” [1]: ...we invented everything here [1].", [_source(ABSTRACT)])
     assert len(checked.citations) == 1
     assert checked.citations[0].quote not in ("we invented everything here",)  # the nearest whole sentence instead
+
+
+def test_a_part_never_holds_half_a_parenthesis_nor_ends_on_an_abbreviation():
+    sentence = "The task vectors are derived in one modality (e.g., text) and transferred to another (e.g., image)."
+    for name in WORD_FEATURES:  # whichever word the model favours
+        span = choose_span(sentence, _model(**{name: 8.0}).model_copy(update={"min_keep": 0.0}))
+        assert span.text.count("(") == span.text.count(")"), (name, span.text)
+        assert not span.text.endswith(("e.g.", "i.e.")), (name, span.text)
+
+
+def test_a_closing_cut_after_an_abbreviation_stays_in_its_claim():
+    abstract = "Vectors derived in one modality (e.g. text) transfer to another modality. Ensembles help."
+    text = "From “Monet” [1]: Vectors derived in one modality (e.g. ... [1] ...transfer to another modality. [1]"
+    checked = check_citations(text, [_source(abstract)])
+    assert [c.quote for c in checked.citations] == [
+        "Vectors derived in one modality (e.g.",
+        "transfer to another modality",  # its stop stands after the [1]
+    ]
