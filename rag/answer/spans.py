@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.answer.sentence_scorer import NUMBER, WEAKNESS
 
@@ -177,8 +177,16 @@ class SpanChoice(BaseModel):
         0.2, ge=0, le=1, description="A part of a sentence is kept when its words' mean probability beats this."
     )
     min_keep: float = Field(0.5, ge=0, le=1, description="A cut keeps at least this share of the sentence's words.")
+    features: tuple[str, ...] = Field(WORD_FEATURES, description="The names of `coef`'s features, in order.")
     fitted_on: str = ""
     notes: dict[str, float | int | str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _features_match(self) -> SpanChoice:
+        """A file fitted on other features than `word_rows` makes is refused, not read with shifted weights."""
+        if self.coef is not None and (self.features != WORD_FEATURES or len(self.coef) != len(WORD_FEATURES)):
+            raise ValueError(f"span weights are for {self.features}, not {WORD_FEATURES}")
+        return self
 
     @classmethod
     def load(cls, path: Path = DEFAULT_SPANS_FILE) -> SpanChoice:

@@ -146,3 +146,8 @@ def test_a_closing_cut_after_an_abbreviation_stays_in_its_claim():
         "Vectors derived in one modality (e.g.",
         "transfer to another modality",  # its stop stands after the [1]
     ]
+
+
+def test_weights_for_other_features_are_refused():
+    with pytest.raises(ValueError, match="span weights are for"):
+        SpanChoice(coef=(1.0, 2.0), features=("bias", "idf"))
