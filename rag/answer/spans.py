@@ -130,11 +130,14 @@ TAIL_RULES: tuple[SpanRule, ...] = (
     ),
 )
 
-# a quoted part may start or end here (the comma, semicolon or colon is dropped; a connective word is kept)
-CUT = re.compile(
-    r"(?<!e\.g\.)(?<!i\.e\.)[;,:]\s+|\s+(?=(?:which|while|whereas|by|using|with|that|and|for|through|via|to|in|on|where|but|"
-    r"thereby|thus|making|allowing|enabling|leading|resulting|yielding|achieving|outperforming|improving|"
-    r"reducing|providing|showing|demonstrating)\b)",
+# a quoted part may start or end only at a clause boundary: a comma, semicolon, colon or dash (dropped),
+# never inside a phrase ("Mixture of Experts with Group Aggregation" stays whole), so a part reads on its own
+CUT = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)[;,:]\s+|\s+(?:--|—|–)\s+")
+# a part may not start on a word that leans on the clause before it ("...but instead has", "...where the")
+LEANING = re.compile(
+    r"(?:and|or|but|nor|yet|so|which|where|whereas|while|when|who|whose|that|than|as|because|since|although|"
+    r"though|if|unless|thus|thereby|hence|i\.e\.|e\.g\.|respectively|such as|including|especially|"
+    r"\w+ing)\b",
     re.IGNORECASE,
 )
 WORD = re.compile(r"\w[\w'-]*")
@@ -319,6 +322,13 @@ def choose_span(sentence: str, choice: SpanChoice, asked: Asked | None = None) -
     return Span(text, start, end, cut_left, cut_right)
 
 
+def _skip_separator(sentence: str, at: int, end: int) -> int:
+    """Where the words after a cut begin: past the comma, semicolon, colon or dash the cut sits on."""
+    while at < end and sentence[at] in " ,;:-—–":
+        at += 1
+    return at
+
+
 def _likely_part(
     sentence: str, start: int, end: int, asked: Asked, choice: SpanChoice, floor: float
 ) -> tuple[int, int]:
@@ -347,6 +357,8 @@ def _likely_part(
     must = need.search(sentence, start, end) if need else None
     best: tuple[float, int, int] | None = None
     for i, a in enumerate(cuts):
+        if a > start and LEANING.match(sentence, _skip_separator(sentence, a, end)):
+            continue
         for b in cuts[i + 1 :]:
             count = bisect.bisect_left(spots, b) - bisect.bisect_left(spots, a)
             if count < floor or not count:
