@@ -27,7 +27,13 @@ NOT_IN_CORPUS = "I could not find this in the listed papers, so I will not guess
 _CITE_BODY = r"\s*\d+(?:\s*(?:,\s*and|[-–,;]|and)\s*\d+)*\s*"
 CITATION = re.compile(rf"\[(?:sources?\s*)?({_CITE_BODY})\]", re.IGNORECASE)
 WORD = re.compile(r"(?u)\b\w\w+\b")
-TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
+# "claim. [1]" -> "claim [1]."; not after an ellipsis ("part of a sentence ... [1]" marks a cut, not a stop)
+TRAILING_MARKERS = re.compile(rf"(?<!\.\.)([.!?])((?:\s*\[(?:sources?\s*)?{_CITE_BODY}\])+)", re.IGNORECASE)
+ELLIPSIS = "..."
+# a quoted part of a sentence is a claim of its own: cut after "... [n]" and before a "..." that opens one
+# (an opening "..." touches the part's first word; a closing one stands apart: "(e.g. ... [1]" is no opening)
+FRAGMENT_CUT = re.compile(r"\.\.\.(?:\s*\[[^\]\n]*\])+\s+(?=\S)|(?:[.!?]|\])\s+(?=\.\.\.\S)")
+MIN_FRAGMENT_WORDS = 3
 
 
 # ------------------------------------------------------------------------------------------
@@ -66,8 +72,52 @@ def best_quote(claim: str, source: Source) -> Sentence:
     verbatim = [s for s in sentences if s.text.strip().rstrip(".!?") in claim]
     if verbatim:
         return max(verbatim, key=lambda s: len(s.text))
+    part = quoted_part(claim, sentences)
+    if part is not None:
+        return part
     claim_words = set(WORD.findall(claim.lower()))
     return max(sentences, key=lambda s: (len(claim_words & set(WORD.findall(s.text.lower()))), -s.start))
+
+
+def _find(words: list[str], sentences: list[Sentence]) -> Sentence | None:
+    """Where these words stand, in this order and up to whitespace, in one of the sentences."""
+    pattern = re.compile(r"\s+".join(map(re.escape, words)))
+    for sentence in sentences:
+        match = pattern.search(sentence.text)
+        if match:
+            return Sentence(match.group(), sentence.start + match.start(), sentence.start + match.end())
+    return None
+
+
+def quoted_part(claim: str, sentences: list[Sentence]) -> Sentence | None:
+    """The part of one abstract sentence a claim quotes beside a "..." that marks a cut, or None.
+
+    The words before a "..." end the quoted part ("From “X”: we propose Y ..." -> its longest
+    tail found in a sentence), the words after one begin it ("...we propose Y." -> its longest
+    head), and words between two are the part itself. At least `MIN_FRAGMENT_WORDS` words.
+    """
+    if ELLIPSIS not in claim:
+        return None
+    pieces = claim.split(ELLIPSIS)
+    best: Sentence | None = None
+    for i, piece in enumerate(pieces):
+        words = piece.split()
+        after, before = i > 0, i < len(pieces) - 1
+        if len(words) < MIN_FRAGMENT_WORDS:
+            continue
+        if after and before:
+            runs = [words]
+        elif after:
+            runs = [words[:j] for j in range(len(words), MIN_FRAGMENT_WORDS - 1, -1)]
+        else:
+            runs = [words[j:] for j in range(0, len(words) - MIN_FRAGMENT_WORDS + 1)]
+        for run in runs:
+            found = _find(run, sentences)
+            if found is not None:
+                if best is None or len(found.text) > len(best.text):
+                    best = found
+                break
+    return best
 
 
 def claims(text: str) -> list[Sentence]:
@@ -75,13 +125,18 @@ def claims(text: str) -> list[Sentence]:
 
     A list item ("- Problem: ... [1]" then "- Method: ... [1]") is a claim of its own: the splitter
     breaks only before a capital, so without the line cut three items quoting one paper read as one
-    sentence and kept only one of their three quotes.
+    sentence and kept only one of their three quotes. So is a quoted part of a sentence ("...we propose
+    Y [1]. ...it beats Z ... [1]"): the splitter does not break before a "...".
     """
     out: list[Sentence] = []
     for line in re.finditer(r"[^\n]+", text):
-        out.extend(
-            Sentence(s.text, s.start + line.start(), s.end + line.start()) for s in split_sentences(line.group())
-        )
+        for s in split_sentences(line.group()):
+            start = s.start + line.start()
+            cuts = [m.end() for m in FRAGMENT_CUT.finditer(s.text)]
+            for a, b in zip([0, *cuts], [*cuts, len(s.text)], strict=True):
+                piece = s.text[a:b].rstrip()
+                if piece.strip():
+                    out.append(Sentence(piece, start + a, start + a + len(piece)))
     return out
 
 
@@ -122,7 +177,8 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
             return "".join(f"[{n}]" for n in kept)
 
         cleaned = CITATION.sub(rewrite, sentence.text)
-        cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned))
+        # "claim [1] ." -> "claim [1]."; a "..." that opens a quoted part keeps its space
+        cleaned = re.sub(r"[ \t]+(?!\.\.\.)([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned))
         claim = CITATION.sub("", cleaned).strip()
         if numbers and claim.endswith(":"):  # a heading ("“Title” [1] in brief:") names a paper, it quotes none
             headings.extend((n, claim) for n in dict.fromkeys(numbers))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from rag.answer.sentence_scorer import (
     sentence_features,
     shunned,
 )
+from rag.answer.spans import Asked, SpanChoice, choose_span, said_words
 from rag.models import Source
 from rag.question.form import asks_across_papers
 from rag.selection import Candidate
@@ -99,11 +101,14 @@ class ExtractiveAnswerer:
         idf: Callable[[str], float],
         max_sentences: int = 3,
         scorer: SentenceScorer | None = None,
+        spans: SpanChoice | None = None,
     ) -> None:
-        """`idf`: a word's inverse document frequency over the index (the BM25 index's)."""
+        """`idf`: a word's inverse document frequency over the index (the BM25 index's); `spans`: what part of a
+        sentence is quoted (`rag.answer.spans`; default: `rag/spans.json`)."""
         self._idf = idf
         self.max_sentences = max_sentences
         self.scorer = scorer or SentenceScorer.load()
+        self.spans = spans if spans is not None else SpanChoice.load()
 
     # -- scoring ----------------------------------------------------------------------------
     def scored(
@@ -214,17 +219,44 @@ class ExtractiveAnswerer:
         return sorted(labelled, key=lambda p: (ROLES.index(p[0]), p[1].sentence.start))
 
     # -- writing ----------------------------------------------------------------------------
+    def quote(
+        self,
+        question: str,
+        form: str,
+        aspect: str,
+        item: ScoredSentence,
+        tokenize,
+        said: Counter[str] | None = None,
+    ) -> str:
+        """The sentence's words the answer quotes: the span `rag.answer.spans` keeps, each cut marked "...".
+
+        `said`: the words the answer has written so far (a word said again adds less to what it tells).
+        """
+        if self.spans is None:
+            return item.sentence.text.strip()
+        cue = "number" if form == "number" else "limitation" if "limitation" in (form, aspect) else ""
+        paper = item.source.paper
+        asked = Asked(question, paper.title, tokenize, self._idf, cue, Counter(said or ()), paper.abstract)
+        span = choose_span(item.sentence.text, self.spans, asked)
+        return span.rendered()
+
     def write(self, question: str, plan: Plan, tokenize) -> Iterator[str]:
         """Yield the answer text piece by piece: the lead line, then one piece per item."""
+        said: Counter[str] = Counter()
+        for piece in self._write(question, plan, tokenize, said):
+            said.update(said_words(piece))
+            yield piece
+
+    def _write(self, question: str, plan: Plan, tokenize, said: Counter[str]) -> Iterator[str]:
         chosen = sorted(plan.chosen, key=lambda c: c.source.n)
         if not chosen:
             return
         form, aspect = plan.form.form, plan.form.aspect
         if form == "summary" and len(chosen) >= 1:
-            yield from self._summary(question, chosen[0], tokenize)
+            yield from self._summary(question, chosen[0], tokenize, said)
             return
         if form == "comparison" and plan.form.sides:
-            yield from self._comparison(question, plan, chosen, tokenize)
+            yield from self._comparison(question, plan, chosen, tokenize, said)
             return
         if len(chosen) >= 2 or form == "set":
             weak = aspect == "limitation"
@@ -234,7 +266,7 @@ class ExtractiveAnswerer:
                 items = stated or items[:1]
             yield self._set_lead(len(items), form, aspect, plan.topic)
             for candidate, picked in items:
-                yield self._item(candidate, picked)
+                yield self._item(question, form, aspect, candidate, picked, tokenize, said)
             return
         candidate = chosen[0]
         # limitations asked of the papers here, even with one cited: quote a stated weakness, as a set item does
@@ -242,13 +274,21 @@ class ExtractiveAnswerer:
         picked = self.best(question, form, aspect, candidate, tokenize, SINGLE_SENTENCES, weak)
         n = candidate.source.n
         # the short name ("SPLADE"), not the whole title: its words count against answer_f1, the quotes carry it
-        quotes = " ".join(f"{s.sentence.text.strip()} [{n}]" for s in picked)
+        quotes = " ".join(f"{self.quote(question, form, aspect, s, tokenize, said)} [{n}]" for s in picked)
         yield f"From “{short_name(candidate.source.paper.title)}” [{n}]: {quotes}"
 
-    @staticmethod
-    def _item(candidate: Candidate, picked: Sequence[ScoredSentence]) -> str:
+    def _item(
+        self,
+        question: str,
+        form: str,
+        aspect: str,
+        candidate: Candidate,
+        picked: Sequence[ScoredSentence],
+        tokenize,
+        said: Counter[str],
+    ) -> str:
         n = candidate.source.n
-        quotes = " ".join(f"{s.sentence.text.strip()} [{n}]" for s in picked)
+        quotes = " ".join(f"{self.quote(question, form, aspect, s, tokenize, said)} [{n}]" for s in picked)
         return f"\n- {short_name(candidate.source.paper.title)} [{n}]: {quotes}"
 
     @staticmethod
@@ -264,16 +304,18 @@ class ExtractiveAnswerer:
             return f"{count_word(count)} {noun} in the collection {verb} about {topic}:"
         return f"{count_word(count)} {noun} in the collection answer this:"
 
-    def _summary(self, question: str, candidate: Candidate, tokenize) -> Iterator[str]:
+    def _summary(self, question: str, candidate: Candidate, tokenize, said: Counter[str]) -> Iterator[str]:
         n = candidate.source.n
         yield f"“{candidate.source.paper.title}” [{n}] in brief:"
         last = ""
         for label, item in self.summary(question, candidate, tokenize):
-            text = item.sentence.text.strip()
+            text = self.quote(question, "summary", "contribution", item, tokenize, said)
             yield f" {text} [{n}]" if label == last else f"\n- {label}: {text} [{n}]"
             last = label
 
-    def _comparison(self, question: str, plan: Plan, chosen: list[Candidate], tokenize) -> Iterator[str]:
+    def _comparison(
+        self, question: str, plan: Plan, chosen: list[Candidate], tokenize, said: Counter[str]
+    ) -> Iterator[str]:
         from rag.selection import _mentions
 
         sides = plan.form.sides
@@ -296,7 +338,9 @@ class ExtractiveAnswerer:
                 share_of_first=self.scorer.side_share,
             )
             n = owner.source.n
-            quotes = " ".join(f"{s.sentence.text.strip()} [{n}]" for s in picked)
+            quotes = " ".join(
+                f"{self.quote(f'{side} {question}', 'comparison', aspect, s, tokenize, said)} [{n}]" for s in picked
+            )
             yield f"\n- {side}, in “{short_name(owner.source.paper.title)}” [{n}]: {quotes}"
         for candidate in chosen:
             if candidate.source.n not in matched:
@@ -309,7 +353,7 @@ class ExtractiveAnswerer:
                     SIDE_SENTENCES,
                     share_of_first=self.scorer.side_share,
                 )
-                yield self._item(candidate, picked)
+                yield self._item(question, "comparison", aspect, candidate, picked, tokenize, said)
         missing = [side for side in sides if not any(_mentions(c.source, side) for c in chosen)]
         if missing:
             yield f"\n\nNo paper in the collection is about {missing[0]} itself."

@@ -7,6 +7,7 @@ import re
 from rag.answer import check_citations
 from rag.conversation import Turn, resolve
 from rag.selection import SelectionModel
+from rag.text import split_sentences
 
 SAE = "sparse autoencoder"
 
@@ -83,7 +84,11 @@ def test_a_summary_gives_problem_method_result_in_that_order(pipeline):
     labels = re.findall(r"^- (Problem|Method|Result):", answer.text, flags=re.M)
     assert labels == [r for r in ("Problem", "Method", "Result") if r in labels] and len(labels) >= 2, answer.text
     assert 2 <= len(answer.citations) <= 3  # every quoted sentence is a citation of its own
-    assert "we introduce Mixture of Monosemantic Experts" in answer.text  # what Monet is, not background
+    # what Monet is, not background: a quote (whole or part) of the sentence that introduces it
+    abstract = answer.sources[0].paper.abstract
+    at = abstract.index("we introduce Mixture of Monosemantic Experts")
+    intro = next(s for s in split_sentences(abstract) if s.start <= at < s.end)
+    assert any(intro.start <= c.start and c.end <= intro.end for c in answer.citations), answer.text
 
 
 def test_a_single_paper_question_cites_one_paper(pipeline):

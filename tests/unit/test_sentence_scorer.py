@@ -19,9 +19,12 @@ from rag.answer.sentence_scorer import (
     sentence_features,
     shunned,
 )
+from rag.answer.spans import SpanChoice
 from rag.models import Paper, Source
 from rag.question.form import classify
 from rag.selection import Candidate
+
+WHOLE = SpanChoice()  # no framing rule, no word model: whole sentences
 
 IDF = {"sparse": 3.0, "autoencoders": 4.0, "interpretability": 2.0, "well": 0.5, "how": 0.5, "does": 0.5}
 
@@ -154,7 +157,7 @@ def _candidate(cosines: list[float]) -> Candidate:
 def test_boilerplate_and_links_are_not_quoted_even_when_most_similar():
     """Take out the boilerplate (or link) rule and this answer quotes "In recent years ..." (or the URL)."""
     everything_on = SentenceScorer(features=["cos"], coef=[50.0], second_share=1.0)  # cosine alone decides
-    answerer = ExtractiveAnswerer(idf, scorer=everything_on)
+    answerer = ExtractiveAnswerer(idf, scorer=everything_on, spans=WHOLE)  # which sentence, not which part of it
     question = "What is known about sparse autoencoders?"
     plan = Plan(classify(question), [_candidate([0.0] * 4).source])
     for cosines in ([0.9, 0.2, 0.1, 0.0], [0.1, 0.2, 0.1, 0.9]):
@@ -209,7 +212,7 @@ def test_a_summary_quotes_the_scorers_likeliest_sentences_under_their_roles():
     cosines = [0.9, 0.5, 0.1, 0.7, 0.0]
     candidate = Candidate(source, {}, dict(zip(starts, cosines, strict=True)), 0.9)
     scorer = SentenceScorer(features=["cos"], coef=[20.0], second_share=1.0, summary_share=0.0)
-    answerer = ExtractiveAnswerer(idf, scorer=scorer)
+    answerer = ExtractiveAnswerer(idf, scorer=scorer, spans=WHOLE)
     question = "Summarise the paper on dead latents."
     plan = Plan(classify(question), [source], chosen=[candidate])
     text = "".join(answerer.write(question, plan, tokenize))
