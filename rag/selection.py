@@ -115,10 +115,11 @@ class SetCut(BaseModel):
     """How many of a set question's candidates to cite, decided per question: the papers at or above
     `threshold`, or, when more, every paper above the largest log-odds drop among the `gap_top` most probable.
 
-    One threshold shared by every topic is too high for one topic's candidates and too low for the next; a
-    drop in a question's own sorted probabilities marks where its topic's papers end. Fitted on the tune set
-    questions' held-out probabilities (`scripts/fit_selection.py`; relative and expected-count cuts were tried
-    and did worse: docs/evaluation-forms.md, "A per-question cut").
+    One threshold shared by every topic is too high for one topic's candidates and too low for the next; the
+    idea: a drop in a question's own sorted probabilities may mark where its topic's papers end. Fitted on the
+    tune set questions' held-out probabilities (`scripts/fit_selection.py`; relative and expected-count cuts
+    did worse). Not in the shipped model file: on the test half it cost recall (docs/evaluation-forms.md,
+    "A per-question cut").
     """
 
     model_config = ConfigDict(frozen=True)

@@ -28,6 +28,10 @@ the set threshold is chosen on those held-out probabilities, not on the fitted o
 the smallest shortfall from issue 20's bar of 0.90 precision and 0.90 recall (`bar_key`). On the 33 set
 questions of the tune files it picks what the old rule (highest recall at precision >= 0.90) picked, 0.30;
 on 65 no threshold reaches both, and the old rule gave up 0.07 recall for 0.04 precision.
+The same search also tries a per-question cut (`SetCut`: the threshold, or down to the largest log-odds drop
+among the top m candidates, whichever cites more); it is kept (`set_cut`) only if it beats every plain
+threshold. On the 33 none does (the model file has no set_cut); on the 65 one does, and did not hold on the
+test half (docs/evaluation-forms.md, "A per-question cut").
 """
 
 from __future__ import annotations
