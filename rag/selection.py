@@ -18,7 +18,7 @@ placed among the other candidates, since question-level features fitted jointly 
 poorly from tune to test. The form then decides how many to cite:
 
 - a set question cites every candidate at or above `set_threshold` (the set model's, if any; past the top
-  k too);
+  k too), or, when the model has a `set_cut`, as many as that per-question rule says (`SetCut`);
 - a single-paper question cites the top-ranked paper (or a clearly more probable shown one, by
   `lead_margin`), and a second one only when it is about as strong (`second_ratio` of the first
   and above `second_threshold`);
@@ -106,6 +106,47 @@ def default_selection_file(paper_embedder: str = "none") -> Path:
     return DEFAULT_SELECTION_FILE.with_name(f"selection-{paper_embedder}.json")
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+class SetCut(BaseModel):
+    """How many of a set question's candidates to cite, decided per question: the papers at or above
+    `threshold`, or, when more, every paper above the largest log-odds drop among the `gap_top` most probable.
+
+    One threshold shared by every topic is too high for one topic's candidates and too low for the next; the
+    idea: a drop in a question's own sorted probabilities may mark where its topic's papers end. Fitted on the
+    tune set questions' held-out probabilities (`scripts/fit_selection.py`; relative and expected-count cuts
+    did worse). Not in the shipped model file: on the test half it cost recall (docs/evaluation-forms.md,
+    "A per-question cut").
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    threshold: float = Field(ge=0, le=1, description="Every candidate at or above this is cited.")
+    gap_top: int = Field(
+        0,
+        ge=0,
+        le=DEPTH,
+        description="Also cite down to the largest log-odds drop among this many most probable candidates "
+        "(0 or 1: off).",
+    )
+
+    def count(self, probabilities: Sequence[float]) -> int:
+        """How many of the most probable candidates to cite (at least one, if there are any)."""
+        ranked = sorted(probabilities, reverse=True)
+        if not ranked:
+            return 0
+        above = sum(p >= self.threshold for p in ranked)
+        top = [_logit(p) for p in ranked[: self.gap_top]]
+        at_gap = 0
+        if len(top) >= 2:
+            drops = [top[i] - top[i + 1] for i in range(len(top) - 1)]
+            at_gap = max(range(len(drops)), key=drops.__getitem__) + 1
+        return max(1, above, at_gap)
+
+
 class SelectionModel(BaseModel):
     """P(paper answers the question | features) = sigmoid(intercept + coef . (x - mean) / scale)."""
 
@@ -133,6 +174,14 @@ class SelectionModel(BaseModel):
         description="A set question's own model (its features may include TOPIC_FEATURES; its set_threshold cuts "
         "the set); None: this model decides sets too.",
     )
+    set_cut: SetCut | None = Field(
+        None, description="A set question's per-question cut (its own numbers); None: every paper >= set_threshold."
+    )
+
+    def set_count(self, probabilities: Sequence[float]) -> int:
+        """How many of a set question's most probable candidates this model cites (at least one)."""
+        cut = self.set_cut or SetCut(threshold=self.set_threshold)
+        return cut.count(probabilities)
 
     def for_form(self, form: QuestionForm) -> SelectionModel:
         """The model that scores a question of this form's candidates: the set model for a set question."""
@@ -496,8 +545,7 @@ def choose(
     ranked = sorted(candidates, key=lambda c: -c.probability)
     best = ranked[0]
     if form.form == "set" or many:
-        threshold = model.for_form(form).set_threshold
-        chosen = [c for c in candidates if c.probability >= threshold] or [best]
+        chosen = ranked[: model.for_form(form).set_count([c.probability for c in candidates])]
     elif form.form == "comparison" and form.sides:
         chosen = assign_sides(form.sides, candidates)
         # a side no paper names by its words still gets a paper: the most probable one shown that
@@ -542,6 +590,7 @@ __all__ = [
     "TOPIC_FEATURES",
     "Candidate",
     "SelectionModel",
+    "SetCut",
     "candidate_features",
     "choose",
     "default_selection_file",
