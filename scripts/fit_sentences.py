@@ -135,13 +135,18 @@ def answers(items: list[Item], pipeline: Any) -> tuple[float, float]:
     return statistics.mean(f for f, _ in results), statistics.mean(keys)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def fit_parser(doc: str, writes: str) -> argparse.ArgumentParser:
+    """The options every answer-fitting script takes: tune and report files, the L2 strength, --write."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--tune", type=Path, action="append", help="tune files (default: the two tune halves)")
     parser.add_argument("--report", type=Path, action="append", help="files to report on (never fitted)")
     parser.add_argument("--l2", type=float, default=1.0)
-    parser.add_argument("--write", action="store_true", help="write rag/sentence_scorer.json")
-    args = parser.parse_args()
+    parser.add_argument("--write", action="store_true", help=f"write {writes}")
+    return parser
+
+
+def main() -> int:
+    args = fit_parser(__doc__ or "", "rag/sentence_scorer.json").parse_args()
 
     from rag.config import Settings
     from rag.pipeline import Pipeline

@@ -16,7 +16,6 @@ The report files are written with the chosen choice and printed beside tune; not
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from fit_sentences import REPORT, TUNE, Item  # noqa: E402
+from fit_sentences import REPORT, TUNE, Item, fit_parser  # noqa: E402
 
 from rag.answer import extractive  # noqa: E402
 from rag.answer.spans import (  # noqa: E402
@@ -110,12 +109,7 @@ def logistic(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 50) -> n
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tune", type=Path, action="append", help="tune files (default: the two tune halves)")
-    parser.add_argument("--report", type=Path, action="append", help="files to report on (never fitted)")
-    parser.add_argument("--l2", type=float, default=1.0)
-    parser.add_argument("--write", action="store_true", help="write rag/spans.json")
-    args = parser.parse_args()
+    args = fit_parser(__doc__ or "", "rag/spans.json").parse_args()
 
     from rag.config import Settings
     from rag.pipeline import Pipeline
