@@ -361,7 +361,7 @@ def main() -> int:
     if model.set_model is not None:
         for name, sm in (("set model", model.set_model), ("second pass", model.set_model.second_pass)):
             if sm is not None:
-                cut = describe(sm.set_cut, sm.set_threshold)
+                cut = describe(sm.set_cut, sm.set_threshold) if sm is sm.final else "none (the second pass cuts)"
                 print(f"{name} ({sm.fitted_on}): l2 {sm.notes['l2']}, set cut {cut}; coefficients:",
                       ", ".join(f"{f} {c:+.2f}" for f, c in zip(sm.features, sm.coef, strict=True)))  # fmt: skip
     report = {"tune": tune, "sets tune": more} | {
