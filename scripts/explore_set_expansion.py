@@ -8,9 +8,10 @@ The 65 set questions of the tune files and eval/questions_sets_tune.jsonl. The f
 members, the top m by those held-out probabilities (m 1-3, the candidate itself left out) or by mpnet topic cosine
 (`mp_topic`), and against the tail (the least probable others): cosine to the sure centroid, its z-score, rank and
 gap among the candidates, that cosine minus the cosine to the tail centroid, and the idf share of the sure members'
-rare words (shared by 2 of them when m > 1). The second pass (`SET_FEATURES` + the variant's) is fitted leave-one-
-question-out too and scored by mean average precision and by `bar_key` at its best threshold. `rag.selection.
-expansion_features` is the variant chosen: m 1 by the first pass, tail 5, idf >= 4, cos + margin + words.
+rare words (shared by 2 of them when m > 1); some of the same from MiniLM sentence vectors. The second
+pass (`SET_FEATURES` + the variant's) is fitted leave-one-question-out too and scored by mean average precision
+and by `bar_key` at its best threshold. `rag.selection.expansion_features` is the variant chosen: m 1 by the
+first pass, tail 5, idf >= 4, cos + margin + words.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +112,26 @@ def variant(
     ]
 
 
+def sentence_variant(item: fs.Item, score: Sequence[float], sentences: Any) -> list[dict[str, float]]:
+    """MiniLM sentence vectors instead of mpnet paper vectors: the best sentence-pair cosine to the surest other
+    candidate (s_best), the cosine of the mean sentence vectors (s_mean), and that minus the tail's (s_margin)."""
+    vectors = [sentences.of(c.source.paper.id)[0] for c in item.candidates]
+    means = []
+    for v in vectors:
+        mean = v.mean(axis=0) if len(v) else np.zeros(vectors[0].shape[1])
+        means.append(mean / (np.linalg.norm(mean) or 1.0))
+    order = sorted(range(len(vectors)), key=lambda i: -score[i])
+    rows = []
+    for i, v in enumerate(vectors):
+        sure = next(j for j in order if j != i)
+        low = np.mean([means[j] for j in reversed(order) if j != i][:5], axis=0)
+        low /= np.linalg.norm(low)
+        best = float((v @ vectors[sure].T).max()) if len(v) and len(vectors[sure]) else 0.0
+        mean = float(means[i] @ means[sure])
+        rows.append({"s_best": best, "s_mean": mean, "s_margin": mean - float(means[i] @ low)})
+    return rows
+
+
 def main() -> int:
     from rag.config import Settings
     from rag.pipeline import Pipeline
@@ -159,6 +181,21 @@ def main() -> int:
             ]
             for extra in sets:
                 report(f"  {label}: {' + '.join(extra)}", held_out(items, rows_of, [*SET_FEATURES, *extra], l2))
+        rows_of = [
+            [
+                row | a | b
+                for row, a, b in zip(
+                    rows,
+                    variant(item, probs, 1, 5, 4.0),
+                    sentence_variant(item, probs, pipeline.planner.sentences),
+                    strict=True,
+                )
+            ]
+            for item, rows, probs in zip(items, base_rows, first, strict=True)
+        ]
+        for extra in (["s_best"], ["s_mean"], ["s_margin"], ["x_cos", "x_margin", "x_words", "s_best"]):
+            label = f"  MiniLM sentences, sure = top 1 by first pass: {' + '.join(extra)}"
+            report(label, held_out(items, rows_of, [*SET_FEATURES, *extra], l2))
     return 0
 
 
