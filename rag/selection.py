@@ -15,7 +15,8 @@ setup, like the answerability model: `rag/selection.json` (no paper vectors) and
 has a model of its own (`SelectionModel.set_model`, fitted on the tune set questions alone): few features,
 each candidate measured against the question's bare topic (`TOPIC_FEATURES`, `rag.question.topic`) and
 placed among the other candidates, since question-level features fitted jointly over every form carried
-poorly from tune to test. The form then decides how many to cite:
+poorly from tune to test. A set model may have a second pass (set expansion, `EXPANSION_FEATURES`: each candidate
+against the paper the first pass is surest of); the shipped one has none. The form then decides how many to cite:
 
 - a set question cites every candidate at or above `set_threshold` (the set model's, if any; past the top
   k too), or, when the model has a `set_cut`, as many as that per-question rule says (`SetCut`);
@@ -92,6 +93,16 @@ TOPIC_FEATURES = (
 # question's own candidates, so that they carry across topics (leave-one-question-out on tune: TUNING in
 # docs/evaluation-forms.md). Only with paper vectors: the small profile's sets keep the joint model.
 SET_FEATURES = ("rank", "rel", "coverage_rel", "mp_cohesion", "mp_gap", *TOPIC_FEATURES)
+# Set expansion: a set model's second pass (`SelectionModel.second_pass`) also places each candidate against the
+# paper its first pass is surest of (the most probable other candidate) and the off-topic tail (the `EXPANSION_TAIL`
+# least probable others): a topic's papers resemble its clearest member more than they resemble the question.
+EXPANSION_FEATURES = (
+    "sure_cos",  # the paper vector's cosine to the surest other candidate's
+    "sure_margin",  # ... minus its cosine to the centroid of the EXPANSION_TAIL least probable others
+    "sure_words",  # idf-weighted share of the surest other candidate's rare words (idf >= RARE_IDF) it shares
+)
+EXPANSION_TAIL = 5
+RARE_IDF = 4.0  # a word in fewer than about 1 in 55 papers (BM25 idf, 505 seeds: df <= 9)
 
 
 def features_for(paper_embedder: str) -> tuple[str, ...]:
@@ -178,6 +189,13 @@ class SelectionModel(BaseModel):
         None, description="A set question's per-question cut (its own numbers); None: every paper >= set_threshold."
     )
 
+    second_pass: SelectionModel | None = Field(
+        None,
+        description="A set model's second pass: re-scores the candidates with EXPANSION_FEATURES measured from "
+        "this model's probabilities (`expansion_features`); its set_threshold (or set_cut) then cuts the set. "
+        "None: one pass.",
+    )
+
     def set_count(self, probabilities: Sequence[float]) -> int:
         """How many of a set question's most probable candidates this model cites (at least one)."""
         cut = self.set_cut or SetCut(threshold=self.set_threshold)
@@ -186,6 +204,11 @@ class SelectionModel(BaseModel):
     def for_form(self, form: QuestionForm) -> SelectionModel:
         """The model that scores a question of this form's candidates: the set model for a set question."""
         return self.set_model if form.form == "set" and self.set_model is not None else self
+
+    @property
+    def final(self) -> SelectionModel:
+        """The pass whose probabilities and cut decide: the second pass when there is one."""
+        return self.second_pass or self
 
     def probability(self, features: dict[str, float]) -> float:
         """A feature the candidate lacks (no paper vectors in this index) reads as its mean: it adds nothing."""
@@ -254,6 +277,48 @@ def semantic_features(question: np.ndarray | None, papers: Sequence[np.ndarray |
             "mp_rank": math.log1p(int(rank[j])),
             "mp_cohesion": cohesion,
         }
+    return rows
+
+
+def expansion_features(
+    probabilities: Sequence[float],
+    paper_vectors: Sequence[np.ndarray | None],
+    words: Sequence[Collection[str]],
+    idf: Callable[[str], float],
+) -> list[dict[str, float]]:
+    """EXPANSION_FEATURES of each candidate from the first pass's `probabilities` (set expansion).
+
+    For each candidate the sure member is the most probable other candidate (not itself, so the first pass's own
+    favourite is measured too) and the tail the `EXPANSION_TAIL` least probable others. `words`: each candidate's
+    title+abstract terms. A candidate without a paper vector (or whose sure member has none) gets the word feature
+    alone; the vector ones read as the mean.
+    """
+    n = len(probabilities)
+    rows: list[dict[str, float]] = [{} for _ in range(n)]
+    if n < 2:
+        return rows
+    order = sorted(range(n), key=lambda i: -probabilities[i])
+    unit: list[np.ndarray | None] = []
+    for v in paper_vectors:
+        if v is None:
+            unit.append(None)
+        else:
+            a = np.asarray(v, dtype=float)
+            unit.append(a / max(float(np.linalg.norm(a)), 1e-12))
+    for i in range(n):
+        sure = next(j for j in order if j != i)
+        rare = {t: w for t in words[sure] if (w := idf(t)) >= RARE_IDF}
+        mass = sum(rare.values())
+        rows[i]["sure_words"] = sum(w for t, w in rare.items() if t in words[i]) / mass if mass else 0.0
+        vi, vs = unit[i], unit[sure]
+        if vi is None or vs is None:
+            continue
+        tail = [unit[j] for j in reversed(order) if j != i and unit[j] is not None][:EXPANSION_TAIL]
+        centroid = np.mean(tail, axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        cos = float(vi @ vs)
+        rows[i]["sure_cos"] = cos
+        rows[i]["sure_margin"] = cos - float(vi @ centroid)
     return rows
 
 
@@ -369,6 +434,11 @@ def _counts(tokenize: Callable[[str], list[str]], paper_id: str, text: str) -> C
             _COUNTS.clear()
         counts = _COUNTS[key] = Counter(tokenize(text))
     return counts
+
+
+def paper_words(tokenize: Callable[[str], list[str]], source: Source) -> Collection[str]:
+    """A candidate's title+abstract terms (counted once per process, shared with `candidate_features`)."""
+    return _counts(tokenize, source.paper.id, source.paper.title + " " + source.paper.abstract).keys()
 
 
 def candidate_features(
@@ -545,7 +615,7 @@ def choose(
     ranked = sorted(candidates, key=lambda c: -c.probability)
     best = ranked[0]
     if form.form == "set" or many:
-        chosen = ranked[: model.for_form(form).set_count([c.probability for c in candidates])]
+        chosen = ranked[: model.for_form(form).final.set_count([c.probability for c in candidates])]
     elif form.form == "comparison" and form.sides:
         chosen = assign_sides(form.sides, candidates)
         # a side no paper names by its words still gets a paper: the most probable one shown that
@@ -584,6 +654,7 @@ def choose(
 
 __all__ = [
     "DEPTH",
+    "EXPANSION_FEATURES",
     "FEATURES",
     "SEMANTIC_FEATURES",
     "SET_FEATURES",
@@ -594,9 +665,11 @@ __all__ = [
     "candidate_features",
     "choose",
     "default_selection_file",
+    "expansion_features",
     "features_for",
     "fold",
     "folded",
+    "paper_words",
     "semantic_features",
     "topic_features",
     "topic_head",

@@ -30,8 +30,13 @@ questions of the tune files it picks what the old rule (highest recall at precis
 on 65 no threshold reaches both, and the old rule gave up 0.07 recall for 0.04 precision.
 The same search also tries a per-question cut (`SetCut`: the threshold, or down to the largest log-odds drop
 among the top m candidates, whichever cites more); it is kept (`set_cut`) only if it beats every plain
-threshold. On the 33 none does (the model file has no set_cut); on the 65 one does, and did not hold on the
-test half (docs/evaluation-forms.md, "A per-question cut").
+threshold by `CUT_MARGIN`. On the 33 none does (the model file has no set_cut); on the 65 one does, and did not
+hold on the test half (docs/evaluation-forms.md, "A per-question cut").
+`--expand` gives the set model a second pass (set expansion, `SelectionModel.second_pass`): `SET_FEATURES` plus
+`EXPANSION_FEATURES`, each candidate against the paper the first pass is surest of, measured for each tune question
+from its held-out first-pass probabilities; its L2 by the same held-out ranking, the cut on its held-out
+probabilities. Not in the shipped model: fitted on the 65 it ranked the test half better and cut two recalls
+(docs/evaluation-forms.md, "Set expansion").
 """
 
 from __future__ import annotations
@@ -50,13 +55,16 @@ from rag.corpus import normalize_title  # noqa: E402
 from rag.refusal_model import fit_logistic  # noqa: E402
 from rag.selection import (  # noqa: E402
     DEPTH,
+    EXPANSION_FEATURES,
     SET_FEATURES,
     TOPIC_FEATURES,
     SelectionModel,
     SetCut,
     choose,
     default_selection_file,
+    expansion_features,
     features_for,
+    paper_words,
 )
 
 TUNE = [ROOT / "eval" / "questions_tune.jsonl", ROOT / "eval" / "questions_forms_tune.jsonl"]
@@ -86,6 +94,11 @@ class Item:
         self.form = planner.form(question["question"])
         topic = planner.topic_of(question["question"], self.form)
         self.candidates = planner.candidates(self.form, retrieval, topic) if retrieval.answerable else []
+        # what set expansion (a set model's second pass) measures: paper vectors and words
+        sources = [c.source for c in self.candidates]
+        self.idf = pipeline.retriever.idf
+        self.words = [paper_words(pipeline.retriever.tokenize, s) for s in sources]
+        self.vectors = planner.paper_vectors(question["question"], sources)[1] if self.form.form == "set" else []
         gold = {normalize_title(t) for t in question["gold_titles"]}
         self.gold = gold
         self.labels = [int(normalize_title(c.source.paper.title) in gold) for c in self.candidates]
@@ -96,14 +109,26 @@ class Item:
     def score(self, model: SelectionModel, k: int) -> tuple[float, float]:
         """(citation precision, recall) of the papers the model's rule picks."""
         scorer = model.for_form(self.form)
-        for candidate in self.candidates:
-            candidate.probability = scorer.probability(candidate.features)
+        for candidate, probability in zip(self.candidates, self.probabilities(scorer), strict=True):
+            candidate.probability = probability
         chosen = choose(self.form, self.candidates, model, k, many=self.many)
         cited = {normalize_title(c.source.paper.title) for c in chosen}
         if not cited:
             return 0.0, 0.0
         hits = len(cited & self.gold)
         return hits / len(cited), hits / len(self.gold)
+
+    def expanded(self, first: list[float]) -> list[dict[str, float]]:
+        """The candidates' features with EXPANSION_FEATURES measured from first-pass probabilities."""
+        extras = expansion_features(first, self.vectors, self.words, self.idf)
+        return [c.features | extra for c, extra in zip(self.candidates, extras, strict=True)]
+
+    def probabilities(self, scorer: SelectionModel) -> list[float]:
+        """The candidates' probabilities by a model, through its second pass if it has one (as the planner)."""
+        first = [scorer.probability(c.features) for c in self.candidates]
+        if scorer.second_pass is None:
+            return first
+        return [scorer.second_pass.probability(row) for row in self.expanded(first)]
 
     @property
     def kind(self) -> str:
@@ -167,29 +192,53 @@ def describe(rule: SetCut | None, threshold: float = 0.5) -> str:
     return f"threshold {rule.threshold:.2f} or the largest log-odds gap among the top {rule.gap_top}"
 
 
-def fit_set_model(sets: list[Item], grid: list[float], k: int, l2_grid: list[float]) -> SelectionModel:
-    """The set questions' own model: L2 by leave-one-question-out ranking, threshold on held-out probabilities."""
-    features = list(SET_FEATURES)
+CUT_MARGIN = 0.01  # bar (bar_key's first term) a per-question gap cut must gain over the best plain threshold
 
-    def fit(items: list[Item], l2: float) -> SelectionModel:
-        rows = [c.features for item in items for c in item.candidates]
+
+def fit_set_model(
+    sets: list[Item], grid: list[float], k: int, l2_grid: list[float], expand: bool = False
+) -> SelectionModel:
+    """The set questions' own model: L2 by leave-one-question-out ranking, threshold on held-out probabilities.
+
+    With `expand` a second pass (set expansion) is fitted on `SET_FEATURES` + `EXPANSION_FEATURES`, each
+    question's expansion features measured from its held-out first-pass probabilities (as a new question's are
+    from a first pass that never saw it); its own L2 by the same ranking, and the cut on its held-out probabilities.
+    """
+
+    def fit(rows_of: list[list[dict[str, float]]], items: list[Item], l2: float, features: list[str]) -> SelectionModel:
+        rows = [row for part in rows_of for row in part]
         labels = [y for item in items for y in item.labels]
         mean, scale, coef, intercept = fit_logistic(rows, labels, features, l2=l2)
         return SelectionModel(features=features, mean=mean, scale=scale, coef=coef, intercept=intercept)
 
-    best: tuple[float, float, list[list[float]]] = (-1.0, 1.0, [])
-    for l2 in l2_grid:
-        held_out = []
-        for item in sets:
-            model = fit([other for other in sets if other is not item], l2)
-            held_out.append([model.probability(c.features) for c in item.candidates])
-        score = average_precision(sets, held_out)
-        print(f"  set model l2 {l2:g}: leave-one-question-out mean AP {score:.3f} (n={len(sets)})")
-        if score > best[0] + 1e-9:
-            best = (score, l2, held_out)
-    _, l2, held_out = best
+    def choose_l2(
+        rows_of: list[list[dict[str, float]]], features: list[str], name: str
+    ) -> tuple[float, float, list[list[float]]]:
+        best: tuple[float, float, list[list[float]]] = (-1.0, 1.0, [])
+        for l2 in l2_grid:
+            held_out = []
+            for i in range(len(sets)):
+                others = [j for j in range(len(sets)) if j != i]
+                model = fit([rows_of[j] for j in others], [sets[j] for j in others], l2, features)
+                held_out.append([model.probability(row) for row in rows_of[i]])
+            score = average_precision(sets, held_out)
+            print(f"  {name} l2 {l2:g}: leave-one-question-out mean AP {score:.3f} (n={len(sets)})")
+            if score > best[0] + 1e-9:
+                best = (score, l2, held_out)
+        return best
+
+    features = list(SET_FEATURES)
+    rows_of = [[c.features for c in item.candidates] for item in sets]
+    ap, l2, held_out = choose_l2(rows_of, features, "set model")
+    first = fit(rows_of, sets, l2, features)
+    second: SelectionModel | None = None
+    if expand:
+        features2 = [*SET_FEATURES, *EXPANSION_FEATURES]
+        rows2 = [item.expanded(probs) for item, probs in zip(sets, held_out, strict=True)]
+        ap2, l2_second, held_out = choose_l2(rows2, features2, "second pass")
+        second = fit(rows2, sets, l2_second, features2)
     # the cut: a threshold, or a threshold with a log-odds gap among the top m (SetCut), chosen on the held-out
-    # probabilities; a gap rule must beat every plain threshold, else the model keeps set_threshold alone
+    # probabilities; a gap rule must beat every plain threshold by CUT_MARGIN, else the model keeps set_threshold
     cut: tuple[tuple[float, float, float], SetCut] = ((-1.0, -1.0, -1.0), SetCut(threshold=0.5))
     for gap_top in (0, *range(3, DEPTH + 1)):
         for t in grid:
@@ -205,16 +254,24 @@ def fit_set_model(sets: list[Item], grid: list[float], k: int, l2_grid: list[flo
                 print(f"    {describe(rule)}: held-out precision {got['precision']:.3f} recall {got['recall']:.3f}")
             if bar_key(got) > cut[0]:
                 cut = (bar_key(got), rule)
-    rule = cut[1]
-    model = fit(sets, l2)
-    return model.model_copy(
+            if gap_top == 0:
+                best_threshold = cut
+    # a gap rule must beat the best plain threshold by CUT_MARGIN of bar: on the 65 set questions its gain held out
+    # was 0.005 and it cost recall on the test half (docs/evaluation-forms.md, "A per-question cut")
+    rule = cut[1] if cut[0][0] > best_threshold[0][0] + CUT_MARGIN else best_threshold[1]
+    decided = {"set_threshold": rule.threshold, "set_cut": rule if rule.gap_top > 1 else None}
+    fitted_on = f"{len(sets)} set questions, {sum(len(i.candidates) for i in sets)} candidates"
+    notes: dict[str, float | int | str] = {"l2": l2, "loqo_ap": round(ap, 4), "depth": DEPTH}
+    if second is None:
+        return first.model_copy(update={**decided, "fitted_on": fitted_on, "notes": notes})
+    second = second.model_copy(
         update={
-            "set_threshold": rule.threshold,
-            "set_cut": rule if rule.gap_top > 1 else None,
-            "fitted_on": f"{len(sets)} set questions, {sum(len(i.candidates) for i in sets)} candidates",
-            "notes": {"l2": l2, "loqo_ap": round(best[0], 4), "depth": DEPTH},
+            **decided,
+            "fitted_on": f"{fitted_on}; expansion features from held-out first-pass probabilities",
+            "notes": {"l2": l2_second, "loqo_ap": round(ap2, 4), "depth": DEPTH},
         }
     )
+    return first.model_copy(update={"second_pass": second, "fitted_on": fitted_on, "notes": notes})
 
 
 def main() -> int:
@@ -226,6 +283,7 @@ def main() -> int:
         action="append",
         help=f"more set questions for the set model only (e.g. {SETS[0].relative_to(ROOT)}; default: none)",
     )
+    parser.add_argument("--expand", action="store_true", help="give the set model a second pass (set expansion)")
     parser.add_argument("--report", type=Path, action="append", help="question files to report (default: test, dev)")
     parser.add_argument("--write", action="store_true", help="write the profile's model file")
     parser.add_argument("--l2", type=float, default=1.0)
@@ -295,16 +353,17 @@ def main() -> int:
     if with_sets:
         set_items = [i for i in tune + more if i.form.form == "set" and i.candidates]
         l2_grid = [float(v) for v in args.set_l2.split(",")]
-        model = model.model_copy(update={"set_model": fit_set_model(set_items, grid, k, l2_grid)})
+        model = model.model_copy(update={"set_model": fit_set_model(set_items, grid, k, l2_grid, expand=args.expand)})
     print(f"fitted on {model.fitted_on}")
     print(f"set threshold {model.set_threshold}, second paper >= {model.second_threshold} and >= "
           f"{model.second_ratio} x the first; a more probable shown paper leads by > {model.lead_margin}")  # fmt: skip
     print("coefficients:", ", ".join(f"{f} {c:+.2f}" for f, c in zip(features, coef, strict=True)))
     if model.set_model is not None:
-        sm = model.set_model
-        cut = describe(sm.set_cut, sm.set_threshold)
-        print(f"set model ({sm.fitted_on}): l2 {sm.notes['l2']}, set cut {cut}; coefficients:",
-              ", ".join(f"{f} {c:+.2f}" for f, c in zip(sm.features, sm.coef, strict=True)))  # fmt: skip
+        for name, sm in (("set model", model.set_model), ("second pass", model.set_model.second_pass)):
+            if sm is not None:
+                cut = describe(sm.set_cut, sm.set_threshold) if sm is sm.final else "none (the second pass cuts)"
+                print(f"{name} ({sm.fitted_on}): l2 {sm.notes['l2']}, set cut {cut}; coefficients:",
+                      ", ".join(f"{f} {c:+.2f}" for f, c in zip(sm.features, sm.coef, strict=True)))  # fmt: skip
     report = {"tune": tune, "sets tune": more} | {
         path.stem: [Item(pipeline, q) for q in load(path)] for path in (args.report or REPORT) if path.exists()
     }

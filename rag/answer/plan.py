@@ -26,6 +26,8 @@ from rag.selection import (
     SelectionModel,
     candidate_features,
     choose,
+    expansion_features,
+    paper_words,
     semantic_features,
     topic_features,
 )
@@ -135,9 +137,19 @@ class Planner:
                 "with its profile); they count as average",
                 ", ".join(missing),
             )
+        probabilities = [model.probability(row) for row in rows]
+        if model.second_pass is not None and rows:
+            # set expansion: measure each candidate against the first pass's surest paper, then score again
+            if all(v is None for v in paper_vectors):
+                _, paper_vectors = self.paper_vectors(query.dense_text, sources)
+            words = [paper_words(retriever.tokenize, s) for s in sources]
+            extras = expansion_features(probabilities, paper_vectors, words, retriever.idf)
+            for row, extra in zip(rows, extras, strict=True):
+                row.update(extra)
+            probabilities = [model.second_pass.probability(row) for row in rows]
         return [
-            Candidate(source, row, sim, model.probability(row))
-            for source, row, sim in zip(sources, rows, sims, strict=True)
+            Candidate(source, row, sim, probability)
+            for source, row, sim, probability in zip(sources, rows, sims, probabilities, strict=True)
         ]
 
     def plan(self, question: str, retrieval: Retrieval, k: int, form: QuestionForm | None = None) -> Plan:
