@@ -313,7 +313,7 @@ def expansion_features(
         vi, vs = unit[i], unit[sure]
         if vi is None or vs is None:
             continue
-        tail = [unit[j] for j in reversed(order) if j != i and unit[j] is not None][:EXPANSION_TAIL]
+        tail = [u for j in reversed(order) if j != i and (u := unit[j]) is not None][:EXPANSION_TAIL]
         centroid = np.mean(tail, axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         cos = float(vi @ vs)
