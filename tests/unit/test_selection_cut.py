@@ -6,26 +6,16 @@ import json
 
 import pytest
 
-from rag.models import Paper, Source
 from rag.question.form import QuestionForm
-from rag.selection import Candidate, SelectionModel, SetCut, choose, default_selection_file
+from rag.selection import SelectionModel, SetCut, choose, default_selection_file
+from tests.unit.selection_fixtures import candidates_with, flat_model
 
 
 def _model(**update: object) -> SelectionModel:
-    return SelectionModel(features=["rank"], mean=[0.0], scale=[1.0], coef=[0.0], intercept=0.0).model_copy(
-        update=update
-    )
+    return flat_model(**update)
 
 
-def _candidates(probabilities: list[float]) -> list[Candidate]:
-    return [
-        Candidate(
-            Source(n=n, paper=Paper(id=f"p{n}", title=f"p{n}", abstract=""), chunks=[], score=1.0 / n),
-            {},
-            probability=p,
-        )
-        for n, p in enumerate(probabilities, 1)
-    ]
+_candidates = candidates_with
 
 
 def test_a_threshold_alone_cites_every_paper_at_or_above_it_and_at_least_one():

@@ -22,6 +22,7 @@ from rag.selection import (
     default_selection_file,
     expansion_features,
 )
+from tests.unit.selection_fixtures import candidates_with, flat_model
 
 
 def _unit(*xs: float) -> np.ndarray:
@@ -91,21 +92,10 @@ def test_fewer_than_two_candidates_have_nothing_to_expand_from():
 
 
 def _model(features: list[str], coef: list[float], **update: object) -> SelectionModel:
-    n = len(features)
-    return SelectionModel(features=features, mean=[0.0] * n, scale=[1.0] * n, coef=coef, intercept=0.0).model_copy(
-        update=update
-    )
+    return flat_model(features, coef, **update)
 
 
-def _candidates(probabilities: list[float]) -> list[Candidate]:
-    return [
-        Candidate(
-            Source(n=n, paper=Paper(id=f"p{n}", title=f"p{n}", abstract=""), chunks=[], score=1.0 / n),
-            {},
-            probability=p,
-        )
-        for n, p in enumerate(probabilities, 1)
-    ]
+_candidates = candidates_with
 
 
 def test_choose_cuts_a_set_with_the_second_pass_threshold():
