@@ -52,7 +52,10 @@ MIN_GAIN = 0.001  # a rule or the word model must gain this much tune answer_f1 
 KEY_FLOOR_SLACK = 0.0  # nor may it lower the tune key sentence below whole sentences'
 
 
-def score(items: list[Item], pipeline: Any, choice: SpanChoice | None) -> tuple[float, float, float]:
+WHOLE = SpanChoice()  # no rule on and no word model: every quote is its whole sentence
+
+
+def score(items: list[Item], pipeline: Any, choice: SpanChoice) -> tuple[float, float, float]:
     """(answer_f1, key sentence, CPU ms per answer written and checked) of the items' written answers."""
     pipeline.extractive.spans = choice
     started = time.process_time()
@@ -123,7 +126,7 @@ def main() -> int:
 
     tune = [i for path in tune_files for i in items_of(path)]
     none = SpanChoice()
-    base_f1, base_key, _ = score(tune, pipeline, None)
+    base_f1, base_key, _ = score(tune, pipeline, WHOLE)
     print(f"whole sentences: tune answer_f1 {base_f1:.4f} key {base_key:.4f} (n={len(tune)})")
     floor = base_key - KEY_FLOOR_SLACK
     lead: list[str] = []
@@ -163,7 +166,7 @@ def main() -> int:
     print(f"{'file':32s} {'n':>4s} {'whole f1':>9s} {'key':>6s} {'span f1':>8s} {'key':>6s} {'ms':>5s} {'ms':>5s}")
     for path in list(tune_files) + (args.report or REPORT):
         items = items_of(path)
-        f0, k0, ms0 = score(items, pipeline, None)
+        f0, k0, ms0 = score(items, pipeline, WHOLE)
         f1, k1, ms1 = score(items, pipeline, choice)
         print(f"{path.name:32s} {len(items):4d} {f0:9.3f} {k0:6.3f} {f1:8.3f} {k1:6.3f} {ms0:5.1f} {ms1:5.1f}")
     if args.write:

@@ -232,13 +232,24 @@ class ExtractiveAnswerer:
 
         `said`: the words the answer has written so far (a word said again adds less to what it tells).
         """
-        if self.spans is None:
-            return item.sentence.text.strip()
         cue = "number" if form == "number" else "limitation" if "limitation" in (form, aspect) else ""
         paper = item.source.paper
         asked = Asked(question, paper.title, tokenize, self._idf, cue, Counter(said or ()), paper.abstract)
         span = choose_span(item.sentence.text, self.spans, asked)
         return span.rendered()
+
+    def quotes(
+        self,
+        question: str,
+        form: str,
+        aspect: str,
+        picked: Sequence[ScoredSentence],
+        n: int,
+        tokenize,
+        said: Counter[str],
+    ) -> str:
+        """The picked sentences of source `n` as the answer quotes them, each followed by its `[n]`."""
+        return " ".join(f"{self.quote(question, form, aspect, s, tokenize, said)} [{n}]" for s in picked)
 
     def write(self, question: str, plan: Plan, tokenize) -> Iterator[str]:
         """Yield the answer text piece by piece: the lead line, then one piece per item."""
@@ -274,7 +285,7 @@ class ExtractiveAnswerer:
         picked = self.best(question, form, aspect, candidate, tokenize, SINGLE_SENTENCES, weak)
         n = candidate.source.n
         # the short name ("SPLADE"), not the whole title: its words count against answer_f1, the quotes carry it
-        quotes = " ".join(f"{self.quote(question, form, aspect, s, tokenize, said)} [{n}]" for s in picked)
+        quotes = self.quotes(question, form, aspect, picked, n, tokenize, said)
         yield f"From “{short_name(candidate.source.paper.title)}” [{n}]: {quotes}"
 
     def _item(
@@ -288,7 +299,7 @@ class ExtractiveAnswerer:
         said: Counter[str],
     ) -> str:
         n = candidate.source.n
-        quotes = " ".join(f"{self.quote(question, form, aspect, s, tokenize, said)} [{n}]" for s in picked)
+        quotes = self.quotes(question, form, aspect, picked, n, tokenize, said)
         return f"\n- {short_name(candidate.source.paper.title)} [{n}]: {quotes}"
 
     @staticmethod
@@ -338,9 +349,7 @@ class ExtractiveAnswerer:
                 share_of_first=self.scorer.side_share,
             )
             n = owner.source.n
-            quotes = " ".join(
-                f"{self.quote(f'{side} {question}', 'comparison', aspect, s, tokenize, said)} [{n}]" for s in picked
-            )
+            quotes = self.quotes(f"{side} {question}", "comparison", aspect, picked, n, tokenize, said)
             yield f"\n- {side}, in “{short_name(owner.source.paper.title)}” [{n}]: {quotes}"
         for candidate in chosen:
             if candidate.source.n not in matched:
