@@ -170,7 +170,7 @@ def main() -> int:
         f1, k1, ms1 = score(items, pipeline, choice)
         print(f"{path.name:32s} {len(items):4d} {f0:9.3f} {k0:6.3f} {f1:8.3f} {k1:6.3f} {ms0:5.1f} {ms1:5.1f}")
     if args.write:
-        DEFAULT_SPANS_FILE.write_text(choice.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        choice.save(DEFAULT_SPANS_FILE)
         print(f"wrote {DEFAULT_SPANS_FILE}")
     return 0
 

@@ -21,7 +21,6 @@ number the citation check would take for a marker. That is a rule, not a weight.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer.citations import CITATION
+from rag.model_file import load_model_file, save_model_file
 
 DEFAULT_SCORER_FILE = Path(__file__).resolve().parent.parent / "sentence_scorer.json"
 
@@ -280,10 +280,10 @@ class SentenceScorer(BaseModel):
 
     @classmethod
     def load(cls, path: Path | None = None) -> SentenceScorer:
-        return cls.model_validate(json.loads((path or DEFAULT_SCORER_FILE).read_text(encoding="utf-8")))
+        return load_model_file(cls, path or DEFAULT_SCORER_FILE, "sentence scorer", "scripts/fit_sentences.py --write")
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
+        save_model_file(self, path)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.answer.sentence_scorer import NUMBER, WEAKNESS
+from rag.model_file import load_model_file, save_model_file
 
 DEFAULT_SPANS_FILE = Path(__file__).resolve().parent.parent / "spans.json"
 
@@ -195,7 +196,10 @@ class SpanChoice(BaseModel):
 
     @classmethod
     def load(cls, path: Path = DEFAULT_SPANS_FILE) -> SpanChoice:
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        return load_model_file(cls, path, "span model", "scripts/fit_spans.py --write")
+
+    def save(self, path: Path = DEFAULT_SPANS_FILE) -> None:
+        save_model_file(self, path)
 
 
 @dataclass(frozen=True)
