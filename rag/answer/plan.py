@@ -113,20 +113,32 @@ class Planner:
         terms = [t for t in dict.fromkeys(retriever.tokenize(query.lexical_text)) if t in retriever.bm25.vocab_df]
         named = {*query.named, *query.named_in_abstract}
         rows = candidate_features(form, sources, hits, terms, retriever.idf, retriever.tokenize, sims, named)
-        paper_vectors: list[np.ndarray | None] = [None] * len(sources)
+        fetched: tuple[np.ndarray | None, list[np.ndarray | None]] | None = None
+
+        def vectors() -> tuple[np.ndarray | None, list[np.ndarray | None]]:
+            """The question's and the sources' paper-level vectors, fetched once for every feature group below."""
+            nonlocal fetched
+            if fetched is None:
+                fetched = self.paper_vectors(query.dense_text, sources)
+            return fetched
+
         if any(name in SEMANTIC_FEATURES for name in model.features):
-            question_vector, paper_vectors = self.paper_vectors(query.dense_text, sources)
+            question_vector, paper_vectors = vectors()
             for row, extra in zip(rows, semantic_features(question_vector, paper_vectors), strict=True):
                 row.update(extra)
         if topic is not None and topic.text:
             embedder = getattr(retriever, "paper_embedder", None)
             topic_vector = embedder.embed_query(topic.text) if embedder is not None else None
-            if topic_vector is not None and all(v is None for v in paper_vectors):
-                _, paper_vectors = self.paper_vectors(query.dense_text, sources)
             sentence_vector = retriever.query_vector(topic.text)
             topic_sims = [self.sentences.similarities(sentence_vector, s.paper.id) for s in sources]
             extras = topic_features(
-                topic.alternatives, sources, retriever.tokenize, retriever.idf, topic_sims, topic_vector, paper_vectors
+                topic.alternatives,
+                sources,
+                retriever.tokenize,
+                retriever.idf,
+                topic_sims,
+                topic_vector,
+                vectors()[1] if topic_vector is not None else None,
             )
             for row, extra in zip(rows, extras, strict=True):
                 row.update(extra)
@@ -140,10 +152,8 @@ class Planner:
         probabilities = [model.probability(row) for row in rows]
         if model.second_pass is not None and rows:
             # set expansion: measure each candidate against the first pass's surest paper, then score again
-            if all(v is None for v in paper_vectors):
-                _, paper_vectors = self.paper_vectors(query.dense_text, sources)
             words = [paper_words(retriever.tokenize, s) for s in sources]
-            extras = expansion_features(probabilities, paper_vectors, words, retriever.idf)
+            extras = expansion_features(probabilities, vectors()[1], words, retriever.idf)
             for row, extra in zip(rows, extras, strict=True):
                 row.update(extra)
             probabilities = [model.second_pass.probability(row) for row in rows]
