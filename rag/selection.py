@@ -243,6 +243,12 @@ class Candidate:
     probability: float = 0.0
 
 
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """`vector` as float64 scaled to length 1 (a zero vector stays zero)."""
+    a = np.asarray(vector, dtype=float)
+    return a / max(float(np.linalg.norm(a)), 1e-12)
+
+
 def semantic_features(question: np.ndarray | None, papers: Sequence[np.ndarray | None]) -> list[dict[str, float]]:
     """SEMANTIC_FEATURES of each candidate from the question's and the papers' paper-level vectors.
 
@@ -257,8 +263,7 @@ def semantic_features(question: np.ndarray | None, papers: Sequence[np.ndarray |
         return rows
     unit = np.array([papers[i] for i in have], dtype=float)
     unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
-    q = np.asarray(question, dtype=float)
-    q = q / max(float(np.linalg.norm(q)), 1e-12)
+    q = _unit(question)
     cos = unit @ q
     order = np.argsort(-cos, kind="stable")
     rank = np.empty(len(have), dtype=int)
@@ -298,13 +303,7 @@ def expansion_features(
     if n < 2:
         return rows
     order = sorted(range(n), key=lambda i: -probabilities[i])
-    unit: list[np.ndarray | None] = []
-    for v in paper_vectors:
-        if v is None:
-            unit.append(None)
-        else:
-            a = np.asarray(v, dtype=float)
-            unit.append(a / max(float(np.linalg.norm(a)), 1e-12))
+    unit = [None if v is None else _unit(v) for v in paper_vectors]
     for i in range(n):
         sure = next(j for j in order if j != i)
         rare = {t: w for t in words[sure] if (w := idf(t)) >= RARE_IDF}
@@ -314,8 +313,7 @@ def expansion_features(
         if vi is None or vs is None:
             continue
         tail = [u for j in reversed(order) if j != i and (u := unit[j]) is not None][:EXPANSION_TAIL]
-        centroid = np.mean(tail, axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        centroid = _unit(np.mean(tail, axis=0))
         cos = float(vi @ vs)
         rows[i]["sure_cos"] = cos
         rows[i]["sure_margin"] = cos - float(vi @ centroid)
@@ -348,6 +346,11 @@ def topic_head(alternative: str) -> str:
     """The head of a topic alternative, the words before its first preposition ("equivariant linear layers")."""
     match = HEAD_END.search(" " + alternative + " ")
     return alternative[: match.start()].strip() if match and match.start() > 0 else alternative
+
+
+def _share(words: dict[str, float], text: set[str]) -> float:
+    """The idf-weighted share of `words` that `text` holds."""
+    return sum(w for t, w in words.items() if t in text) / (sum(words.values()) or 1.0)
 
 
 def _zscores(values: Sequence[float]) -> list[float]:
@@ -384,12 +387,9 @@ def topic_features(
         title = folded(source.paper.title)
         body = title + folded(source.paper.abstract)
 
-        def share(words: dict[str, float], text: set[str]) -> float:
-            return sum(w for t, w in words.items() if t in text) / (sum(words.values()) or 1.0)
-
         title_set, body_set = set(title), set(body)
-        row["topic_title"] = max((share(w, title_set) for w in weighted), default=0.0)
-        row["topic_cover"] = max((share(w, body_set) for w in weighted), default=0.0)
+        row["topic_title"] = max((_share(w, title_set) for w in weighted), default=0.0)
+        row["topic_cover"] = max((_share(w, body_set) for w in weighted), default=0.0)
         title_text, body_text = " " + " ".join(title) + " ", " " + " ".join(body) + " "
         row["topic_phrase"] = (
             max(
@@ -406,8 +406,7 @@ def topic_features(
     if topic_vector is not None and paper_vectors is not None:
         have = [i for i, v in enumerate(paper_vectors) if v is not None]
         if have:
-            q = np.asarray(topic_vector, dtype=float)
-            q = q / max(float(np.linalg.norm(q)), 1e-12)
+            q = _unit(topic_vector)
             cos = []
             for i in have:
                 v = np.asarray(paper_vectors[i], dtype=float)
