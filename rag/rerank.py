@@ -223,18 +223,12 @@ def fit_listwise(
     return mu.tolist(), sigma.tolist(), w.tolist()
 
 
-def reorder(items: Sequence[Any], order: Sequence[int]) -> list[Any]:
-    """`items` with its first len(order) put in `order`; the rest after, as they were."""
-    return [items[i] for i in order] + list(items[len(order) :])
-
-
 __all__ = [
     "DEFAULT_RERANK_FILE",
     "EXTRA_FEATURES",
     "FEATURES",
     "RerankModel",
     "fit_listwise",
-    "reorder",
     "rerank_features",
     "signal_features",
 ]

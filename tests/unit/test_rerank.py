@@ -6,6 +6,8 @@ import copy
 import json
 import math
 import random
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,13 +15,19 @@ import pytest
 from rag.config import Settings
 from rag.corpus import normalize_title
 from rag.models import PaperHit
-from rag.rerank import EXTRA_FEATURES, FEATURES, UNRANKED, RerankModel, fit_listwise, reorder, signal_features
+from rag.rerank import EXTRA_FEATURES, FEATURES, UNRANKED, RerankModel, fit_listwise, signal_features
 from rag.sentences import SentenceIndex
 from tests.conftest import ROOT
 
 
 def _model(depth: int = 3) -> RerankModel:
     return RerankModel(features=["a", "b"], mean=[0.0, 1.0], scale=[1.0, 2.0], coef=[2.0, -1.0], depth=depth)
+
+
+def reorder(items: Sequence[Any], order: Sequence[int]) -> list[Any]:
+    """The prefix reorder the rerank applied before `RerankModel.candidates` (the reference the tests hold it to):
+    `items` with its first len(order) put in `order`, the rest after, as they were."""
+    return [items[i] for i in order] + list(items[len(order) :])
 
 
 def test_fit_listwise_finds_the_feature_that_marks_the_gold_paper():
