@@ -11,10 +11,10 @@ for the whole run (a machine under load ~1 more). Variants:
 - `fp32 (graph v1)`: the fp32 graph and the session rag used before graph version 2 (intra-op
   threads = cores, spinning off, ORT_ENABLE_ALL);
 - `w8 (rag now)`: rag's session over the graph it builds now (`MPNetEmbedder`: 8-bit weight-only
-  MatMulNBits, blocks of 128, int8 compute), run directly (no query cache);
+  MatMulNBits, blocks of 32, int8 compute), run directly (no query cache);
 - `... 1 thread` / `... spin`: one intra-op thread, or two with spin-waiting on (idle workers
   spin and take the core the other one needs on a busy machine);
-- `w8 block 32`: the same graph with blocks of 32 (more scales: closer to fp32, slower);
+- `w8 block 128`: the same graph with blocks of 128 (fewer scales: faster, further from fp32);
 - `int8 attn`: `RAG_EMBED_INT8=true` (dynamic int8 attention projections, per-tensor weights);
 - `cache hit`: the LRU cache of query vectors (rag.embeddings.OnnxEmbedder.embed_query) on a
   repeated question.
@@ -83,9 +83,9 @@ def main() -> int:
     fp32 = graph(version="1")  # graph version 2 only changed the weights to 8-bit: the same fp32 graph
     work = MODELS / "bench"
     work.mkdir(exist_ok=True)
-    w8_32 = work / "mpnet-w8-block32.onnx"
-    if not w8_32.exists():
-        weight_only_int8(fp32, w8_32, block_size=32)
+    w8_128 = work / "mpnet-w8-block128.onnx"
+    if not w8_128.exists():
+        weight_only_int8(fp32, w8_128, block_size=128)
     layers = 12
     int8_attn = graph(
         version="1", quantize=True, keep_fp32=tuple(f"l{i}.{n}" for i in range(layers) for n in ("inter_mm", "out_mm"))
@@ -100,7 +100,7 @@ def main() -> int:
         "fp32 spin": (fp32, cores, True),
         "w8 1 thread": (embedder.path, 1, False),
         "w8 spin": (embedder.path, cores, True),
-        "w8 block 32": (w8_32, cores, False),
+        "w8 block 128": (w8_128, cores, False),
         "int8 attn": (int8_attn, cores, False),
     }
     for name, (path, threads, spin) in setups.items():
