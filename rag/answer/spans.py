@@ -12,9 +12,10 @@ Two steps:
 - a small word model: each word's probability of being one of the reference answer's words (its IDF,
   a stop word, in the question, in the title, a number, in parentheses, its place, a capital; logistic,
   `word_rows`). The sentence is cut only at clause bounds (`CUT`: ", ", "; ", ": ", a dash), a part
-  never starts on a word that leans on the clause before (`LEANING`: "but", "which", an -ing word),
-  and the run of parts whose words sum the most probability above `keep_odds` is kept: a word adds
-  to token F1 only when it is likely enough to be the reference's. Cutting inside phrases scored a
+  never starts on a word that leans on the clause before (`LEANING`: "but", "which", an -ing word)
+  nor holds half a parenthesis or half a dashed aside ("-- inspired by fMRI --"), and the run of
+  parts whose words sum the most probability above `keep_odds` is kept: a word adds to token F1 only
+  when it is likely enough to be the reference's. Cutting inside phrases scored a
   little more on tune but quoted fragments such as "...with Group Aggregation framework". Asked for
   a number or a limitation, the run keeps what holds it.
 
@@ -136,6 +137,7 @@ TAIL_RULES: tuple[SpanRule, ...] = (
 # a quoted part may start or end only at a clause boundary: a comma, semicolon, colon or dash (dropped),
 # never inside a phrase ("Mixture of Experts with Group Aggregation" stays whole), so a part reads on its own
 CUT = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)[;,:]\s+|\s+(?:--|—|–)\s+")
+DASH = re.compile(r"\s+(?:--|—|–)\s+")
 # a part may not start on a word that leans on the clause before it ("...but instead has", "...where the")
 LEANING = re.compile(
     r"(?:and|or|but|nor|yet|so|which|where|whereas|while|when|who|whose|that|than|as|because|since|although|"
@@ -335,6 +337,15 @@ def _skip_separator(sentence: str, at: int, end: int) -> int:
     return at
 
 
+def dash_asides(sentence: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The dashed asides of a sentence ("(fTRI) -- inspired by fMRI -- we identify"): each pair of dashes,
+    from the first's space to the second's, when the dashes pair up; an odd count reads as clause bounds."""
+    dashes = list(DASH.finditer(sentence, start, end))
+    if len(dashes) % 2:
+        return []
+    return [(dashes[i].start(), dashes[i + 1].end()) for i in range(0, len(dashes), 2)]
+
+
 def _likely_part(
     sentence: str, start: int, end: int, asked: Asked, choice: SpanChoice, floor: float
 ) -> tuple[int, int]:
@@ -355,17 +366,22 @@ def _likely_part(
     prefix = [0.0]
     for v in value:
         prefix.append(prefix[-1] + v)
-    starts, ends = [row[0] for row in rows], [row[1] for row in rows]
+    starts = [row[0] for row in rows]
     spots = [m.start() for m in WORD.finditer(sentence, start, end)]
     separators = list(CUT.finditer(sentence, start, end))
-    cuts = sorted({start, end, *(m.end() for m in separators), *(m.start() for m in separators)})
+    # a part starts after a separator and ends before one, so it never opens or closes on its comma or dash
+    openings = sorted({start, *(m.end() for m in separators)})
+    closings = sorted({end, *(m.start() for m in separators)})
+    asides = dash_asides(sentence, start, end)
     need = {"number": NUMBER, "limitation": WEAKNESS}.get(asked.cue)
     must = need.search(sentence, start, end) if need else None
     best: tuple[float, int, int] | None = None
-    for i, a in enumerate(cuts):
+    for a in openings:
         if a > start and LEANING.match(sentence, _skip_separator(sentence, a, end)):
             continue
-        for b in cuts[i + 1 :]:
+        if any(left < a < right for left, right in asides):  # never from inside a dashed aside
+            continue
+        for b in closings[bisect.bisect_right(closings, a) :]:
             count = bisect.bisect_left(spots, b) - bisect.bisect_left(spots, a)
             if count < floor or not count:
                 continue
@@ -373,7 +389,9 @@ def _likely_part(
                 continue
             if sentence.count("(", a, b) != sentence.count(")", a, b):  # never half a parenthesis
                 continue
-            first, last = bisect.bisect_left(starts, a), bisect.bisect_right(ends, b)
+            if any(left < b < right for left, right in asides):  # nor half a dashed aside
+                continue
+            first, last = bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)  # the words starting in [a, b)
             gain = prefix[max(last, first)] - prefix[first]
             if best is None or gain > best[0] + 1e-12:
                 best = (gain, a, b)

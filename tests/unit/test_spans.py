@@ -148,6 +148,19 @@ def test_a_part_never_holds_half_a_parenthesis_nor_ends_on_an_abbreviation():
         assert not span.text.endswith(("e.g.", "i.e.")), (name, span.text)
 
 
+def test_a_part_never_opens_on_a_dash_nor_holds_half_a_dashed_aside():
+    sentence = (
+        "Using a technique we dub fTRI -- inspired by fMRI and using prompts designed to elicit behavior -- "
+        "we identify experts associated with refusals, and we switch them off."
+    )
+    for name in WORD_FEATURES:  # whichever word the model favours
+        span = choose_span(sentence, _model(**{name: 8.0}).model_copy(update={"min_keep": 0.0}))
+        assert not span.text.startswith(("-", "—", "–")) and not span.text.rstrip(" .").endswith("--"), span.text
+        assert span.text.count(" -- ") in (0, 2), (name, span.text)  # the aside whole or not at all
+    after = choose_span(sentence, _model(position=8.0).model_copy(update={"min_keep": 0.0}))  # later words likelier
+    assert after.text.startswith("we identify experts") and after.cut_left
+
+
 def test_a_closing_cut_after_an_abbreviation_stays_in_its_claim():
     abstract = "Vectors derived in one modality (e.g. text) transfer to another modality. Ensembles help."
     text = "From “Monet” [1]: Vectors derived in one modality (e.g. ... [1] ...transfer to another modality. [1]"
