@@ -24,10 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer.citations import split_sentences  # noqa: E402
 from rag.answer.sentence_scorer import FEATURES, sentence_features  # noqa: E402
 from rag.corpus import normalize_title  # noqa: E402
-from rag.evaluate.metrics import key_sentence, quote_coverage  # noqa: E402
 from rag.evaluate.run import load_questions  # noqa: E402
 from rag.selection import DEPTH  # noqa: E402
 
@@ -47,7 +45,7 @@ def main() -> int:
     from rag import paper_vectors
     from rag.config import Settings
     from rag.pipeline import Pipeline
-    from scripts.fit_sentences import fit
+    from scripts.fit_sentences import fit, key_labelled
 
     pipeline = Pipeline(Settings())
     if not args.vectors.is_file():
@@ -73,14 +71,10 @@ def main() -> int:
             for c in plan.candidates:
                 if normalize_title(c.source.paper.title) not in gold:
                     continue
-                abstract = c.source.paper.abstract
-                key = key_sentence(abstract, q["reference_answer"])
-                sentences = split_sentences(abstract)
-                if key is None or not sentences:
+                labelled = key_labelled(c.source.paper.abstract, q["reference_answer"])
+                if labelled is None:
                     continue
-                cover = [quote_coverage(s.text, key, abstract) for s in sentences]
-                if max(cover) < 0.5:
-                    continue
+                sentences, key_index = labelled
                 texts = [s.text for s in sentences]
                 mini = np.array([c.sims.get(s.start, 0.0) for s in sentences])
                 vecs = [shipped.get(t, shipped.digest) for t in texts]
@@ -102,7 +96,7 @@ def main() -> int:
                     {
                         "file": path.name,
                         "qid": q.get("id"),
-                        "key": int(np.argmax(cover)),
+                        "key": key_index,
                         "mini": mini,
                         "mp": mpc,
                         "cited": c.source.paper.id in chosen,

@@ -50,6 +50,19 @@ KEY_SLACK = 0.0  # 0.005 let length_power 0.25 in (tune key 0.616 -> 0.611); tes
 MIN_GAIN = 0.002  # below this a layout change is noise on ~200 tune answers (it did not hold on the test half)
 
 
+def key_labelled(abstract: str, reference: str) -> tuple[list[Any], int] | None:
+    """An abstract's sentences and the index of its key sentence (the one the key-sentence measure looks for),
+    or None when no sentence holds at least half of it (the measure could not credit any quote)."""
+    key = key_sentence(abstract, reference)
+    sentences = split_sentences(abstract)
+    if key is None or not sentences:
+        return None
+    cover = [quote_coverage(s.text, key, abstract) for s in sentences]
+    if max(cover) < 0.5:
+        return None
+    return sentences, int(np.argmax(cover))
+
+
 class Item:
     """One answerable question with its plan, as the pipeline makes it."""
 
@@ -70,14 +83,10 @@ class Item:
         for candidate in self.plan.candidates:
             if normalize_title(candidate.source.paper.title) not in self.gold:
                 continue
-            abstract = candidate.source.paper.abstract
-            key = key_sentence(abstract, self.reference)
-            sentences = split_sentences(abstract)
-            if key is None or not sentences:
+            labelled = key_labelled(candidate.source.paper.abstract, self.reference)
+            if labelled is None:
                 continue
-            cover = [quote_coverage(s.text, key, abstract) for s in sentences]
-            if max(cover) < 0.5:
-                continue
+            sentences, key_index = labelled
             rows = sentence_features(
                 self.question["question"],
                 self.plan.form.form,
@@ -88,7 +97,7 @@ class Item:
                 retriever.idf,
                 candidate.source.paper.title,
             )
-            out.append((np.array([[r.get(n, 0.0) for n in FEATURES] for r in rows]), int(np.argmax(cover))))
+            out.append((np.array([[r.get(n, 0.0) for n in FEATURES] for r in rows]), key_index))
         return out
 
     def written(self, pipeline: Any) -> tuple[float, float | None] | None:
