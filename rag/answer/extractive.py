@@ -81,6 +81,14 @@ def short_name(title: str) -> str:
     return head if ":" in title and 0 < len(head.split()) <= 5 else title
 
 
+def side_label(side: str, title: str) -> str:
+    """A comparison item's label: the side, and the paper it is quoted from unless the side is its short name
+    ("Monet [1]", not "Monet, in “Monet” [1]"; "mixture-of-experts layer, in “Emergent Mixture-of-Experts” [2]")."""
+    name = short_name(title)
+    same = " ".join(side.lower().split()) == " ".join(name.lower().split())
+    return side if same else f"{side}, in “{name}”"
+
+
 def summary_role(text: str, index: int, own: int) -> str:
     """What a sentence tells in a summary: the problem (background before the paper speaks of itself),
     a result it states, or else the method."""
@@ -350,7 +358,7 @@ class ExtractiveAnswerer:
             )
             n = owner.source.n
             quotes = self.quotes(f"{side} {question}", "comparison", aspect, picked, n, tokenize, said)
-            yield f"\n- {side}, in “{short_name(owner.source.paper.title)}” [{n}]: {quotes}"
+            yield f"\n- {side_label(side, owner.source.paper.title)} [{n}]: {quotes}"
         for candidate in chosen:
             if candidate.source.n not in matched:
                 picked = self.best(

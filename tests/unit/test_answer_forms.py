@@ -68,6 +68,8 @@ def test_a_comparison_cites_each_side_and_never_quotes_a_link(pipeline):
     assert any(t.startswith("Monet") for t in titles)
     assert len(titles) == 2, answer.text
     assert "http" not in answer.text and "available at" not in answer.text
+    assert "\n- Monet [" in answer.text, answer.text  # a side that is its paper's short name is not named twice
+    assert re.search(r"\n- [^\n,]+, in “[^”]+” \[\d+\]: ", answer.text), answer.text  # the other side names its paper
 
 
 def test_a_limitation_question_quotes_limitations(pipeline):
