@@ -49,6 +49,7 @@ TOPIC_LEAD = re.compile(
     r"looking at|use|using|work on|research on|that|which)\s+",
     re.IGNORECASE,
 )
+PREDICATE_WORDS = 10  # a longer predicate ("deal with X, so a gallery need not ...") reads as "answer this"
 SET_SHORTER = 0.5  # a set item quotes the shortest sentence scoring this share of the paper's best
 SINGLE_SENTENCES = 2  # quoted from a single-paper answer's paper (at most)
 SIDE_SENTENCES = 2  # quoted per side of a comparison (at most)
@@ -73,6 +74,23 @@ class ScoredSentence:
 
 def count_word(n: int) -> str:
     return COUNT_WORDS[n] if n < len(COUNT_WORDS) else str(n)
+
+
+def singular(predicate: str) -> str:
+    """A plural predicate for one paper: "are about X" -> "is about X", "study X" -> "studies X"."""
+    verb, _, rest = predicate.partition(" ")
+    lower = verb.lower()
+    if lower in ("are", "were"):
+        verb = "is" if lower == "are" else "was"
+    elif lower == "have":
+        verb = "has"
+    elif re.search(r"[^aeiou]y$", lower):
+        verb = verb[:-1] + "ies"
+    elif re.search(r"(?:s|sh|ch|x|z|o)$", lower):
+        verb += "es"
+    else:
+        verb += "s"
+    return f"{verb} {rest}".strip()
 
 
 def short_name(title: str) -> str:
@@ -283,7 +301,7 @@ class ExtractiveAnswerer:
             if aspect == "limitation":  # across papers: only those whose abstract names a weakness
                 stated = [(c, picked) for c, picked in items if any(WEAKNESS.search(p.sentence.text) for p in picked)]
                 items = stated or items[:1]
-            yield self._set_lead(len(items), form, aspect, plan.topic)
+            yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate)
             for candidate, picked in items:
                 yield self._item(question, form, aspect, candidate, picked, tokenize, said)
             return
@@ -311,7 +329,9 @@ class ExtractiveAnswerer:
         return f"\n- {short_name(candidate.source.paper.title)} [{n}]: {quotes}"
 
     @staticmethod
-    def _set_lead(count: int, form: str, aspect: str, topic: str) -> str:
+    def _set_lead(count: int, form: str, aspect: str, topic: str, predicate: str = "") -> str:
+        """ "Five papers in the collection are about X:", in the question's own words where it has them
+        ("Which papers automate X?" -> "Seven papers in the collection automate X:")."""
         topic = TOPIC_LEAD.sub("", topic.strip().rstrip("?.!")).strip()
         topic = topic[:1].lower() + topic[1:] if topic[:2].istitle() else topic  # "Sparse autoencoders" mid-line
         many = count != 1
@@ -319,6 +339,8 @@ class ExtractiveAnswerer:
         verb = "are" if many else "is"
         if form == "limitation" or aspect == "limitation":
             return f"{count_word(count)} {noun} in the collection {'state' if many else 'states'} limitations:"
+        if predicate and len(predicate.split()) <= PREDICATE_WORDS:
+            return f"{count_word(count)} {noun} in the collection {predicate if many else singular(predicate)}:"
         if topic and len(topic.split()) <= 8:
             return f"{count_word(count)} {noun} in the collection {verb} about {topic}:"
         return f"{count_word(count)} {noun} in the collection answer this:"

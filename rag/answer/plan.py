@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.models import Source
-from rag.question.form import QuestionForm, classify, set_topic
+from rag.question.form import QuestionForm, classify, set_predicate, set_topic
 from rag.question.topic import Topic, topic_of
 from rag.selection import (
     SEMANTIC_FEATURES,
@@ -50,6 +50,7 @@ class Plan:
     chosen: list[Candidate] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     topic: str = ""  # a set question's topic, for the lead line
+    predicate: str = ""  # what a "which papers ..." question says of them, in its words, for the lead line
 
     @property
     def used(self) -> list[int]:
@@ -178,7 +179,11 @@ class Planner:
         for candidate in candidates:
             if candidate.source.n in renumbered:
                 candidate.source = renumbered[candidate.source.n]
-        return Plan(form, shown, chosen, candidates, self.topic(question) if form.form == "set" else "")
+        if form.form != "set":
+            return Plan(form, shown, chosen, candidates)
+        from rag.question import plain_question
+
+        return Plan(form, shown, chosen, candidates, self.topic(question), set_predicate(plain_question(question)))
 
 
 class _NoHit:

@@ -224,6 +224,31 @@ _SET_LEAD = re.compile(
 _TRAILING_PLACE = re.compile(r"\s+(?:in (?:the|this) (?:collection|corpus)|here|there)?\s*[?.!]*$", re.IGNORECASE)
 
 
+# "Which papers (here) <predicate>?": the predicate, in the question's own words, makes the answer's lead
+_WHICH_PAPERS = re.compile(
+    r"^(?:so |and )?(?:which|what)\s+(?:papers|works|studies|articles)"
+    r"(?:\s+(?:in|from)\s+(?:the|this|your)\s+(?:collection|corpus|list)|\s+here|\s+there)?\s+(?P<predicate>.+)$",
+    re.IGNORECASE,
+)
+# a predicate never starts on an auxiliary or a pronoun ("what papers do we have on X": no predicate to reuse)
+_NO_PREDICATE = re.compile(
+    r"^(?:do|does|did|can|could|would|should|will|might|may|must|have|has|had|we|you|i|they|of|in|on|about|,)\b",
+    re.IGNORECASE,
+)
+
+
+def set_predicate(question: str) -> str:
+    """What a "which papers ..." question says of the papers, in its own words, for the answer's lead:
+    "Which papers automate neural architecture search?" -> "automate neural architecture search";
+    "Which papers here are mainly about X?" -> "are mainly about X". "" for any other question."""
+    match = _WHICH_PAPERS.match(" ".join(question.split()))
+    if not match:
+        return ""
+    predicate = _TRAILING_PLACE.sub("", match.group("predicate").rstrip(" ?.!")).strip(" ,;:")
+    predicate = re.sub(r"^(are|is) there\b\s*", r"\1 ", predicate, flags=re.IGNORECASE).strip()  # "are there on X"
+    return "" if len(predicate.split()) < 2 or _NO_PREDICATE.match(predicate) else predicate
+
+
 def set_topic(question: str) -> str:
     """What a set question asks papers to be about: "Which papers here study MoE models?" -> "MoE models"."""
     text = " ".join(question.split())
@@ -264,5 +289,6 @@ __all__ = [
     "aspect_of",
     "classify",
     "comparison_sides",
+    "set_predicate",
     "set_topic",
 ]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from rag.answer import check_citations
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.conversation import Turn, resolve
 from rag.selection import SelectionModel
 from rag.text import split_sentences
@@ -135,3 +138,23 @@ def test_the_shipped_selection_model_is_fitted_on_tune_and_separates_the_asked_p
     assert candidates[0].source.paper.title == "Pointer Networks"
     assert candidates[0].probability > 0.5 > max(c.probability for c in candidates[1:])
     assert min(c.probability for c in candidates) < 0.1
+
+
+@pytest.mark.parametrize(
+    ("count", "predicate", "lead"),
+    [
+        (
+            7,
+            "automate neural architecture search",
+            "Seven papers in the collection automate neural architecture search:",
+        ),
+        (1, "automate neural architecture search", "One paper in the collection automates neural architecture search:"),
+        (1, "are mainly about X", "One paper in the collection is mainly about X:"),
+        (1, "study sheaves", "One paper in the collection studies sheaves:"),
+        (1, "discuss tokenization", "One paper in the collection discusses tokenization:"),
+        (3, "", "Three papers in the collection are about the topic:"),  # no predicate: the topic makes the lead
+        (3, " ".join(["word"] * 11), "Three papers in the collection are about the topic:"),  # too long to read well
+    ],
+)
+def test_a_set_lead_answers_in_the_questions_own_words(count, predicate, lead):
+    assert ExtractiveAnswerer._set_lead(count, "set", "contribution", "the topic", predicate) == lead

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question.form import FORMS, RULES, asks_across_papers, classify, comparison_sides
+from rag.question.form import FORMS, RULES, asks_across_papers, classify, comparison_sides, set_predicate
 
 EXAMPLES = {
     "set": [
@@ -127,3 +127,32 @@ def test_aspects(question, aspect):
 )
 def test_asks_across_papers(question, across):
     assert asks_across_papers(question) is across
+
+
+@pytest.mark.parametrize(
+    ("question", "predicate"),
+    [
+        (
+            "Which papers automate neural architecture search or AutoML?",
+            "automate neural architecture search or AutoML",
+        ),
+        (
+            "Which papers are mainly about cross-modal retrieval between images and text?",
+            "are mainly about cross-modal retrieval between images and text",
+        ),
+        (
+            "What papers here build on joint-embedding predictive architectures (JEPA)?",
+            "build on joint-embedding predictive architectures (JEPA)",
+        ),
+        ("Which papers in the collection are about sparse autoencoders?", "are about sparse autoencoders"),
+        ("Which papers study sheaves here?", "study sheaves"),
+        ("what papers are there on video object segmentation?", "are on video object segmentation"),
+        ("What papers do we have on tokenization?", ""),  # an auxiliary: no predicate of the papers
+        ("Which papers, if any, use JAX?", ""),
+        ("Which papers are there?", ""),  # nothing said of them
+        ("list the papers about hyperbolic embeddings", ""),  # not "which papers ...": the topic makes the lead
+        ("Which paper introduced Monet?", ""),  # one paper asked for: not a set question's lead
+    ],
+)
+def test_set_predicate_keeps_the_questions_own_words(question, predicate):
+    assert set_predicate(question) == predicate
