@@ -343,7 +343,7 @@ class ExtractiveAnswerer:
             return f"{count_word(count)} {noun} in the collection {predicate if many else singular(predicate)}:"
         if topic and len(topic.split()) <= 8:
             return f"{count_word(count)} {noun} in the collection {verb} about {topic}:"
-        return f"{count_word(count)} {noun} in the collection answer this:"
+        return f"{count_word(count)} {noun} in the collection {'answer' if many else 'answers'} this:"
 
     def _summary(self, question: str, candidate: Candidate, tokenize, said: Counter[str]) -> Iterator[str]:
         n = candidate.source.n

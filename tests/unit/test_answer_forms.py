@@ -158,3 +158,8 @@ def test_the_shipped_selection_model_is_fitted_on_tune_and_separates_the_asked_p
 )
 def test_a_set_lead_answers_in_the_questions_own_words(count, predicate, lead):
     assert ExtractiveAnswerer._set_lead(count, "set", "contribution", "the topic", predicate) == lead
+
+
+def test_a_set_lead_with_neither_predicate_nor_topic_agrees_with_its_count():
+    assert ExtractiveAnswerer._set_lead(1, "set", "contribution", "", "") == "One paper in the collection answers this:"
+    assert ExtractiveAnswerer._set_lead(2, "set", "contribution", "", "") == "Two papers in the collection answer this:"
