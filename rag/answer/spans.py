@@ -136,8 +136,8 @@ TAIL_RULES: tuple[SpanRule, ...] = (
 
 # a quoted part may start or end only at a clause boundary: a comma, semicolon, colon or dash (dropped),
 # never inside a phrase ("Mixture of Experts with Group Aggregation" stays whole), so a part reads on its own
-CUT = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)[;,:]\s+|\s+(?:--|—|–)\s+")
-DASH = re.compile(r"\s+(?:--|—|–)\s+")
+DASH = re.compile(r"\s+(?:--|—|–)\s+")  # a dash between words; in pairs it sets off an aside (`dash_asides`)
+CUT = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)[;,:]\s+|" + DASH.pattern)
 # a part may not start on a word that leans on the clause before it ("...but instead has", "...where the")
 LEANING = re.compile(
     r"(?:and|or|but|nor|yet|so|which|where|whereas|while|when|who|whose|that|than|as|because|since|although|"
