@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.models import Source
+from rag.question import plain_question
 from rag.question.form import QuestionForm, classify, set_predicate, set_topic
 from rag.question.topic import Topic, topic_of
 from rag.selection import (
@@ -80,23 +81,21 @@ class Planner:
         return embedder.embed_query(question), [vectors[s.paper.id] for s in sources]
 
     def form(self, question: str) -> QuestionForm:
-        from rag.question import plain_question
-
         return classify(plain_question(question))
 
     @staticmethod
     def topic(question: str) -> str:
-        from rag.question import plain_question
-
         return set_topic(plain_question(question))
 
     def topic_of(self, question: str, form: QuestionForm) -> Topic | None:
         """A set question's topic when the model that scores it reads TOPIC_FEATURES, else None."""
-        from rag.question import plain_question
+        return self._topic_of_plain(plain_question(question), form)
 
+    def _topic_of_plain(self, plain: str, form: QuestionForm) -> Topic | None:
+        """`topic_of` for a question already tidied by `plain_question`."""
         if form.form != "set" or not any(name in TOPIC_FEATURES for name in self.model.for_form(form).features):
             return None
-        return topic_of(plain_question(question))
+        return topic_of(plain)
 
     def candidates(self, form: QuestionForm, retrieval: Retrieval, topic: Topic | None = None) -> list[Candidate]:
         """Every retrieved source with its features, sentence cosines and probability.
@@ -165,8 +164,9 @@ class Planner:
 
     def plan(self, question: str, retrieval: Retrieval, k: int, form: QuestionForm | None = None) -> Plan:
         """Choose the cited papers among the retrieved ones and number the sources shown."""
-        form = form or self.form(question)
-        candidates = self.candidates(form, retrieval, self.topic_of(question, form))
+        plain = plain_question(question)  # tidied once for the form, the topic and the lead
+        form = form or classify(plain)
+        candidates = self.candidates(form, retrieval, self._topic_of_plain(plain, form))
         many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
         chosen = choose(form, candidates, self.model, k, many=many, named=retrieval.query.named)
         shown = [c.source for c in candidates if c.source.n <= k]
@@ -181,9 +181,7 @@ class Planner:
                 candidate.source = renumbered[candidate.source.n]
         if form.form != "set":
             return Plan(form, shown, chosen, candidates)
-        from rag.question import plain_question
-
-        return Plan(form, shown, chosen, candidates, self.topic(question), set_predicate(plain_question(question)))
+        return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain))
 
 
 class _NoHit:
