@@ -48,8 +48,13 @@ def main() -> int:
     from scripts.fit_sentences import fit, key_labelled
 
     pipeline = Pipeline(Settings())
-    if not args.vectors.is_file():
-        embed_seed_sentences(pipeline.settings, args.vectors)
+    if not args.vectors.is_file():  # every seed sentence under mpnet, as the shipped MiniLM file is made
+        from rag.corpus import load_papers
+        from scripts.ship_paper_vectors import ship_sentences
+
+        ship_sentences(
+            load_papers(pipeline.settings.seeds_dir), pipeline.settings.model_cache_dir, args.vectors, "mpnet"
+        )
     shipped = paper_vectors.read(args.vectors)
     assert shipped is not None
     retriever = pipeline.retriever
@@ -150,25 +155,6 @@ def main() -> int:
         n = len(groups)
         print(f"5-fold CV on tune  {name:36s} top1 {hits1 / n:.3f} top2 {hits2 / n:.3f} (n={n})")
     return 0
-
-
-def embed_seed_sentences(settings, out: Path) -> None:
-    """Every distinct seed abstract sentence under all-mpnet-base-v2 (the document path: no query prefix)."""
-    import time
-
-    from rag import paper_vectors
-    from rag.corpus import load_papers
-    from rag.embeddings import get_embedder
-    from rag.sentences import embed_sentences, paper_sentences
-
-    texts = list(dict.fromkeys(t for p in load_papers(settings.seeds_dir) for _, _, t in paper_sentences(p)))
-    embedder = get_embedder(settings, "mpnet")
-    wall, cpu = time.perf_counter(), time.process_time()
-    vectors = embed_sentences(embedder, texts)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"embedded {len(texts)} sentences with {embedder.digest}: {wall:.0f} s wall, {cpu:.0f} s CPU")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paper_vectors.write(out, embedder.digest, texts, vectors)
 
 
 def _matrix(group: dict, features: list[str]) -> np.ndarray:

@@ -76,8 +76,11 @@ def main() -> int:
     return 0
 
 
-def ship_sentences(papers: list, cache_dir: Path, out: Path | None) -> int:
-    """Embed every seed abstract sentence as a cold ingest does (`rag.sentences`) and write the file."""
+def ship_sentences(papers: list, cache_dir: Path | None, out: Path | None, kind: str = "minilm") -> int:
+    """Embed every seed abstract sentence as a cold ingest does (`rag.sentences`) and write the file.
+
+    `kind`: the embedder (`rag.embeddings.EMBEDDERS`); the shipped file is the chunk embedder's, "minilm".
+    """
     import numpy as np
 
     from rag import paper_vectors
@@ -85,7 +88,7 @@ def ship_sentences(papers: list, cache_dir: Path, out: Path | None) -> int:
     from rag.embeddings import EMBEDDERS
     from rag.sentences import embed_sentences, paper_sentences, papers_per_batch
 
-    embedder = EMBEDDERS["minilm"](cache_dir=cache_dir)  # rag.embeddings.get_embedder's model, fp32
+    embedder = EMBEDDERS[kind](cache_dir=cache_dir)  # rag.embeddings.get_embedder's model, fp32
     step = papers_per_batch(Settings.model_construct())  # the defaults, whatever the environment says
     started = time.perf_counter()
     vectors: dict[str, np.ndarray] = {}
@@ -97,7 +100,7 @@ def ship_sentences(papers: list, cache_dir: Path, out: Path | None) -> int:
             vectors.setdefault(text, vector)  # a sentence in two abstracts: the first one's vector
         done += len(texts)
         print(f"embedded {done}/{total} sentences", file=sys.stderr, flush=True)
-    out = out or ROOT / "rag" / paper_vectors.sentence_package_file("minilm")
+    out = out or ROOT / "rag" / paper_vectors.sentence_package_file(kind)
     paper_vectors.write(out, embedder.digest, list(vectors), np.array(list(vectors.values()), dtype=np.float32))
     print(
         f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: {len(vectors)} distinct sentences "
