@@ -7,8 +7,10 @@ it: its best abstract sentence, the paper vector's cosine and cohesion with the 
 how much of the question's vocabulary the title and abstract cover, and how many retrievers agree
 on it. This module scores each of the top `pool` fused papers on those features (`FEATURES`) with
 a linear model and reorders the top `depth` by the score; papers past `depth` keep their places.
-A model can also reorder every paper some retriever ranks in its own top `signal_top`, and read
-`EXTRA_FEATURES`; the shipped one does neither (tried and dropped: docs/evaluation.md).
+The shipped model reorders the fused top 30 (`depth`; 10 until a tune set of 80 half-remembered
+questions chose 30, docs/evaluation.md "A deeper rerank"). A model can also reorder every paper some
+retriever ranks in its own top `signal_top`, and read `EXTRA_FEATURES`; the shipped one does neither
+(tried and dropped: docs/evaluation.md).
 
 The model is a listwise (conditional) logistic regression: per question, P(paper i is the gold
 one) = softmax over the candidates of coef . (x_i - mean) / scale, fitted on the tune files with
