@@ -201,6 +201,11 @@ def _side(text: str) -> str:
     return text
 
 
+# a side that holds one of these is a clause, not a name: "formalizing how least squares vs ridge fits change
+# when ..." asks about one paper that contrasts them, not for the papers on each side
+_CLAUSE_WORD = re.compile(r"\b(?:how|what|when|where|why|whether|which|who)\b", re.IGNORECASE)
+
+
 def comparison_sides(question: str) -> tuple[str, ...]:
     """The two named sides of a comparison ("Monet", "mixture-of-experts layer"), or () if none is found."""
     for pattern in _SIDES:
@@ -208,7 +213,7 @@ def comparison_sides(question: str) -> tuple[str, ...]:
         if match:
             a, b = _side(match.group("a")), _side(match.group("b"))
             a = re.sub(r"^(?:how|what|which|where|why)\s+(?:does|do|is|are)\s+", "", a, flags=re.IGNORECASE)
-            if a and b and a.lower() != b.lower():
+            if a and b and a.lower() != b.lower() and not (_CLAUSE_WORD.search(a) or _CLAUSE_WORD.search(b)):
                 return (a, b)
     return ()
 

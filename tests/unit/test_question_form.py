@@ -103,6 +103,21 @@ def test_a_comparison_with_no_second_side_is_read_on():
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "formalizing how least squares vs ridge fits change when training data is transformed",
+        "comparing how faces are encoded in a CNN versus human similarity judgments using graph curvature",
+        "at which layer does an LLM start to 'know' harder concepts vs easy ones, measured with probes?",
+    ],
+)
+def test_a_contrast_inside_a_clause_names_no_sides(question):
+    """A side holding how/what/when/which... is a clause, not a name: one paper that contrasts, not two sides.
+    Read as a comparison, the first gave "No paper in the collection is about formalizing how least squares"."""
+    assert comparison_sides(question) == ()
+    assert classify(question).form == "single"
+
+
+@pytest.mark.parametrize(
     ("question", "aspect"),
     [
         ("Which of them is about stock prediction and how well does it do?", "result"),
