@@ -404,13 +404,11 @@ def topic_features(
         for row, top, z in zip(rows, tops, _zscores(tops), strict=True):
             row["sent_topic"], row["sent_topic_z"] = top, z
     if topic_vector is not None and paper_vectors is not None:
-        have = [i for i, v in enumerate(paper_vectors) if v is not None]
+        present = [(i, v) for i, v in enumerate(paper_vectors) if v is not None]
+        have = [i for i, _ in present]
         if have:
             q = _unit(topic_vector)
-            cos = []
-            for i in have:
-                v = np.asarray(paper_vectors[i], dtype=float)
-                cos.append(float(v @ q / max(float(np.linalg.norm(v)), 1e-12)))
+            cos = [float(_unit(v) @ q) for _, v in present]
             best = max(cos)
             for i, c, z in zip(have, cos, _zscores(cos), strict=True):
                 rows[i].update({"mp_topic": c, "mp_topic_z": z, "mp_topic_gap": best - c})
