@@ -36,9 +36,6 @@ TUNE = [EVAL / "questions_tune.jsonl", EVAL / "questions_forms_tune.jsonl"]
 REPORT = [EVAL / f"{n}.jsonl" for n in ("questions_test", "dev_questions", "questions_blind", "questions_fresh")]
 RANKED = 10  # papers `rag eval` ranks per question (mrr@10)
 LABELLED = 60  # fused papers read per question: the rerank's candidates come from these
-# the shipped depth: 30 and 10 tie on questions_tune; 30 put one more of eval/questions_vague_tune.jsonl's 80
-# half-remembered questions first (docs/evaluation.md, "A deeper rerank"), so a plain --write reproduces it
-SHIPPED_DEPTH = 30
 
 
 class Item:
@@ -138,7 +135,9 @@ def leave_one_out(tune_q: list[Item], fit_items: list[Item], l2: float, shape: R
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--l2", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0, 100.0])
-    parser.add_argument("--depth", type=int, default=SHIPPED_DEPTH, help="top fused papers reordered")
+    # default: the shipped model's depth (30, chosen on eval/questions_vague_tune.jsonl: docs/evaluation.md,
+    # "A deeper rerank"), so a plain --write reproduces the shipped file
+    parser.add_argument("--depth", type=int, default=RerankModel.load().depth, help="top fused papers reordered")
     parser.add_argument("--pool", type=int, default=DEPTH, help="papers the relative features are read over")
     parser.add_argument("--signal-top", type=int, default=0, help="each retriever's own top k also reordered")
     parser.add_argument("--extra", action="store_true", help="also the missing-retriever and sentence-rank features")

@@ -18,8 +18,14 @@ from rag.corpus import load_papers, normalize_title
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "eval"
 VAGUE_TUNE = EVAL / "questions_vague_tune.jsonl"
-HELD_OUT = ["questions_test", "questions_forms_test", "conversations_test", "dev_questions", "questions_blind"]
-HELD_OUT += ["questions_fresh"]
+HELD_OUT = (
+    "questions_test",
+    "questions_forms_test",
+    "conversations_test",
+    "dev_questions",
+    "questions_blind",
+    "questions_fresh",
+)
 FIELDS = {"id", "question", "type", "style", "gold_titles", "reference_answer"}
 
 
