@@ -421,6 +421,16 @@ class Resolution(BaseModel):
         "OWN_TOPIC_RULES row that found a topic of its own; empty for a first turn or no rule.",
     )
 
+    @property
+    def subjects(self) -> list[str]:
+        """The carried papers under discussion ("how does its clustering part work?"): the answer cites them."""
+        return [] if self.read_as == "among" else self.carried
+
+    @property
+    def pool(self) -> list[str]:
+        """The carried papers of "which of them ...": kept in play, cited only if the question picks them."""
+        return self.carried if self.read_as == "among" else []
+
 
 def as_turns(history: Sequence[Any] | None) -> list[Turn]:
     """Accept Turns, (question, Answer) pairs, or dicts with `question` and `answer`."""

@@ -218,7 +218,9 @@ class Pipeline:
         if ranked is not None and ranked.query.question == resolution.standalone_question and not stale:
             retrieval = replace(ranked, sources=ranked.sources[:depth], hits=ranked.hits[:depth])
         else:
-            retrieval = retriever.retrieve(resolution.standalone_question, k, carried=resolution.carried, depth=depth)
+            retrieval = retriever.retrieve(
+                resolution.standalone_question, k, carried=resolution.subjects, pool=resolution.pool, depth=depth
+            )
         if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
             retrieval = self._without_missing(retriever, retrieval, resolution, k, depth)
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
@@ -299,8 +301,11 @@ class Pipeline:
         missing = set(ids) - retriever.present(ids)
         if not missing:
             return retrieval
-        carried = [pid for pid in resolution.carried if pid not in missing]
-        again = retriever.retrieve(resolution.standalone_question, k, carried=carried, exclude=missing, depth=depth)
+        carried = [pid for pid in resolution.subjects if pid not in missing]
+        pool = [pid for pid in resolution.pool if pid not in missing]
+        again = retriever.retrieve(
+            resolution.standalone_question, k, carried=carried, pool=pool, exclude=missing, depth=depth
+        )
         log.info("%d of the papers found were deleted meanwhile; decided again: %s", len(missing), again.verdict)
         # papers beyond the first k may be gone too: any of those among the new sources means refuse
         return drop_missing(again, retriever.present([s.paper.id for s in again.sources]))
@@ -352,7 +357,7 @@ class Pipeline:
             reason = llm.scrub(str(exc)) if llm is not None else str(exc)
             log.warning("condensing the conversation failed: %s", reason)
             return offline, f"The language model could not restate the follow-up ({shorten(reason)}); searched offline."
-        return Resolution(standalone_question=standalone, follow_up=offline.follow_up, carried=offline.carried), ""
+        return offline.model_copy(update={"standalone_question": standalone}), ""
 
     def _answer_llm(
         self, question: str, sources: list[Source], plan: Any = None

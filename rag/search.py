@@ -101,8 +101,12 @@ class Retriever(Ranker):
         exclude: Collection[str] = (),
         depth: int = 0,
         rewrite: bool = True,
+        pool: Sequence[str] = (),
     ) -> Retrieval:
         """Rank papers for `question`; `carried` papers (a follow-up's earlier sources) count as named.
+
+        `pool`: a follow-up's papers to choose among ("which of them is about stock prediction?"): ranked
+        like carried ones, recorded in `Query.pool` so the answer cites them only on their merits.
 
         `rewrite=False`: no LLM query rewrite even when it is on (a probe search, such as a follow-up's
         message searched alone to see whether it has a topic of its own, costs no request).
@@ -119,6 +123,13 @@ class Retriever(Ranker):
         query = self.analyze(question, absent=exclude)
         if carried:  # "how does the clustering part work?" is about the paper under discussion
             query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
+        if pool:
+            query = replace(
+                query,
+                named=list(dict.fromkeys([*query.named, *pool])),
+                pool=[pid for pid in pool if pid not in query.named],
+                asked_topic="",
+            )
         analysed = time.perf_counter()
         rewritten = self.rewrite(question, query) if rewrite else None
         rankings, timings = self.rankings(query, n)

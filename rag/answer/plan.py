@@ -40,6 +40,13 @@ if TYPE_CHECKING:
 # a question asked across papers ("... according to the papers here", "what do they report")
 log = logging.getLogger(__name__)
 ACROSS = re.compile(r"\b(?:papers|works|studies)\b", re.IGNORECASE)
+# "which of them are about images?", "do any of these report accuracy?": a follow-up asking for every
+# paper of the last answer's that fits (the set rule), where "which of them is ..." asks for one
+MANY_AMONG = re.compile(
+    r"\b(?:which|what) (?:of (?:them|these|those|the(?:se)? papers) )?(?:are|were|do|have)\b"
+    r"|\b(?:all|any|some|many|both|none) of (?:them|these|those|the(?:se)? papers)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -167,8 +174,11 @@ class Planner:
         plain = plain_question(question)  # tidied once for the form, the topic and the lead
         form = form or classify(plain)
         candidates = self.candidates(form, retrieval, self._topic_of_plain(plain, form))
+        query = retrieval.query
         many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
-        chosen = choose(form, candidates, self.model, k, many=many, named=retrieval.query.named)
+        many = many or (bool(query.pool) and form.form != "comparison" and bool(MANY_AMONG.search(question)))
+        named = [pid for pid in query.named if pid not in query.pool]  # a pool is chosen among, not cited whole
+        chosen = choose(form, candidates, self.model, k, many=many, named=named)
         shown = [c.source for c in candidates if c.source.n <= k]
         renumbered: dict[int, Source] = {}
         for candidate in chosen:

@@ -173,7 +173,11 @@ def run_question(
         return row
     resolution = pipeline.resolve(text, history)
     retrieval = retriever.retrieve(
-        resolution.standalone_question, max(RANK_DEPTH, k), carried=resolution.carried, depth=DEPTH
+        resolution.standalone_question,
+        max(RANK_DEPTH, k),
+        carried=resolution.subjects,
+        pool=resolution.pool,
+        depth=DEPTH,
     )
     row["retrieved"] = [s.paper.title for s in retrieval.sources[: max(RANK_DEPTH, k)]]
     row["retrieval_ms"] = (time.perf_counter() - started) * 1e3

@@ -36,6 +36,9 @@ class Query:
     only_name: list[str] = field(default_factory=list)  # ids named by a question that asks about nothing else
     asked_topic: str = ""  # "what is capsule networks?" -> "capsule networks": a short question's one topic
     spelled: dict[str, str] = field(default_factory=dict)  # a misspelt name as typed -> the name searched for
+    # "which of them ...": the last answer's papers, kept in the ranking like named ones (in `named`) but
+    # chosen among by the question, not cited for being carried (ids the question does not name itself)
+    pool: list[str] = field(default_factory=list)
 
     @property
     def lexical_text(self) -> str:

@@ -109,8 +109,11 @@ def test_a_follow_up_over_a_set_chooses_among_every_paper_shown(pipeline):
     follow = pipeline.ask(
         "Which of them is about stock prediction and how well does it do?", history=[(first.question, first)]
     )
-    assert _cited_titles(follow)[0] == miga, follow.text
+    # MIGA alone: the other papers shown are the pool it was chosen from, not papers the question is about
+    assert _cited_titles(follow) == [miga], follow.text
     assert "(" not in follow.standalone_question  # no title of a quoted paper appended to the search
+    plural = pipeline.ask("Which of them are about interpretability?", history=[(first.question, first)])
+    assert {s.paper.title for s in plural.sources} & shown and _cited_titles(plural), plural.text
 
 
 def test_ordinal_and_described_follow_ups_resolve_against_the_listed_papers():
