@@ -5,7 +5,8 @@ per-paper decision (`rag.selection.topic_features`) measures each candidate agai
 topic, not the whole question, whose "which papers are about" every candidate shares equally.
 `set_topic` (rag.question.form) cuts the question's lead; `topic_of` then strips what is left of
 the asking verbs (`TOPIC_RULES`, each with the example it must handle), cuts a trailing relative
-clause or gloss, and splits the core into its alternatives ("task vectors", "function vectors"),
+clause or gloss, and reads the core's coordinations into whole alternatives (`coordinations`:
+"task vectors", "function vectors"; "node embeddings for networks", "node embeddings for hypergraphs"),
 adding a parenthesised acronym or list ("JEPA"; "word2vec", "GloVe") and a common acronym's long
 form ("MoE models" -> "mixture of experts").
 """
@@ -86,6 +87,80 @@ _PARENTHESISED = re.compile(r"\(([^()]{2,60})\)")
 _SPLIT = re.compile(r"\s+or\s+|\s*/\s*|\s*,\s*(?:or\s+)?", re.IGNORECASE)
 _TRAILING = re.compile(r"\s+(?:itself|themselves|alone|only|here|in general)$", re.IGNORECASE)
 _GLOSS_WORDS = re.compile(r"\b(?:and the like|etc\.?|and so on|and others)\b", re.IGNORECASE)
+_EXCLUSION = re.compile(r"\s*(?:not|except|excluding|other than|but not)\b", re.IGNORECASE)
+_GLOSS_LEAD = re.compile(r"^(?:or|and|i\.e\.?|e\.g\.?)\s+", re.IGNORECASE)
+# a word that opens a phrase's tail (a preposition, a clause or infinitive): a coordination inside a tail
+# shares the words before it ("node embeddings for networks or hypergraphs")
+_TAIL_OPENERS = frozenset(
+    re.findall(
+        r"\w+",
+        "for with between of to from in on at into by via using that which who across inside about as when where"
+        " through without under over against why how whether what",
+    )
+)
+_SEPARATOR = re.compile(r"(\s+or\s+|\s*/\s*|\s*,\s*(?:or\s+)?)", re.IGNORECASE)
+MAX_ALTERNATIVES = 8
+
+
+def _is_plural(word: str) -> bool:
+    """A plural noun names a thing on its own ("transformers or seq2seq models"); a singular word or an
+    adjective before "or" modifies the head of the next conjunct ("word or sentence meaning")."""
+    w = word.lower()
+    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ous"))
+
+
+def _tail_at(words: Sequence[str]) -> int:
+    """Index of the first tail opener in `words` (len(words) if none)."""
+    return next((i for i, w in enumerate(words) if w.lower() in _TAIL_OPENERS), len(words))
+
+
+def coordinations(phrase: str) -> list[str]:
+    """Each reading of a phrase's "or" / "," / "/" coordinations, every one a whole topic: the words the
+    conjuncts share before and after them are kept with each.
+
+    "node embeddings for networks or hypergraphs" -> "node embeddings for networks", "node embeddings
+    for hypergraphs"; "sparse, chunked or memory-efficient attention" -> "sparse attention", "chunked
+    attention", "memory-efficient attention"; "quaternions or other hypercomplex numbers in neural
+    networks or embeddings" -> "quaternions in neural networks", ..., "other hypercomplex numbers in
+    embeddings". Splitting at the bare separators made fragments ("embeddings", "neural networks")
+    that every candidate matches.
+    """
+    pieces = _SEPARATOR.split(phrase.strip())
+    segments = [p.split() for p in pieces[0::2]]
+    if len(segments) < 2 or any(not s for s in segments[:2]):
+        return [phrase.strip()] if phrase.strip() else []
+    first = segments[0]
+    start = max((i + 1 for i, w in enumerate(first) if w.lower() in _TAIL_OPENERS), default=0)
+    prefix, conjuncts = first[:start], [first[start:]]
+    end = 1  # the segment the coordination ends in
+    while end < len(segments) - 1 and _tail_at(segments[end]) == len(segments[end]) and segments[end]:
+        conjuncts.append(segments[end])
+        end += 1
+    last = segments[end]
+    cut = _tail_at(last)
+    if cut == 0 and len(conjuncts) > 1:  # ", to generalise ...": the coordination ended a segment earlier
+        end -= 1
+        last = conjuncts.pop()
+        cut = len(last)
+    suffix = " ".join(last[cut:])
+    tail = "".join(pieces[2 * end + 1 :])
+    if tail:
+        suffix = (suffix + tail).strip() if suffix else tail.lstrip(" ,/").strip()
+        suffix = re.sub(r"^(?:or|and)\s+", "", suffix)
+    right = last[:cut]
+    if not right or not conjuncts[0]:
+        return [phrase.strip()]
+    readings = []
+    for conjunct in [*conjuncts, right]:
+        if conjunct is not right and len(conjunct) == 1 and len(right) >= 2 and not _is_plural(conjunct[0]):
+            conjunct = [conjunct[0], *right[1:]]  # a modifier shares the last conjunct's head
+        readings.append(" ".join([*prefix, *conjunct, suffix]).strip())
+    out: list[str] = []
+    for reading in readings:
+        for alternative in coordinations(reading) if _SEPARATOR.search(reading) else [reading]:
+            if alternative not in out and len(out) < MAX_ALTERNATIVES:
+                out.append(alternative)
+    return out
 
 
 @dataclass(frozen=True)
@@ -127,7 +202,8 @@ def topic_of(question: str) -> Topic:
     text = strip_topic_lead(raw_topic(question))
     alternatives: list[str] = []
     for inner in _PARENTHESISED.findall(text):
-        alternatives += [a for a in _SPLIT.split(_GLOSS_WORDS.sub("", inner)) if a.strip()]
+        if not _EXCLUSION.match(inner):  # "(not knowledge graphs)" names what the topic is not
+            alternatives += [a for a in _SPLIT.split(_GLOSS_WORDS.sub("", inner)) if a.strip()]
     bare = " ".join(_PARENTHESISED.sub(" ", text).split())
     end = _CORE_END.search(bare)
     core = bare[: end.start()] if end else bare
@@ -135,8 +211,10 @@ def topic_of(question: str) -> Topic:
     if len(re.findall(r"\w{3,}", core)) < 2:
         core = bare.split("?")[0]
     core = _TRAILING.sub("", core)
-    parts = [strip_topic_lead(p) for p in _SPLIT.split(core) if p.strip()]
-    alternatives = parts + [a.strip() for a in alternatives if a.strip() and not a.strip().lower().endswith("style")]
+    parts = [strip_topic_lead(p) for p in coordinations(core) if p.strip()]
+    alternatives = parts + [
+        a for a in (_GLOSS_LEAD.sub("", a.strip()) for a in alternatives) if a and not a.lower().endswith("style")
+    ]
     # a common acronym named alone ("SAEs", "MoE models") counts in its long form as well
     for part in [a for a in alternatives if len(a.split()) <= 2]:
         for word in re.findall(r"\b[A-Za-z]{2,6}\b", part):
@@ -149,4 +227,4 @@ def topic_of(question: str) -> Topic:
     return Topic(text, tuple(seen.values()))
 
 
-__all__ = ["TOPIC_RULES", "Topic", "TopicRule", "raw_topic", "strip_topic_lead", "topic_of"]
+__all__ = ["TOPIC_RULES", "Topic", "TopicRule", "coordinations", "raw_topic", "strip_topic_lead", "topic_of"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question.topic import TOPIC_RULES, raw_topic, strip_topic_lead, topic_of
+from rag.question.topic import TOPIC_RULES, coordinations, raw_topic, strip_topic_lead, topic_of
 
 
 @pytest.mark.parametrize(
@@ -73,4 +73,57 @@ def test_a_bare_topic_is_left_alone():
     assert strip_topic_lead("sparse autoencoders") == "sparse autoencoders"
     assert strip_topic_lead("diffusion models and representation learning") == (
         "diffusion models and representation learning"
+    )
+
+
+@pytest.mark.parametrize(
+    ("phrase", "readings"),
+    [
+        # a coordination inside a tail shares the words before it
+        ("node embeddings for networks or hypergraphs",
+         ["node embeddings for networks", "node embeddings for hypergraphs"]),
+        # a singular word or adjective before "or" modifies the next conjunct's head
+        ("representing or organising scientific papers",
+         ["representing scientific papers", "organising scientific papers"]),
+        ("sparse, chunked or memory-efficient attention",
+         ["sparse attention", "chunked attention", "memory-efficient attention"]),
+        # a plural noun is a conjunct of its own; the tail after the last conjunct is shared
+        ("getting transformers or seq2seq models to generalise to longer inputs",
+         ["getting transformers to generalise to longer inputs", "seq2seq models to generalise to longer inputs"]),
+        # two coordinations: every reading
+        ("quaternions or other hypercomplex numbers in neural networks or embeddings",
+         ["quaternions in neural networks", "quaternions in embeddings",
+          "other hypercomplex numbers in neural networks", "other hypercomplex numbers in embeddings"]),
+        # a comma that opens a purpose clause ends the coordination before it
+        ("invariant across training environments or domains, to generalise out of distribution",
+         ["invariant across training environments to generalise out of distribution",
+          "invariant across domains to generalise out of distribution"]),
+        # whole noun phrases and names stay as they are
+        ("neural architecture search or AutoML", ["neural architecture search", "AutoML"]),
+        ("vector symbolic architectures / hyperdimensional computing",
+         ["vector symbolic architectures", "hyperdimensional computing"]),
+        ("sparse autoencoders", ["sparse autoencoders"]),
+    ],
+)  # fmt: skip
+def test_coordinations_keep_every_reading_whole(phrase, readings):
+    assert coordinations(phrase) == readings
+
+
+def test_no_alternative_is_a_fragment_every_paper_matches():
+    """Splitting at each bare "or" had made "embeddings" and "neural networks" alternatives of their own."""
+    alternatives = topic_of(
+        "Which papers use quaternions or other hypercomplex numbers in neural networks or embeddings?"
+    )
+    assert "embeddings" not in alternatives.alternatives
+    assert "quaternions in neural networks" in alternatives.alternatives
+    # "(not knowledge graphs)" says what the topic is not; "(or source tasks)" is an alternative without its "or"
+    assert topic_of(
+        "which papers learn node embeddings for networks or hypergraphs (not knowledge graphs)?"
+    ).alternatives == (
+        "node embeddings for networks",
+        "node embeddings for hypergraphs",
+    )
+    assert (
+        "source tasks"
+        in topic_of("Which papers are about choosing which training data (or source tasks) to use?").alternatives
     )
