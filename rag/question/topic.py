@@ -56,6 +56,25 @@ TOPIC_RULES: tuple[TopicRule, ...] = (
         "what do we have on self-supervised speech representations?",
     ),
     TopicRule(
+        "collection_has",
+        re.compile(
+            r"^(?:what|which) (?:does|do) (?:the|this|your) (?:collection|corpus|library) (?:have|hold|contain)"
+            r"(?: (?:on|about))?\s+",
+            re.IGNORECASE,
+        ),
+        "what does the collection have on abstract visual reasoning and visual puzzles?",
+    ),
+    TopicRule(
+        "anything_on",
+        re.compile(r"^anything (?:on|about)(?: whether| how)?\s+", re.IGNORECASE),
+        "anything on whether LLMs can monitor their own internal states?",
+    ),
+    TopicRule(
+        "papers_involving",
+        re.compile(r"^(?:papers|works|studies) (?:involving|using|with|on|about)\s+", re.IGNORECASE),
+        "papers involving robots?",
+    ),
+    TopicRule(
         "about",
         re.compile(
             r"^(?:(?:are|is|there) )?(?:(?:mainly|mostly|specifically|all) )?(?:about|on|regarding|concerning)\s+", re.I
@@ -85,7 +104,7 @@ _CORE_END = re.compile(
 )
 _PARENTHESISED = re.compile(r"\(([^()]{2,60})\)")
 _SPLIT = re.compile(r"\s+or\s+|\s*/\s*|\s*,\s*(?:or\s+)?", re.IGNORECASE)
-_TRAILING = re.compile(r"\s+(?:itself|themselves|alone|only|here|in general)$", re.IGNORECASE)
+_TRAILING = re.compile(r"\s+(?:itself|themselves|alone|only|here|in general|papers|works|studies)$", re.IGNORECASE)
 _GLOSS_WORDS = re.compile(r"\b(?:and the like|etc\.?|and so on|and others)\b", re.IGNORECASE)
 _EXCLUSION = re.compile(r"\s*(?:not|except|excluding|other than|but not)\b", re.IGNORECASE)
 _GLOSS_LEAD = re.compile(r"^(?:or|and|i\.e\.?|e\.g\.?)\s+", re.IGNORECASE)

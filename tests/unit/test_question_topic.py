@@ -51,6 +51,11 @@ from rag.question.topic import TOPIC_RULES, coordinations, raw_topic, strip_topi
         ("Which papers build networks that take other neural networks' weights as their input?",
          "networks that take other neural networks' weights as their input",
          ("networks that take other neural networks' weights as their input",)),
+        # the other leads the form table reads as a set question
+        ("what does the collection have on abstract visual reasoning and visual puzzles?",
+         "abstract visual reasoning and visual puzzles", ("abstract visual reasoning and visual puzzles",)),
+        ("papers involving robots?", "robots", ("robots",)),
+        ("video object segmentation papers?", "video object segmentation papers", ("video object segmentation",)),
         # a lead set_topic does not read: the words after "papers on"
         ("papers on decoding algorithms for text generation such as beam search?",
          "decoding algorithms for text generation such as beam search", ("decoding algorithms for text generation",)),
