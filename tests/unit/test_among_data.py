@@ -1,0 +1,129 @@
+"""eval/conversations_among_{tune,test}.jsonl: follow-ups that choose among the papers of a set answer.
+
+Turn 1 asks a set question (its gold list complete, with the searches that checked it); turn 2 picks
+among those papers ("which of them ...", "the one that ..."). The data was written from the seeds alone;
+these checks need no index and no model: each line parses, names real papers, turn 2 stays inside
+turn 1, turn 2 does not quote a title, and the two halves are the fixed-seed split of one list.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import load_papers, normalize_title
+
+ROOT = Path(__file__).resolve().parents[2]
+TUNE = ROOT / "eval" / "conversations_among_tune.jsonl"
+TEST = ROOT / "eval" / "conversations_among_test.jsonl"
+# the set questions whose topics and gold lists these conversations keep away from
+SET_FILES = ("questions_forms_test.jsonl", "questions_forms_tune.jsonl", "questions_sets_tune.jsonl")
+FIRST = {"question", "gold_titles", "type", "form", "reference_answer", "checked_with", "considered_not_gold"}
+SECOND = {"question", "gold_titles", "type", "reference_answer"}
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def gold(turn: dict) -> frozenset[str]:
+    return frozenset(normalize_title(t) for t in turn["gold_titles"])
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def halves() -> dict[str, list[dict]]:
+    return {"ma": read(TUNE), "mb": read(TEST)}
+
+
+@pytest.fixture(scope="module")
+def conversations(halves) -> list[dict]:
+    return halves["ma"] + halves["mb"]
+
+
+@pytest.fixture(scope="module")
+def titles() -> set[str]:
+    return {normalize_title(p.title) for p in load_papers(ROOT / "seeds")}
+
+
+def test_ids_styles_and_fields_are_as_specified(halves):
+    for prefix, items in halves.items():
+        assert [c["id"] for c in items] == [f"{prefix}-{i:03d}" for i in range(1, 19)]
+        for c in items:
+            assert set(c) == {"id", "style", "turns"} and c["style"] == "among", c["id"]
+            first, second = c["turns"]
+            assert set(first) == FIRST and set(second) == SECOND, c["id"]
+            assert first["form"] == "set" and first["type"] == "multi", c["id"]
+            assert 3 <= len(first["gold_titles"]) <= 6, c["id"]
+            assert second["type"] == ("single" if len(second["gold_titles"]) == 1 else "multi"), c["id"]
+            assert first["reference_answer"].strip() and second["reference_answer"].strip(), c["id"]
+            assert first["checked_with"], c["id"]
+            for pattern in first["checked_with"]:
+                re.compile(pattern)  # the searches that checked the gold list, kept runnable
+
+
+def test_every_title_is_a_paper_of_the_collection_and_counted_once(conversations, titles):
+    for c in conversations:
+        first, second = c["turns"]
+        listed = [normalize_title(t) for t in first["gold_titles"]]
+        out = [normalize_title(t) for t in first["considered_not_gold"]]
+        assert len(set(listed)) == len(listed), c["id"]
+        assert not set(listed) & set(out), c["id"]  # each hit read was counted in or out, not both
+        assert set(listed) | set(out) | gold(second) <= titles, (c["id"], (set(listed) | set(out)) - titles)
+
+
+def test_the_follow_up_chooses_among_the_papers_of_the_set_answer(conversations):
+    for c in conversations:
+        first, second = c["turns"]
+        assert gold(second) and gold(second) <= gold(first), c["id"]
+    picks_one = sum(len(c["turns"][1]["gold_titles"]) == 1 for c in conversations)
+    assert 20 <= picks_one <= 28  # about two thirds pick one paper, the rest several
+
+
+def test_no_follow_up_quotes_three_words_of_a_title(conversations):
+    for c in conversations:
+        question = " " + " ".join(words(c["turns"][1]["question"])) + " "
+        for title in c["turns"][0]["gold_titles"]:
+            tw = words(title)
+            for k in range(len(tw) - 2):
+                run = " ".join(tw[k : k + 3])
+                assert f" {run} " not in question, (c["id"], run)
+
+
+def test_every_topic_once_and_none_shared_between_the_halves(halves, conversations):
+    tune_sets = {gold(c["turns"][0]) for c in halves["ma"]}
+    test_sets = {gold(c["turns"][0]) for c in halves["mb"]}
+    assert not tune_sets & test_sets
+    assert len({gold(c["turns"][0]) for c in conversations}) == len(conversations) == 36
+    assert len({c["turns"][0]["question"].lower() for c in conversations}) == 36
+
+
+def test_no_gold_list_of_an_existing_set_question_is_reused(conversations):
+    existing = {
+        gold(q)
+        for name in SET_FILES
+        for q in read(ROOT / "eval" / name)
+        if q.get("form") == "set" or name == "questions_sets_tune.jsonl"
+    }
+    assert len(existing) > 50
+    for c in conversations:
+        ours = gold(c["turns"][0])
+        for theirs in existing:
+            # not the same list, nor mostly the same papers (a paper may recur under another topic)
+            assert len(ours & theirs) / len(ours | theirs) < 0.5, (c["id"], sorted(ours & theirs))
+
+
+def test_the_halves_are_the_fixed_seed_split_of_the_written_list(halves):
+    spec = importlib.util.spec_from_file_location("split_among", ROOT / "scripts" / "split_among.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tune, test = module.split(module.read(module.SOURCE))
+    assert tune == halves["ma"] and test == halves["mb"]
