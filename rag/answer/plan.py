@@ -40,13 +40,33 @@ if TYPE_CHECKING:
 # a question asked across papers ("... according to the papers here", "what do they report")
 log = logging.getLogger(__name__)
 ACROSS = re.compile(r"\b(?:papers|works|studies)\b", re.IGNORECASE)
-# "which of them are about images?", "do any of these report accuracy?": a follow-up asking for every
-# paper of the last answer's that fits (the set rule), where "which of them is ..." asks for one
-MANY_AMONG = re.compile(
-    r"\b(?:which|what) (?:of (?:them|these|those|the(?:se)? papers) )?(?:are|were|do|have)\b"
-    r"|\b(?:all|any|some|many|both|none) of (?:them|these|those|the(?:se)? papers)\b",
+# a follow-up choosing among the last answer's papers, and the word after its reference: "which of them
+# work on images?" asks for every paper that fits (a plural verb), "which of them works ..." for one
+_AMONG_VERB = re.compile(
+    r"\b(?:which|what)\s+(?:of\s+(?:them|these|those|the(?:se)?\s+papers)|ones)"
+    r"(?:\s+(?:also|mainly|mostly|actually|really|still|only|specifically|both|all))*\s+(?P<verb>[a-z]+)\b",
     re.IGNORECASE,
 )
+_AMONG_ALL = re.compile(
+    r"\b(?:all|any|some|many|both|none)\s+of\s+(?:them|these|those|the(?:se)?\s+papers)\b"
+    r"|\bthe\s+ones\s+(?:on|about|that|which|with|for|using)\b",
+    re.IGNORECASE,
+)
+
+
+def among_asks_many(question: str) -> bool:
+    """Whether a follow-up that chooses among the last answer's papers asks for all that fit: "which of
+    them work on images?", "do any of them ...", "the ones that ..." (agreement decides: "which of them
+    works ..." and "the one that ..." ask for one)."""
+    if _AMONG_ALL.search(question):
+        return True
+    match = _AMONG_VERB.search(question)
+    if match is None:
+        return False
+    verb = match.group("verb").lower()
+    if verb in ("are", "were", "do", "have"):
+        return True
+    return not verb.endswith("s") or verb.endswith("ss")  # "work", "learn", "discuss": plural
 
 
 @dataclass
@@ -176,7 +196,7 @@ class Planner:
         candidates = self.candidates(form, retrieval, self._topic_of_plain(plain, form))
         query = retrieval.query
         many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
-        many = many or (bool(query.pool) and form.form != "comparison" and bool(MANY_AMONG.search(question)))
+        many = many or (bool(query.pool) and form.form != "comparison" and among_asks_many(question))
         named = [pid for pid in query.named if pid not in query.pool]  # a pool is chosen among, not cited whole
         chosen = choose(form, candidates, self.model, k, many=many, named=named)
         shown = [c.source for c in candidates if c.source.n <= k]

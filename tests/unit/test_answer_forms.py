@@ -8,6 +8,7 @@ import pytest
 
 from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.plan import among_asks_many
 from rag.conversation import Turn, resolve
 from rag.selection import SelectionModel
 from rag.text import split_sentences
@@ -166,3 +167,24 @@ def test_a_set_lead_answers_in_the_questions_own_words(count, predicate, lead):
 def test_a_set_lead_with_neither_predicate_nor_topic_agrees_with_its_count():
     assert ExtractiveAnswerer._set_lead(1, "set", "contribution", "", "") == "One paper in the collection answers this:"
     assert ExtractiveAnswerer._set_lead(2, "set", "contribution", "", "") == "Two papers in the collection answer this:"
+
+
+@pytest.mark.parametrize(
+    ("question", "many"),
+    [
+        # a plural verb after "which of them" asks for every paper that fits (conversations_among_tune)
+        ("which of them work on images or other multi-dimensional data, not only on 1-D text sequences?", True),
+        ("which of those learn state representations for agents that play games or control things?", True),
+        ("Which of them are about interpretability?", True),
+        ("do any of them use sparse dictionaries?", True),
+        ("the ones that use experts: what do they route?", True),
+        # a singular verb, or "the one ...", asks for one
+        ("which of them works without any predefined list of class names at test time?", False),
+        ("which of them is about medical images, and how are those images broken into parts?", False),
+        ("which of them removes whole attention layers, and what does that cost?", False),
+        ("the one that converts a scene from one radiance-field architecture to another: how much?", False),
+        ("which of them discusses limitations?", False),
+    ],
+)  # fmt: skip
+def test_a_follow_up_among_a_set_asks_for_one_or_many_by_its_verb(question, many):
+    assert among_asks_many(question) is many
