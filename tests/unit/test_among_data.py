@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TUNE = ROOT / "eval" / "conversations_among_tune.jsonl"
 TEST = ROOT / "eval" / "conversations_among_test.jsonl"
 PLURAL = ROOT / "eval" / "conversations_among_plural_tune.jsonl"
-PLURAL_COUNT = 19
+PLURAL_COUNT = 24
 # the set questions whose topics and gold lists these conversations keep away from
 SET_FILES = ("questions_forms_test.jsonl", "questions_forms_tune.jsonl", "questions_sets_tune.jsonl")
 FIRST = {"question", "gold_titles", "type", "form", "reference_answer", "checked_with", "considered_not_gold"}
