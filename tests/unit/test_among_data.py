@@ -4,6 +4,10 @@ Turn 1 asks a set question (its gold list complete, with the searches that check
 among those papers ("which of them ...", "the one that ..."). The data was written from the seeds alone;
 these checks need no index and no model: each line parses, names real papers, turn 2 stays inside
 turn 1, turn 2 does not quote a title, and the two halves are the fixed-seed split of one list.
+
+eval/conversations_among_plural_tune.jsonl (tune only, ids mp-NNN) holds follow-ups that pick SEVERAL
+papers ("which of them ...", "do any of them ..."): the same checks run on it, plus each turn-2 gold
+has two or more papers and fewer than turn 1's, and its topics keep away from the first two files.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from rag.corpus import load_papers, normalize_title
 ROOT = Path(__file__).resolve().parents[2]
 TUNE = ROOT / "eval" / "conversations_among_tune.jsonl"
 TEST = ROOT / "eval" / "conversations_among_test.jsonl"
+PLURAL = ROOT / "eval" / "conversations_among_plural_tune.jsonl"
+PLURAL_COUNT = 24
 # the set questions whose topics and gold lists these conversations keep away from
 SET_FILES = ("questions_forms_test.jsonl", "questions_forms_tune.jsonl", "questions_sets_tune.jsonl")
 FIRST = {"question", "gold_titles", "type", "form", "reference_answer", "checked_with", "considered_not_gold"}
@@ -127,3 +133,68 @@ def test_the_halves_are_the_fixed_seed_split_of_the_written_list(halves):
     spec.loader.exec_module(module)
     tune, test = module.split(module.read(module.SOURCE))
     assert tune == halves["ma"] and test == halves["mb"]
+
+
+# --- eval/conversations_among_plural_tune.jsonl: follow-ups that pick several papers -----------------
+
+
+@pytest.fixture(scope="module")
+def plural() -> list[dict]:
+    return read(PLURAL)
+
+
+def test_plural_ids_styles_and_fields_are_as_specified(plural):
+    assert [c["id"] for c in plural] == [f"mp-{i:03d}" for i in range(1, PLURAL_COUNT + 1)]
+    for c in plural:
+        assert set(c) == {"id", "style", "turns"} and c["style"] == "among", c["id"]
+        first, second = c["turns"]
+        assert set(first) == FIRST and set(second) == SECOND, c["id"]
+        assert first["form"] == "set" and first["type"] == "multi" and second["type"] == "multi", c["id"]
+        assert 3 <= len(first["gold_titles"]) <= 6, c["id"]
+        assert first["reference_answer"].strip() and second["reference_answer"].strip(), c["id"]
+        assert first["checked_with"], c["id"]
+        for pattern in first["checked_with"]:
+            re.compile(pattern)
+
+
+def test_plural_titles_are_papers_of_the_collection_counted_once(plural, titles):
+    test_every_title_is_a_paper_of_the_collection_and_counted_once(plural, titles)
+
+
+def test_plural_follow_up_picks_several_but_not_all_of_the_set_answer(plural):
+    for c in plural:
+        first, second = c["turns"]
+        listed = [normalize_title(t) for t in second["gold_titles"]]
+        assert len(set(listed)) == len(listed), c["id"]
+        assert gold(second) <= gold(first), c["id"]
+        assert 2 <= len(gold(second)) < len(gold(first)), c["id"]  # the constraint excludes at least one
+
+
+def test_plural_follow_up_quotes_no_three_words_of_a_title(plural):
+    test_no_follow_up_quotes_three_words_of_a_title(plural)
+
+
+def test_plural_checked_with_finds_every_gold_paper(plural):
+    papers = {normalize_title(p.title): f"{p.title} {p.abstract}" for p in load_papers(ROOT / "seeds")}
+    for c in plural:
+        first = c["turns"][0]
+        for title in first["gold_titles"]:
+            text = papers[normalize_title(title)]
+            assert any(re.search(p, text, re.IGNORECASE) for p in first["checked_with"]), (c["id"], title)
+
+
+def test_plural_topics_are_new(plural, conversations):
+    ours = [gold(c["turns"][0]) for c in plural]
+    assert len(set(ours)) == len(plural)
+    assert len({c["turns"][0]["question"].lower() for c in plural}) == len(plural)
+    earlier = {gold(c["turns"][0]) for c in conversations}
+    earlier |= {
+        gold(q)
+        for name in SET_FILES
+        for q in read(ROOT / "eval" / name)
+        if q.get("form") == "set" or name == "questions_sets_tune.jsonl"
+    }
+    for c, mine in zip(plural, ours, strict=True):
+        for theirs in earlier:
+            # a paper may recur under another topic, but not most of a gold list
+            assert len(mine & theirs) / len(mine | theirs) < 0.5, (c["id"], sorted(mine & theirs))
