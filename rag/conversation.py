@@ -53,6 +53,7 @@ AMONG = re.compile(
     r"\b(?:which|what|any|none|all|each|one|both|either|neither|some|many|how many)\s+of\s+"
     r"(?:them|these|those|the(?:se)? papers)\b"
     r"|\b(?:which|what) (?:one|paper|ones)\b(?=.*\b(?:them|these|those|above|listed|you (?:listed|mentioned|cited))\b)"
+    r"|^\s*(?:and |so |ok,? |then,? )?(?:which|what) ones\b"  # "which ones are built on sheaves?" after a list
     r"|\bthe (?:one|paper|work)s? (?:on|about|that|which|with|for|using|from)\b|\bamong (?:them|these|those)\b",
     re.IGNORECASE,
 )

@@ -178,6 +178,13 @@ class SelectionModel(BaseModel):
         description="A single-paper answer leads with its most probable shown paper, not the top-ranked one, when "
         "that is more probable by over this much (1: never).",
     )
+    pool_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description='A follow-up asking which of the last answer\'s papers fit ("which of them work on ...") cites '
+        "every candidate at or above this; None: set_threshold. Fitted on the tune among conversations.",
+    )
     fitted_on: str = ""
     notes: dict[str, float | int | str] = Field(default_factory=dict)
     set_model: SelectionModel | None = Field(
@@ -600,19 +607,26 @@ def choose(
     k: int,
     many: bool = False,
     named: Collection[str] = (),
+    pool: bool = False,
 ) -> list[Candidate]:
     """The candidates the answer cites, in retrieval order (see the module docstring for the rule).
 
     `many`: the question asks across papers ("limitations ... according to the papers here"), so it
-    takes the set rule whatever its form. `named`: ids of the papers the question names by a title
-    name ("Tell me about VSA."); a single-paper answer always cites a shown paper it names.
+    takes the set rule whatever its form; with `pool` it asks which of the last answer's papers fit
+    ("which of them work on images?"), cut at the model's `pool_threshold`. `named`: ids of the papers
+    the question names by a title name ("Tell me about VSA."); a single-paper answer always cites a
+    shown paper it names.
     """
     if not candidates:
         return []
     ranked = sorted(candidates, key=lambda c: -c.probability)
     best = ranked[0]
     if form.form == "set" or many:
-        chosen = ranked[: model.for_form(form).final.set_count([c.probability for c in candidates])]
+        probabilities = [c.probability for c in candidates]
+        if pool and form.form != "set" and model.pool_threshold is not None:
+            chosen = ranked[: SetCut(threshold=model.pool_threshold).count(probabilities)]
+        else:
+            chosen = ranked[: model.for_form(form).final.set_count(probabilities)]
     elif form.form == "comparison" and form.sides:
         chosen = assign_sides(form.sides, candidates)
         # a side no paper names by its words still gets a paper: the most probable one shown that

@@ -37,6 +37,9 @@ hold on the test half (docs/evaluation-forms.md, "A per-question cut").
 from its held-out first-pass probabilities; its L2 by the same held-out ranking, the cut on its held-out
 probabilities. Not in the shipped model: fitted on the 65 it ranked the test half better and cut two recalls
 (docs/evaluation-forms.md, "Set expansion").
+Last, `pool_threshold`: the several-paper "which of them ..." follow-ups of the tune among conversations
+(`AMONG_TUNE`) are asked after their first turn's answer with the fitted model, and the cut over their
+candidates' probabilities is chosen by `bar_key`; kept only if it beats the set threshold by `POOL_MARGIN`.
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ TUNE = [ROOT / "eval" / "questions_tune.jsonl", ROOT / "eval" / "questions_forms
 # set questions alone (tune data too): read for the set model only, so every other decision stays as fitted on TUNE
 SETS = [ROOT / "eval" / "questions_sets_tune.jsonl"]
 REPORT = [ROOT / "eval" / n for n in ("questions_test.jsonl", "questions_forms_test.jsonl", "dev_questions.jsonl")]
+# tune conversations whose follow-up chooses among a set answer's papers: they fit `pool_threshold`
+AMONG_TUNE = [ROOT / "eval" / n for n in ("conversations_among_tune.jsonl", "conversations_among_plural_tune.jsonl")]
+POOL_MARGIN = 0.01  # a pool threshold must beat the set threshold's bar by this much on tune to be kept
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -162,6 +168,70 @@ def set_key(got: dict[str, float] | None) -> tuple[float, float]:
         return (-1.0, -1.0)
     ok = got["precision"] >= 0.90
     return float(ok), got["recall"] if ok else f1(got["precision"], got["recall"])
+
+
+PoolRow = tuple[list[float], list[int], int]  # a follow-up's candidates' probabilities, their labels, its gold count
+
+
+def pool_rows(pipeline: Any, paths: list[Path]) -> list[PoolRow]:
+    """Each several-paper "which of them ..." follow-up of the tune among conversations, asked after its
+    first turn's answer as the chat asks it."""
+    from rag.answer.plan import among_asks_many
+
+    k = pipeline.settings.top_k
+    out = []
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            first, follow = json.loads(line)["turns"][:2]
+            if not among_asks_many(follow["question"]):
+                continue
+            answer = pipeline.ask(first["question"])
+            resolution = pipeline.resolve(follow["question"], [(first["question"], answer)])
+            if not resolution.pool:  # read as a question of its own: the pool threshold does not decide it
+                continue
+            retrieval = pipeline.retriever.retrieve(
+                resolution.standalone_question, k, carried=resolution.subjects, pool=resolution.pool, depth=DEPTH
+            )
+            gold = {normalize_title(t) for t in follow["gold_titles"]}
+            if not retrieval.answerable:
+                out.append(([], [], len(gold)))
+                continue
+            candidates = pipeline.planner.plan(follow["question"], retrieval, k).candidates
+            labels = [int(normalize_title(c.source.paper.title) in gold) for c in candidates]
+            out.append(([c.probability for c in candidates], labels, len(gold)))
+    return out
+
+
+def pool_score(rows: list[PoolRow], threshold: float) -> dict[str, float]:
+    """Mean citation precision and recall of the follow-ups when every candidate >= threshold is cited."""
+    precision, recall = [], []
+    for probabilities, labels, gold in rows:
+        if not probabilities:  # refused: nothing cited
+            precision.append(0.0)
+            recall.append(0.0)
+            continue
+        count = SetCut(threshold=threshold).count(probabilities)
+        order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:count]
+        hits = sum(labels[i] for i in order)
+        precision.append(hits / count)
+        recall.append(hits / gold)
+    return {"precision": statistics.mean(precision), "recall": statistics.mean(recall)}
+
+
+def fit_pool_threshold(rows: list[PoolRow], fallback: float, grid: list[float]) -> float | None:
+    """The tune pool threshold by `bar_key` (ties: the higher, citing fewer), kept only if it beats `fallback`
+    (the set threshold such follow-ups used before) by POOL_MARGIN."""
+    if not rows:
+        return None
+    best = max(grid, key=lambda t: (round(bar_key(pool_score(rows, t))[0], 9), t))
+    for t in grid:
+        got = pool_score(rows, t)
+        print(f"    pool threshold {t:.2f}: precision {got['precision']:.3f} recall {got['recall']:.3f}")
+    gain = bar_key(pool_score(rows, best))[0] - bar_key(pool_score(rows, fallback))[0]
+    print(f"  pool threshold {best} (n={len(rows)} follow-ups): bar {gain:+.3f} against {fallback}")
+    return best if gain >= POOL_MARGIN else None
 
 
 def bar_key(got: dict[str, float]) -> tuple[float, float, float]:
@@ -354,6 +424,9 @@ def main() -> int:
         set_items = [i for i in tune + more if i.form.form == "set" and i.candidates]
         l2_grid = [float(v) for v in args.set_l2.split(",")]
         model = model.model_copy(update={"set_model": fit_set_model(set_items, grid, k, l2_grid, expand=args.expand)})
+    pipeline.planner.model = model  # the follow-ups are asked as the chat asks them, with this model
+    among = pool_rows(pipeline, [p for p in AMONG_TUNE if p.exists()])
+    model = model.model_copy(update={"pool_threshold": fit_pool_threshold(among, model.set_threshold, grid)})
     print(f"fitted on {model.fitted_on}")
     print(f"set threshold {model.set_threshold}, second paper >= {model.second_threshold} and >= "
           f"{model.second_ratio} x the first; a more probable shown paper leads by > {model.lead_margin}")  # fmt: skip

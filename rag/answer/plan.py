@@ -43,12 +43,12 @@ ACROSS = re.compile(r"\b(?:papers|works|studies)\b", re.IGNORECASE)
 # a follow-up choosing among the last answer's papers, and the word after its reference: "which of them
 # work on images?" asks for every paper that fits (a plural verb), "which of them works ..." for one
 _AMONG_VERB = re.compile(
-    r"\b(?:which|what)\s+(?:of\s+(?:them|these|those|the(?:se)?\s+papers)|ones)"
+    r"\b(?:which|what)\s+(?:of\s+(?:the(?:se)?\s+papers|them|these|those)|ones)"
     r"(?:\s+(?:also|mainly|mostly|actually|really|still|only|specifically|both|all))*\s+(?P<verb>[a-z]+)\b",
     re.IGNORECASE,
 )
 _AMONG_ALL = re.compile(
-    r"\b(?:all|any|some|many|both|none)\s+of\s+(?:them|these|those|the(?:se)?\s+papers)\b"
+    r"\b(?:all|any|some|many|both|none)\s+of\s+(?:the(?:se)?\s+papers|them|these|those)\b"
     r"|\bthe\s+ones\s+(?:on|about|that|which|with|for|using)\b",
     re.IGNORECASE,
 )
@@ -196,9 +196,9 @@ class Planner:
         candidates = self.candidates(form, retrieval, self._topic_of_plain(plain, form))
         query = retrieval.query
         many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
-        many = many or (bool(query.pool) and form.form != "comparison" and among_asks_many(question))
+        among_many = bool(query.pool) and form.form != "comparison" and among_asks_many(question)
         named = [pid for pid in query.named if pid not in query.pool]  # a pool is chosen among, not cited whole
-        chosen = choose(form, candidates, self.model, k, many=many, named=named)
+        chosen = choose(form, candidates, self.model, k, many=many or among_many, named=named, pool=among_many)
         shown = [c.source for c in candidates if c.source.n <= k]
         renumbered: dict[int, Source] = {}
         for candidate in chosen:

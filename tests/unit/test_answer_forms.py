@@ -127,6 +127,8 @@ def test_ordinal_and_described_follow_ups_resolve_against_the_listed_papers():
     )
     second = resolve("What does the second one report?", [turn])
     assert second.carried == ["b"] and "B: second" in second.standalone_question
+    ones = resolve("which ones are built on sheaves?", [turn])  # "which ones" right after a list
+    assert ones.read_as == "among" and ones.pool == ["a", "b", "c", "d"] and ones.subjects == []
     described = resolve("the one on stock prediction: how well does it do?", [turn])
     assert described.carried == ["a", "b", "c", "d"]  # the unquoted source d too
     assert described.standalone_question == "the one on stock prediction: how well does it do?"
@@ -188,3 +190,8 @@ def test_a_set_lead_with_neither_predicate_nor_topic_agrees_with_its_count():
 )  # fmt: skip
 def test_a_follow_up_among_a_set_asks_for_one_or_many_by_its_verb(question, many):
     assert among_asks_many(question) is many
+
+
+def test_which_of_these_papers_reads_its_verb_not_the_word_papers():
+    assert among_asks_many("which of these papers are about clustering or averaging data points?")
+    assert not among_asks_many("which of these papers is about clustering?")

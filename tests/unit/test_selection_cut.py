@@ -84,3 +84,20 @@ def test_a_cut_out_of_bounds_is_refused():
         SetCut(threshold=1.5)
     with pytest.raises(ValueError):
         SetCut(threshold=0.5, gap_top=99)
+
+
+def test_a_follow_up_over_a_pool_is_cut_at_the_pool_threshold():
+    """"which of them work on ..." (pool=True) cites every candidate at or above pool_threshold; without
+    one, or for a question that is not about the pool, the set threshold decides as before."""
+    candidates = _candidates([0.5, 0.3, 0.22, 0.1])
+    model = _model(set_threshold=0.4, pool_threshold=0.2)
+    single = QuestionForm("single")
+    assert [c.source.n for c in choose(single, candidates, model, k=5, many=True, pool=True)] == [1, 2, 3]
+    assert [c.source.n for c in choose(single, candidates, model, k=5, many=True)] == [1]
+    unset = _model(set_threshold=0.4)
+    assert [c.source.n for c in choose(single, candidates, unset, k=5, many=True, pool=True)] == [1]
+
+
+def test_the_shipped_model_cuts_a_pool_lower_than_a_set():
+    model = SelectionModel.load(default_selection_file("mpnet"))
+    assert model.pool_threshold is not None and 0 < model.pool_threshold < model.set_threshold
