@@ -87,7 +87,7 @@ def test_a_cut_out_of_bounds_is_refused():
 
 
 def test_a_follow_up_over_a_pool_is_cut_at_the_pool_threshold():
-    """"which of them work on ..." (pool=True) cites every candidate at or above pool_threshold; without
+    """ "which of them work on ..." (pool=True) cites every candidate at or above pool_threshold; without
     one, or for a question that is not about the pool, the set threshold decides as before."""
     candidates = _candidates([0.5, 0.3, 0.22, 0.1])
     model = _model(set_threshold=0.4, pool_threshold=0.2)
