@@ -65,7 +65,7 @@ class LLMAnswerer:
         system = self.prompts.render_system()
         if plan is not None and plan.chosen:
             chosen = [c.source for c in sorted(plan.chosen, key=lambda c: c.source.n)]
-            user = self.prompts.render_form(question, chosen, plan.form.form, self.settings.llm_abstract_chars)
+            user = self.prompts.render_form(question, chosen, plan.layout, self.settings.llm_abstract_chars)
         else:
             user = self.prompts.render_question(question, sources, self.settings.llm_abstract_chars)
         if self.settings.llm_system_in_user:

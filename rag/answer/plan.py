@@ -85,6 +85,15 @@ class Plan:
         """Source numbers the answer cites."""
         return [c.source.n for c in self.chosen]
 
+    @property
+    def layout(self) -> str:
+        """The form the answer is written in: one item per paper ("set") whenever it cites two or more
+        papers ("which of them work on ...", a second paper about as strong), as the extractive writer
+        lists them; a comparison or a summary keeps its own layout."""
+        if len(self.chosen) >= 2 and self.form.form not in ("comparison", "summary"):
+            return "set"
+        return self.form.form
+
 
 class Planner:
     """Built once per retriever: needs its tokenizer, IDF and query vectors, and the sentence vectors."""

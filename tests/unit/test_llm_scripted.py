@@ -189,3 +189,20 @@ def test_a_summary_question_asks_the_llm_for_problem_method_result(pipeline):
     prompt = handler.requests[0]["body"]["messages"][-1]["content"]
     assert '"- Problem: ... [n]", "- Method: ... [n]", "- Result: ... [n]"' in prompt
     assert prompt.count("<source n=") == 1
+
+
+def test_a_follow_up_choosing_several_of_a_set_asks_the_llm_for_one_item_each(pipeline):
+    """ "which of them are ..." cites several papers of the last answer: the prompt holds those alone and asks
+    for one item per paper, as the extractive answer lists them (not the one-paper instruction)."""
+    first = pipeline.ask("Which papers in the collection are about sparse autoencoders?", mode="extractive")
+    follow = "Which of them are about attention layers or circuits?"
+    offline = pipeline.ask(follow, history=[(first.question, first)], mode="extractive")
+    chosen = [s for s in offline.sources if s.n in offline.used_sources]
+    assert len(chosen) >= 2, offline.text
+    reply = "\n".join(f"- {s.paper.title[:30]} [{s.n}]: It studies circuits [{s.n}]." for s in chosen)
+    with scripted_server(reply) as (url, handler):
+        answer = scripted(pipeline, url, "chat").ask(follow, history=[(first.question, first)], mode="llm")
+    assert answer.mode == "llm", answer.notice
+    prompt = handler.requests[-1]["body"]["messages"][-1]["content"]
+    assert f"Give one item for each of the {len(chosen)} papers above" in prompt
+    assert prompt.count("<source n=") == len(chosen)
