@@ -111,6 +111,40 @@ def test_the_fresh_and_blind_sets_hold_their_measured_figures(pipeline, tmp_path
     assert summary["false_refusal_rate"] <= ceiling, f"{name}: false_refusal_rate {summary['false_refusal_rate']:.3f}"
 
 
+_ANSWERED_SETS = ("questions_tune.jsonl", "dev_questions.jsonl", "questions_fresh.jsonl", "questions_blind.jsonl")
+_REFUSED_SETS = ("questions_tune.jsonl", "dev_questions.jsonl", "questions_fresh.jsonl", "questions_famous.jsonl")
+_BASELINES: dict[str, list] = {}  # each sweep's unperturbed questions, asked once for all its variants
+
+
+def _answered_as_asked(pipeline) -> list[tuple[str, set[str]]]:
+    """The answerable questions of `_ANSWERED_SETS` that are answered from a gold paper as written."""
+    if "answered" not in _BASELINES:
+        kept = []
+        for name in _ANSWERED_SETS:
+            for q in _load(name):
+                if q.get("type") == "unanswerable" or not q.get("gold_titles"):
+                    continue
+                answer = pipeline.ask(q["question"])
+                gold = set(q["gold_titles"])
+                if not answer.refused and gold & _titles(answer):
+                    kept.append((q["question"], gold))
+        _BASELINES["answered"] = kept
+    return _BASELINES["answered"]
+
+
+def _refused_as_asked(pipeline) -> list[str]:
+    """The off-corpus questions of `_REFUSED_SETS` that are refused as written."""
+    if "refused" not in _BASELINES:
+        questions = [
+            q["question"]
+            for name in _REFUSED_SETS
+            for q in _load(name)
+            if not (q.get("gold_titles") and q.get("type") != "unanswerable")
+        ]
+        _BASELINES["refused"] = [q for q in questions if pipeline.ask(q).refused]
+    return _BASELINES["refused"]
+
+
 def _sweep(pipeline, asks) -> tuple[int, list[tuple[str, bool]]]:
     """Ask each (question, titles): how many were asked, and those refused or citing none of the titles."""
     asked, failures = 0, []
@@ -328,18 +362,7 @@ def _led_by(lead: str, lower: bool = False) -> Callable[[str], str]:
 def test_an_answered_question_stays_answered_when_typed_loosely(pipeline, perturb, most):
     """Answered questions of the tune, dev, fresh and blind sets (not the test half), each asked
     again with scare quotes or one slip of the keys: still answered from the same paper."""
-    asks = []
-    for name in ("questions_tune.jsonl", "dev_questions.jsonl", "questions_fresh.jsonl", "questions_blind.jsonl"):
-        for q in _load(name):
-            if q.get("type") == "unanswerable" or not q.get("gold_titles"):
-                continue
-            variant = perturb(q["question"])
-            if variant is None:
-                continue
-            answer = pipeline.ask(q["question"])
-            gold = set(q["gold_titles"])
-            if not answer.refused and gold & _titles(answer):
-                asks.append((variant, gold))
+    asks = [(variant, gold) for question, gold in _answered_as_asked(pipeline) if (variant := perturb(question))]
     asked, failures = _sweep(pipeline, asks)
     assert asked > 100
     assert len(failures) <= most, (len(failures), asked, failures)
@@ -400,14 +423,7 @@ def test_a_refused_question_stays_refused_when_typed_loosely(pipeline, perturb, 
     refused, asked again with a greeting, politely, with an emoji, or with the topic in quotes:
     still refused (before plain_question, "hey, what is capsule networks?" escaped the checks
     that refuse "what is capsule networks?")."""
-    asks = []
-    for name in ("questions_tune.jsonl", "dev_questions.jsonl", "questions_fresh.jsonl", "questions_famous.jsonl"):
-        for q in _load(name):
-            if q.get("gold_titles") and q.get("type") != "unanswerable":
-                continue
-            variant = perturb(q["question"])
-            if variant is not None and pipeline.ask(q["question"]).refused:
-                asks.append(variant)
+    asks = [variant for question in _refused_as_asked(pipeline) if (variant := perturb(question))]
     answered = [question for question in asks if not pipeline.ask(question).refused]
     assert len(asks) > 100
     assert len(answered) <= most, (len(answered), len(asks), answered[:5])
