@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, Literal
@@ -187,6 +187,25 @@ class Pipeline:
 
         return resolve(question, history, search=search, text_of=text_of)
 
+    def search_resolved(
+        self,
+        resolution: Resolution,
+        k: int,
+        depth: int,
+        retriever: Retriever | None = None,
+        exclude: Collection[str] = (),
+    ) -> Retrieval:
+        """Retrieve for a resolved question: the papers under discussion are carried (cited), those of
+        "which of them ..." are a pool (chosen among); `exclude`: papers the store no longer holds."""
+        return (retriever or self.retriever).retrieve(
+            resolution.standalone_question,
+            k,
+            carried=[pid for pid in resolution.subjects if pid not in exclude],
+            pool=[pid for pid in resolution.pool if pid not in exclude],
+            exclude=exclude,
+            depth=depth,
+        )
+
     def stream(
         self,
         question: Any,
@@ -218,9 +237,7 @@ class Pipeline:
         if ranked is not None and ranked.query.question == resolution.standalone_question and not stale:
             retrieval = replace(ranked, sources=ranked.sources[:depth], hits=ranked.hits[:depth])
         else:
-            retrieval = retriever.retrieve(
-                resolution.standalone_question, k, carried=resolution.subjects, pool=resolution.pool, depth=depth
-            )
+            retrieval = self.search_resolved(resolution, k, depth, retriever)
         if stale and retrieval.sources:  # another process changed the papers: never cite one that is gone
             retrieval = self._without_missing(retriever, retrieval, resolution, k, depth)
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
@@ -288,9 +305,8 @@ class Pipeline:
         )
         yield StreamEvent(kind="answer", answer=self._finish(answer, started))
 
-    @staticmethod
     def _without_missing(
-        retriever: Retriever, retrieval: Retrieval, resolution: Resolution, k: int, depth: int
+        self, retriever: Retriever, retrieval: Retrieval, resolution: Resolution, k: int, depth: int
     ) -> Retrieval:
         """`retrieval` as if the papers the store no longer holds were gone: ranked and decided again.
 
@@ -301,11 +317,7 @@ class Pipeline:
         missing = set(ids) - retriever.present(ids)
         if not missing:
             return retrieval
-        carried = [pid for pid in resolution.subjects if pid not in missing]
-        pool = [pid for pid in resolution.pool if pid not in missing]
-        again = retriever.retrieve(
-            resolution.standalone_question, k, carried=carried, pool=pool, exclude=missing, depth=depth
-        )
+        again = self.search_resolved(resolution, k, depth, retriever, exclude=missing)
         log.info("%d of the papers found were deleted meanwhile; decided again: %s", len(missing), again.verdict)
         # papers beyond the first k may be gone too: any of those among the new sources means refuse
         return drop_missing(again, retriever.present([s.paper.id for s in again.sources]))

@@ -121,13 +121,11 @@ class Retriever(Ranker):
         n = max(self.settings.candidates, 4 * k)
         started = time.perf_counter()
         query = self.analyze(question, absent=exclude)
-        if carried:  # "how does the clustering part work?" is about the paper under discussion
-            query = replace(query, named=list(dict.fromkeys([*query.named, *carried])), asked_topic="")
-        if pool:
+        if carried or pool:  # "how does the clustering part work?" is about the paper(s) under discussion
             query = replace(
                 query,
-                named=list(dict.fromkeys([*query.named, *pool])),
-                pool=[pid for pid in pool if pid not in query.named],
+                named=list(dict.fromkeys([*query.named, *carried, *pool])),
+                pool=[pid for pid in pool if pid not in query.named],  # those the question does not name itself
                 asked_topic="",
             )
         analysed = time.perf_counter()

@@ -191,9 +191,7 @@ def pool_rows(pipeline: Any, paths: list[Path]) -> list[PoolRow]:
             resolution = pipeline.resolve(follow["question"], [(first["question"], answer)])
             if not resolution.pool:  # read as a question of its own: the pool threshold does not decide it
                 continue
-            retrieval = pipeline.retriever.retrieve(
-                resolution.standalone_question, k, carried=resolution.subjects, pool=resolution.pool, depth=DEPTH
-            )
+            retrieval = pipeline.search_resolved(resolution, k, DEPTH)
             gold = {normalize_title(t) for t in follow["gold_titles"]}
             if not retrieval.answerable:
                 out.append(([], [], len(gold)))

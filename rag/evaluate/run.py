@@ -172,13 +172,7 @@ def run_question(
         row.update(cited=[], refused=False, answer=None)  # a baseline never refuses and writes no answer
         return row
     resolution = pipeline.resolve(text, history)
-    retrieval = retriever.retrieve(
-        resolution.standalone_question,
-        max(RANK_DEPTH, k),
-        carried=resolution.subjects,
-        pool=resolution.pool,
-        depth=DEPTH,
-    )
+    retrieval = pipeline.search_resolved(resolution, max(RANK_DEPTH, k), DEPTH)
     row["retrieved"] = [s.paper.title for s in retrieval.sources[: max(RANK_DEPTH, k)]]
     row["retrieval_ms"] = (time.perf_counter() - started) * 1e3
     if retrieval.rewrite is not None:  # RAG_QUERY_REWRITE: what was searched beside the question, or why not

@@ -103,7 +103,8 @@ _CORE_END = re.compile(
     re.IGNORECASE,
 )
 _PARENTHESISED = re.compile(r"\(([^()]{2,60})\)")
-_SPLIT = re.compile(r"\s+or\s+|\s*/\s*|\s*,\s*(?:or\s+)?", re.IGNORECASE)
+_OR = r"\s+or\s+|\s*/\s*|\s*,\s*(?:or\s+)?"  # what separates alternatives: "or", a slash, a comma
+_SPLIT = re.compile(_OR, re.IGNORECASE)
 _TRAILING = re.compile(r"\s+(?:itself|themselves|alone|only|here|in general|papers|works|studies)$", re.IGNORECASE)
 _GLOSS_WORDS = re.compile(r"\b(?:and the like|etc\.?|and so on|and others)\b", re.IGNORECASE)
 _EXCLUSION = re.compile(r"\s*(?:not|except|excluding|other than|but not)\b", re.IGNORECASE)
@@ -117,7 +118,7 @@ _TAIL_OPENERS = frozenset(
         " through without under over against why how whether what",
     )
 )
-_SEPARATOR = re.compile(r"(\s+or\s+|\s*/\s*|\s*,\s*(?:or\s+)?)", re.IGNORECASE)
+_SEPARATOR = re.compile(f"({_OR})", re.IGNORECASE)  # the same, kept by re.split
 MAX_ALTERNATIVES = 8
 
 
