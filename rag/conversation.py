@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.models import Answer, HistoryTurn
+from rag.question.text import LIST_REFERENCE
 
 # "it", "they", "this paper", "the authors", "that benchmark": the message leans on earlier turns
 PRONOUN = r"\b(?:it|its|it's|itself|they|them|their|theirs|these|those|this one|that one|the same)\b"
@@ -51,7 +52,7 @@ MAX_SHOWN = 15  # a follow-up over a set chooses among this many of the last ans
 # "which of them ...", "the one on stock prediction", "any of these": choose among the last answer's papers
 AMONG = re.compile(
     r"\b(?:which|what|any|none|all|each|one|both|either|neither|some|many|how many)\s+of\s+"
-    r"(?:them|these|those|the(?:se)? papers)\b"
+    rf"{LIST_REFERENCE}\b"
     r"|\b(?:which|what) (?:one|paper|ones)\b(?=.*\b(?:them|these|those|above|listed|you (?:listed|mentioned|cited))\b)"
     r"|^\s*(?:and |so |ok,? |then,? )?(?:which|what) ones\b"  # "which ones are built on sheaves?" after a list
     r"|\bthe (?:one|paper|work)s? (?:on|about|that|which|with|for|using|from)\b|\bamong (?:them|these|those)\b",

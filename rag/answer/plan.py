@@ -19,6 +19,7 @@ import numpy as np
 from rag.models import Source
 from rag.question import plain_question
 from rag.question.form import QuestionForm, classify, set_predicate, set_topic
+from rag.question.text import LIST_REFERENCE
 from rag.question.topic import Topic, topic_of
 from rag.selection import (
     SEMANTIC_FEATURES,
@@ -43,12 +44,12 @@ ACROSS = re.compile(r"\b(?:papers|works|studies)\b", re.IGNORECASE)
 # a follow-up choosing among the last answer's papers, and the word after its reference: "which of them
 # work on images?" asks for every paper that fits (a plural verb), "which of them works ..." for one
 _AMONG_VERB = re.compile(
-    r"\b(?:which|what)\s+(?:of\s+(?:the(?:se)?\s+papers|them|these|those)|ones)"
+    rf"\b(?:which|what)\s+(?:of\s+{LIST_REFERENCE}|ones)"
     r"(?:\s+(?:also|mainly|mostly|actually|really|still|only|specifically|both|all))*\s+(?P<verb>[a-z]+)\b",
     re.IGNORECASE,
 )
 _AMONG_ALL = re.compile(
-    r"\b(?:all|any|some|many|both|none)\s+of\s+(?:the(?:se)?\s+papers|them|these|those)\b"
+    rf"\b(?:all|any|some|many|both|none)\s+of\s+{LIST_REFERENCE}\b"
     r"|\bthe\s+ones\s+(?:on|about|that|which|with|for|using)\b",
     re.IGNORECASE,
 )

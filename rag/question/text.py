@@ -7,6 +7,9 @@ from functools import lru_cache
 
 WORD = re.compile(r"(?u)\b\w\w+\b")  # a word of two or more characters: BM25's and coverage's unit
 TOKEN = re.compile(r"\w[\w\-.]*\w|\w")  # a token as a name is written: "LLaMA-2", "GPT-4.5", "U.S"
+# how a follow-up refers to the papers the last answer listed: "which of THEM ...", "all of THESE PAPERS ..."
+# (rag.conversation.AMONG reads the follow-up as choosing among them; rag.answer.plan, for one paper or several)
+LIST_REFERENCE = r"(?:the(?:se)?\s+papers|them|these|those)"  # the longest first: "these papers are ..."
 
 
 @lru_cache(maxsize=4096)  # re's own cache holds 512 patterns: a 10x corpus's names overflow it
