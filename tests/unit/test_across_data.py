@@ -22,7 +22,16 @@ from rag.corpus import load_papers, normalize_title
 ROOT = Path(__file__).resolve().parents[2]
 TUNE = ROOT / "eval" / "questions_across_tune.jsonl"
 TEST = ROOT / "eval" / "questions_across_test.jsonl"
-FIELDS = {"question", "type", "aspect", "gold_titles", "reference_answer", "checked_with", "considered_not_gold"}
+FIELDS = {
+    "question",
+    "type",
+    "form",
+    "aspect",
+    "gold_titles",
+    "reference_answer",
+    "checked_with",
+    "considered_not_gold",
+}
 ASPECTS = ("limitation", "how", "result", "data")
 # the set-question forms ("Which papers ...", "list the papers ...", "any work on ...") live elsewhere
 SET_FORM = re.compile(r"^\s*(which (papers|work)|list (the |every |all )?(papers|work)|any (work|papers))\b", re.I)
