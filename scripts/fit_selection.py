@@ -98,26 +98,27 @@ class Item:
         self.question = question
         retrieval = pipeline.retriever.retrieve(question["question"], k, depth=DEPTH)
         self.form = planner.form(question["question"])
-        topic = planner.topic_of(question["question"], self.form)
-        self.candidates = planner.candidates(self.form, retrieval, topic) if retrieval.answerable else []
+        # the form the papers are chosen by: an across-paper question's is "set" (Planner.scoring)
+        self.scoring, topic = planner.scoring(question["question"], self.form)
+        self.candidates = planner.candidates(self.scoring, retrieval, topic) if retrieval.answerable else []
         # what set expansion (a set model's second pass) measures: paper vectors and words
         sources = [c.source for c in self.candidates]
         self.idf = pipeline.retriever.idf
         self.words = [paper_words(pipeline.retriever.tokenize, s) for s in sources]
-        self.vectors = planner.paper_vectors(question["question"], sources)[1] if self.form.form == "set" else []
+        self.vectors = planner.paper_vectors(question["question"], sources)[1] if self.scoring.form == "set" else []
         gold = {normalize_title(t) for t in question["gold_titles"]}
         self.gold = gold
         self.labels = [int(normalize_title(c.source.paper.title) in gold) for c in self.candidates]
-        from rag.answer.plan import ACROSS
+        from rag.answer.plan import asks_across
 
-        self.many = self.form.form in ("limitation", "how", "number") and bool(ACROSS.search(question["question"]))
+        self.many = asks_across(question["question"], self.form)
 
     def score(self, model: SelectionModel, k: int) -> tuple[float, float]:
         """(citation precision, recall) of the papers the model's rule picks."""
-        scorer = model.for_form(self.form)
+        scorer = model.for_form(self.scoring)
         for candidate, probability in zip(self.candidates, self.probabilities(scorer), strict=True):
             candidate.probability = probability
-        chosen = choose(self.form, self.candidates, model, k, many=self.many)
+        chosen = choose(self.scoring, self.candidates, model, k, many=self.many)
         cited = {normalize_title(c.source.paper.title) for c in chosen}
         if not cited:
             return 0.0, 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from rag.models import Source
 from rag.question import plain_question
 from rag.question.form import QuestionForm, classify, set_predicate, set_topic
 from rag.question.text import LIST_REFERENCE
-from rag.question.topic import Topic, topic_of
+from rag.question.topic import Topic, across_topic, topic_of
 from rag.selection import (
     SEMANTIC_FEATURES,
     TOPIC_FEATURES,
@@ -38,9 +38,7 @@ if TYPE_CHECKING:
     from rag.search import Retrieval
     from rag.sentences import SentenceIndex
 
-# a question asked across papers ("... according to the papers here", "what do they report")
 log = logging.getLogger(__name__)
-ACROSS = re.compile(r"\b(?:papers|works|studies)\b", re.IGNORECASE)
 # a follow-up choosing among the last answer's papers, and the word after its reference: "which of them
 # work on images?" asks for every paper that fits (a plural verb), "which of them works ..." for one
 _AMONG_VERB = re.compile(
@@ -53,6 +51,28 @@ _AMONG_ALL = re.compile(
     r"|\bthe\s+ones\s+(?:on|about|that|which|with|for|using)\b",
     re.IGNORECASE,
 )
+
+
+# papers named in the plural ("the SSL papers here", "do papers on X", "the other studies"), not the verb "works"
+PLURAL_PAPERS = re.compile(
+    r"\bpapers\b|\bthe (?:works|studies)\b"
+    r"|\b(?:these|those|all|several|many|other)\s+(?:[\w-]+\s+){0,2}?(?:works|studies)\b",
+    re.IGNORECASE,
+)
+_COUNTED = re.compile(r"\bhow many (?:papers|works|studies)\b", re.IGNORECASE)
+# "which of the papers here introduces X?" asks for one of them (rag.conversation reads a follow-up's choice)
+_ONE_OF_THEM = re.compile(rf"\b(?:which|what)\s+(?:one\s+)?of\s+{LIST_REFERENCE}", re.IGNORECASE)
+
+
+def asks_across(question: str, form: QuestionForm) -> bool:
+    """Whether the question asks what several papers say ("what limitations ... according to the papers here",
+    "what do the self-supervised learning papers here say about collapse?"): every paper that speaks to it may
+    be cited. A one-paper, limitation, how or number question that names papers in the plural and does not
+    choose one of them; a set, comparison or summary question has its own rule."""
+    question = _COUNTED.sub(" ", question)  # "how many papers did the survey review?" counts, in one paper
+    if form.form not in ("limitation", "how", "number", "single"):
+        return False
+    return bool(PLURAL_PAPERS.search(question)) and not _ONE_OF_THEM.search(question)
 
 
 def among_asks_many(question: str) -> bool:
@@ -134,6 +154,22 @@ class Planner:
             return None
         return topic_of(plain)
 
+    def scoring(self, question: str, form: QuestionForm) -> tuple[QuestionForm, Topic | None]:
+        """The form a question's papers are chosen by, and the topic they are measured against.
+
+        A question asked across papers ("What limitations of sparse autoencoders do the papers here point
+        out?") is chosen as a set question over its topic (`across_topic`) when there is a set model: every
+        paper on the topic may answer, not the one a single-paper model finds likeliest. It keeps its own form
+        for how it is written (the sentences that state a limitation).
+        """
+        plain = plain_question(question)
+        if asks_across(question, form) and self.model.set_model is not None:
+            scoring = replace(form, form="set")
+            if any(name in TOPIC_FEATURES for name in self.model.for_form(scoring).features):
+                return scoring, across_topic(plain)
+            return scoring, None
+        return form, self._topic_of_plain(plain, form)
+
     def candidates(self, form: QuestionForm, retrieval: Retrieval, topic: Topic | None = None) -> list[Candidate]:
         """Every retrieved source with its features, sentence cosines and probability.
 
@@ -203,12 +239,13 @@ class Planner:
         """Choose the cited papers among the retrieved ones and number the sources shown."""
         plain = plain_question(question)  # tidied once for the form, the topic and the lead
         form = form or classify(plain)
-        candidates = self.candidates(form, retrieval, self._topic_of_plain(plain, form))
+        scoring, topic = self.scoring(question, form)
+        candidates = self.candidates(scoring, retrieval, topic)
         query = retrieval.query
-        many = form.form in ("limitation", "how", "number") and bool(ACROSS.search(question))
+        many = asks_across(question, form)
         among_many = bool(query.pool) and form.form != "comparison" and among_asks_many(question)
         named = [pid for pid in query.named if pid not in query.pool]  # a pool is chosen among, not cited whole
-        chosen = choose(form, candidates, self.model, k, many=many or among_many, named=named, pool=among_many)
+        chosen = choose(scoring, candidates, self.model, k, many=many or among_many, named=named, pool=among_many)
         shown = [c.source for c in candidates if c.source.n <= k]
         renumbered: dict[int, Source] = {}
         for candidate in chosen:

@@ -9,6 +9,10 @@ clause or gloss, and reads the core's coordinations into whole alternatives (`co
 "task vectors", "function vectors"; "node embeddings for networks", "node embeddings for hypergraphs"),
 adding a parenthesised acronym or list ("JEPA"; "word2vec", "GloVe") and a common acronym's long
 form ("MoE models" -> "mixture of experts").
+
+A question asked across papers ("What limitations of sparse autoencoders do the papers here point out?")
+is chosen as a set question over its topic: `across_topic` cuts where to look and what aspect is asked
+(`ACROSS_RULES`) and reads what is left as a set question's topic.
 """
 
 from __future__ import annotations
@@ -247,4 +251,69 @@ def topic_of(question: str) -> Topic:
     return Topic(text, tuple(seen.values()))
 
 
-__all__ = ["TOPIC_RULES", "Topic", "TopicRule", "coordinations", "raw_topic", "strip_topic_lead", "topic_of"]
+# An across-paper question ("What limitations of sparse autoencoders do the papers here point out?") is a set
+# question in another form: it asks for every paper on a topic that speaks to one aspect. Its topic is what is left
+# once the words that say where to look and what aspect to read are gone (`ACROSS_RULES`, each with an example).
+ACROSS_RULES: tuple[TopicRule, ...] = (
+    TopicRule(
+        "where_to_look",
+        re.compile(
+            r"\b(?:according to|across|among|in|from|by|do|does|did|of)?\s*(?:all\s+)?(?:the\s+|these\s+|those\s+)?"
+            r"(?:papers|works|studies|authors)(?:\s+(?:here|in (?:the|this) (?:collection|corpus)|"
+            r"on|about|in|for|dealing with|studying|that study|that use))?\b"
+            r"|\b(?:in|from) (?:the|this) (?:collection|corpus)\b",
+            re.IGNORECASE,
+        ),
+        "What limitations of sparse autoencoders do the papers here point out?",
+    ),
+    TopicRule(
+        "aspect_verbs",
+        re.compile(
+            r"\s*\b(?:(?:do|does|did|they|it|are|is|were)\s+)*(?:report(?:ed)?|mention(?:ed)?|point out|say|find|found"
+            r"|show|use|used|evaluate[ds]?|measure[ds]?|state|describe|give|list|note|identify|admit|raise|achieve"
+            r"|get|perform|compare|fare|handle|train|build|design|tackle|address|approach)\b"
+            r"(?:\s+(?:on|for|about|in|with|to))?",
+            re.IGNORECASE,
+        ),
+        "What datasets do the papers on recommender systems use?",
+    ),
+    TopicRule(
+        "aspect_lead",
+        re.compile(
+            r"^\W*(?:what|which|how)\b(?:\s+(?:well|much|many|exactly|else))?"
+            r"(?:\s+(?:are|is|were|do|does|did|have|has))?(?:\s+the)?(?:\s+(?:main|key|common|reported))?"
+            r"(?:\s+(?:limitations?|weakness(?:es)?|drawbacks?|shortcomings?|problems?|issues?|challenges?|results?"
+            r"|findings?|numbers?|datasets?|benchmarks?|data|metrics?|methods?|approaches?|techniques?))?"
+            r"(?:\s+(?:of|for|on|in|with|about))?\s+",
+            re.IGNORECASE,
+        ),
+        "What are the limitations of mixture-of-experts models according to the papers?",
+    ),
+)
+
+
+_CONTENT = re.compile(r"\b(?!(?:what|which|how|who|why|when|where)\b)\w{3,}", re.IGNORECASE)
+
+
+def across_topic(question: str, rules: Sequence[TopicRule] = ACROSS_RULES) -> Topic:
+    """The topic of an across-paper question: "What results do papers on image tokenizers report?" ->
+    Topic("image tokenizers", ...), read like a set question's once `ACROSS_RULES` have cut what is not topic."""
+    text = " ".join(question.strip(" ?.!").split())
+    for rule in rules:
+        cut = " ".join(rule.pattern.sub(" ", text).split()).strip(" ,;:?")
+        if _CONTENT.search(cut):  # a rule never leaves the topic without a word of its own
+            text = cut
+    return topic_of(f"Which papers are about {text}?")
+
+
+__all__ = [
+    "ACROSS_RULES",
+    "TOPIC_RULES",
+    "Topic",
+    "TopicRule",
+    "across_topic",
+    "coordinations",
+    "raw_topic",
+    "strip_topic_lead",
+    "topic_of",
+]

@@ -8,8 +8,9 @@ import pytest
 
 from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.plan import among_asks_many
+from rag.answer.plan import among_asks_many, asks_across
 from rag.conversation import Turn, resolve
+from rag.question.form import QuestionForm
 from rag.selection import SelectionModel
 from rag.text import split_sentences
 
@@ -53,6 +54,7 @@ def test_every_answer_still_passes_the_citation_check(pipeline):
         "Which papers in the collection are about sparse autoencoders?",
         "How does Monet differ from a standard mixture-of-experts layer?",
         "What are the limitations of sparse autoencoders according to the papers here?",
+        "How do the papers here train sparse autoencoders?",
         "Summarize the Monet paper.",
     ):
         answer = pipeline.ask(question)
@@ -80,6 +82,17 @@ def test_a_limitation_question_quotes_limitations(pipeline):
     answer = pipeline.ask("What are the limitations of sparse autoencoders according to the papers here?")
     cues = re.compile(r"however|unable|insufficient|compromis|fail|limit|struggl|cannot|lack", re.I)
     assert any(cues.search(c.quote) for c in answer.citations), answer.text
+
+
+def test_a_question_across_papers_cites_each_paper_on_its_topic_in_its_own_form(pipeline):
+    answer = pipeline.ask("How do the papers here train sparse autoencoders?")
+    assert answer.form == "how"  # written as a how question: the method sentences
+    titles = _cited_titles(answer)
+    assert len(titles) >= 3, answer.text  # the single-paper model cited one
+    cited = [s for s in answer.sources if s.n in answer.used_sources]
+    on_topic = [s for s in cited if re.search(r"sparse autoencoder|\bSAEs?\b", s.paper.title + s.paper.abstract, re.I)]
+    assert len(on_topic) == len(cited), answer.text
+    assert check_citations(answer.text, answer.sources).removed == []
 
 
 def test_a_summary_gives_problem_method_result_in_that_order(pipeline):
@@ -195,3 +208,25 @@ def test_a_follow_up_among_a_set_asks_for_one_or_many_by_its_verb(question, many
 def test_which_of_these_papers_reads_its_verb_not_the_word_papers():
     assert among_asks_many("which of these papers are about clustering or averaging data points?")
     assert not among_asks_many("which of these papers is about clustering?")
+
+
+@pytest.mark.parametrize(
+    ("question", "form", "across"),
+    [
+        ("What are the limitations of sparse autoencoders according to the papers here?", "limitation", True),
+        ("How do the papers here train sparse autoencoders?", "how", True),
+        ("what do the self-supervised learning papers here say about representation collapse?", "single", True),
+        ("across the papers, what is found about how representations change from layer to layer?", "single", True),
+        ("what do the other studies conclude about grokking?", "single", True),
+        # one paper, or one of them
+        ("What is the main contribution of the Monet paper?", "single", False),
+        ("Which of the papers here introduces Monet?", "single", False),
+        ("Why does beam search work so well?", "how", False),
+        ("Which paper argues beam search works well because it enforces UID?", "single", False),  # "works": a verb
+        ("a perspective arguing that memory in the brain works like a key-value store", "single", False),
+        ("How many papers did the survey of GNN-based social recommender systems review?", "number", False),
+        ("Compare the papers on Monet and MoTE.", "comparison", False),
+    ],
+)
+def test_a_question_asks_across_papers_when_it_names_them_in_the_plural(question, form, across):
+    assert asks_across(question, QuestionForm(form)) is across

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question.topic import TOPIC_RULES, coordinations, raw_topic, strip_topic_lead, topic_of
+from rag.question.topic import (
+    ACROSS_RULES,
+    TOPIC_RULES,
+    across_topic,
+    coordinations,
+    raw_topic,
+    strip_topic_lead,
+    topic_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -132,3 +140,34 @@ def test_no_alternative_is_a_fragment_every_paper_matches():
         "source tasks"
         in topic_of("Which papers are about choosing which training data (or source tasks) to use?").alternatives
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        # where to look and the aspect asked go; the topic stays, before the verb or after it
+        ("What are the limitations of sparse autoencoders according to the papers here?", "sparse autoencoders"),
+        ("What limitations of mixture-of-experts models do the papers mention?", "mixture-of-experts models"),
+        ("How do the papers here train sparse autoencoders?", "sparse autoencoders"),
+        ("What datasets do the papers on recommender systems use?", "recommender systems"),
+        ("What results do papers on image tokenizers report?", "image tokenizers"),
+        ("how do the papers in the collection evaluate image tokenizers", "image tokenizers"),
+        ("across the papers, what benchmarks are used for referring expression segmentation?",
+         "referring expression segmentation"),
+        ("How well do the papers on self-supervised speech models perform?", "self-supervised speech models"),
+        ("What problems with graph neural networks do the studies in the collection identify?",
+         "graph neural networks"),
+    ],
+)  # fmt: skip
+def test_across_topic_keeps_the_topic_alone(question, text):
+    assert across_topic(question).text == text
+
+
+def test_every_across_rule_is_needed_by_its_own_example():
+    for rule in ACROSS_RULES:
+        without = [other for other in ACROSS_RULES if other is not rule]
+        assert across_topic(rule.example) != across_topic(rule.example, without), rule.name
+
+
+def test_an_across_rule_never_leaves_the_topic_empty():
+    assert across_topic("What do the papers here report?").text  # nothing but where and what: kept whole

@@ -182,3 +182,20 @@ def test_the_planner_measures_a_set_questions_candidates_against_its_topic_only(
     assert planner.topic_of("What is a sheaf network?", QuestionForm("single")) is None
     single = planner.candidates(QuestionForm("single"), retrieval)
     assert [c.probability for c in single] == [0.5, 0.5] and "mp_topic" not in single[0].features
+
+
+def test_an_across_paper_question_is_chosen_as_a_set_over_its_topic_and_written_in_its_form():
+    from rag.question.topic import across_topic
+
+    question = "What limitations of sheaf networks do the papers here point out?"
+    form = QuestionForm("limitation", aspect="limitation")
+    planner = Planner(_Retriever(), _Sentences(), _model(["fused"], [0.0], set_model=_model(["mp_topic"], [5.0])))  # type: ignore[arg-type]
+    scoring, topic = planner.scoring(question, form)
+    assert scoring.form == "set" and scoring.aspect == "limitation"
+    assert topic == across_topic(question) and topic is not None and topic.text == "sheaf networks"
+    # one paper's limitation: its own form, no topic
+    single = "What are the limitations of the sheaf network paper?"
+    assert planner.scoring(single, form) == (form, None)
+    # without a set model the joint model scores it, as before
+    joint_only = Planner(_Retriever(), _Sentences(), _model(["fused"], [0.0]))  # type: ignore[arg-type]
+    assert joint_only.scoring(question, form) == (form, None)
