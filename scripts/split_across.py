@@ -16,37 +16,26 @@ script is kept to show how they were made (tests/unit/test_across_data.py re-run
 
 from __future__ import annotations
 
-import json
-import random
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import split_among
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "scripts" / "across_unsplit.jsonl"
 SEED = 20261208
 HALVES = (("tune", "xa"), ("test", "xb"))
+read = split_among.read
 
 
 def split(items: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Shuffle with the fixed seed, cut in two, number each half; ids lead each record."""
-    order = list(items)
-    random.Random(SEED).shuffle(order)
-    half = len(order) // 2
-    parts = (order[:half], order[half:])
-    return tuple(
-        [{"id": f"{prefix}-{i:03d}", **item} for i, item in enumerate(part, start=1)]
-        for part, (_, prefix) in zip(parts, HALVES, strict=True)
-    )  # type: ignore[return-value]
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """split_among's shuffle and cut, with this file's seed and id prefixes."""
+    return split_among.split(items, SEED, HALVES)
 
 
 def main() -> int:
-    for (name, _), part in zip(HALVES, split(read(SOURCE)), strict=True):
-        path = ROOT / "eval" / f"questions_across_{name}.jsonl"
-        path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in part), encoding="utf-8")
-        print(f"{path.relative_to(ROOT)}: {len(part)}")
+    split_among.write(split(read(SOURCE)), HALVES, "questions_across_{half}.jsonl")
     return 0
 
 

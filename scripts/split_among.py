@@ -22,15 +22,18 @@ SEED = 20261207
 HALVES = (("tune", "ma"), ("test", "mb"))
 
 
-def split(items: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Shuffle with the fixed seed, cut in two, number each half; ids lead each record."""
+def split(
+    items: list[dict], seed: int = SEED, halves: tuple[tuple[str, str], ...] = HALVES
+) -> tuple[list[dict], list[dict]]:
+    """Shuffle with the fixed seed, cut in two, number each half; ids lead each record (scripts/split_across.py
+    splits its questions the same way, with its own seed and id prefixes)."""
     order = list(items)
-    random.Random(SEED).shuffle(order)
+    random.Random(seed).shuffle(order)
     half = len(order) // 2
     parts = (order[:half], order[half:])
     return tuple(
         [{"id": f"{prefix}-{i:03d}", **item} for i, item in enumerate(part, start=1)]
-        for part, (_, prefix) in zip(parts, HALVES, strict=True)
+        for part, (_, prefix) in zip(parts, halves, strict=True)
     )  # type: ignore[return-value]
 
 
@@ -38,11 +41,16 @@ def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def main() -> int:
-    for (name, _), part in zip(HALVES, split(read(SOURCE)), strict=True):
-        path = ROOT / "eval" / f"conversations_among_{name}.jsonl"
-        path.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in part), encoding="utf-8")
+def write(parts: tuple[list[dict], list[dict]], halves: tuple[tuple[str, str], ...], file_name: str) -> None:
+    """Each half to eval/<file_name with {half}>, a record a line."""
+    for (name, _), part in zip(halves, parts, strict=True):
+        path = ROOT / "eval" / file_name.format(half=name)
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8")
         print(f"{path.relative_to(ROOT)}: {len(part)}")
+
+
+def main() -> int:
+    write(split(read(SOURCE)), HALVES, "conversations_among_{half}.jsonl")
     return 0
 
 
