@@ -48,10 +48,16 @@ NEW_TOPIC = re.compile(
     re.IGNORECASE,
 )
 MAX_CARRIED = 3  # papers of the last answer kept in play
+# "what limitations do these papers mention?", "how do they train them?": a follow-up about every paper of a list
+PLURAL_REFERENCE = re.compile(
+    rf"\b(?:they|them|their|theirs|each of {LIST_REFERENCE}|all of {LIST_REFERENCE})\b"
+    r"|\b(?:these|those|the)\s+(?:papers|works|studies)\b",
+    re.IGNORECASE,
+)
 MAX_SHOWN = 15  # a follow-up over a set chooses among this many of the last answer's papers
 # "which of them ...", "the one on stock prediction", "any of these": choose among the last answer's papers
 AMONG = re.compile(
-    r"\b(?:which|what|any|none|all|each|one|both|either|neither|some|many|how many)\s+of\s+"
+    r"\b(?:which|what|any|none|all|one|either|neither|some|many|how many)\s+of\s+"
     rf"{LIST_REFERENCE}\b"
     r"|\b(?:which|what) (?:one|paper|ones)\b(?=.*\b(?:them|these|those|above|listed|you (?:listed|mentioned|cited))\b)"
     r"|^\s*(?:and |so |ok,? |then,? )?(?:which|what) ones\b"  # "which ones are built on sheaves?" after a list
@@ -522,12 +528,24 @@ def resolve(
         cited = [named, *cited[: MAX_CARRIED - 1]]
     elif named != cited[0]:
         cited = [named, *(c for c in cited if c != named)]
+    listed = last.cited()[:MAX_SHOWN]
+    # "what limitations do these papers mention?" after a list: every paper it cited is under discussion
+    plural = len(listed) >= 2 and found[1] == 0 and bool(PLURAL_REFERENCE.search(question))
     if search is not None and found[0] in WORDING_RULES and not _OPENS_CONTINUING.search(question):
         pid, subject = cited[0]
         text = next((a for p, _, a in papers if p == pid and a), "") or (text_of(pid) if text_of else "")
+        if plural:  # checked against the listed paper its words fit best, as a choice among them is
+            words = own_words(question)
+            texts = [(title, text or (text_of(p) if text_of else "")) for p, title, text in papers[: len(listed)]]
+            subject, text = max(texts, key=lambda paper: share_of(words, *paper))
         fresh = own_topic(question, search(question), (subject, text), [p for p, _, _ in papers])
         if fresh is not None:
             return Resolution(standalone_question=question, follow_up=False, read_as=fresh)
+    if plural:  # searched with the question that listed them (their topic), as one paper's follow-up is with its title
+        standalone = f"{question.rstrip()} ({last.question.strip()})"
+        return Resolution(
+            standalone_question=standalone, follow_up=True, carried=[p for p, _ in listed], read_as="plural"
+        )
     subject = cited[0][1]
     standalone = f"{question.rstrip()} ({subject})" if subject.lower() not in question.lower() else question
     return Resolution(

@@ -627,6 +627,8 @@ def choose(
             chosen = ranked[: SetCut(threshold=model.pool_threshold).count(probabilities)]
         else:
             chosen = ranked[: model.for_form(form).final.set_count(probabilities)]
+        if many and not pool:  # asked across papers: the ones it names (or a follow-up's, under discussion) too
+            chosen += [c for c in candidates if c.source.paper.id in named and c.source.n <= k and c not in chosen]
     elif form.form == "comparison" and form.sides:
         chosen = assign_sides(form.sides, candidates)
         # a side no paper names by its words still gets a paper: the most probable one shown that

@@ -230,3 +230,12 @@ def test_which_of_these_papers_reads_its_verb_not_the_word_papers():
 )
 def test_a_question_asks_across_papers_when_it_names_them_in_the_plural(question, form, across):
     assert asks_across(question, QuestionForm(form)) is across
+
+
+def test_a_plural_follow_up_to_a_set_answer_answers_for_each_listed_paper(pipeline):
+    first = "Which papers here study mixture-of-experts models?"
+    listed = pipeline.ask(first)
+    answer = pipeline.ask("What results do these papers report?", history=[(first, listed)])
+    cited = set(_cited_titles(answer))
+    assert len(cited) >= 3 and cited <= set(_cited_titles(listed)), answer.text  # the listed papers, one item each
+    assert answer.text.count("\n- ") == len(cited), answer.text

@@ -284,3 +284,31 @@ def test_rag_chat_carries_the_conversation_and_new_resets_it(seeds_index, monkey
     assert out.count(f"[1] {MEMTREE}") >= 3  # both answers' sources and /sources
     assert "(new conversation)" in out
     assert out.rstrip().endswith("(no sources yet)")
+
+
+LIST = [
+    Turn(
+        question="Which papers here study mixture-of-experts models?",
+        cited_paper_ids=["moe1", "moe2", "moe3", "moe4"],
+        cited_titles=["Mixture of Tunable Experts", "Emergent Mixture-of-Experts", "MIGA", "Monet"],
+    )
+]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["What limitations do these papers mention?", "how do they train the experts?", "how does each of them work?"],
+)
+def test_a_plural_follow_up_to_a_list_is_about_every_paper_it_listed(message):
+    resolution = resolve(message, LIST)
+    assert resolution.read_as == "plural" and resolution.follow_up
+    assert resolution.subjects == ["moe1", "moe2", "moe3", "moe4"]  # all four, not the first three
+    # searched with the question that listed them, which names their topic
+    assert resolution.standalone_question.endswith("(Which papers here study mixture-of-experts models?)")
+
+
+def test_a_plural_reference_to_one_paper_or_a_choice_among_them_is_not_about_them_all():
+    one = [Turn(question="Which paper organises memory as a tree?", cited_paper_ids=["p1"], cited_titles=[MEMTREE])]
+    assert resolve("What datasets do they use?", one).read_as == "pronoun"  # one paper cited: its authors
+    assert resolve("Which of them is about stock prediction?", LIST).read_as == "among"
+    assert resolve("Which of these papers evaluate on images?", LIST).read_as == "among"
