@@ -20,6 +20,9 @@ FLOORS: dict[str, dict[str, float]] = {
     },
     # measured: citation_recall 0.642, citation_precision 0.720 (before the across choice: 0.331, 0.739)
     "questions_across_test.jsonl": {"citation_recall": 0.58, "citation_precision": 0.66},
+    # both turns: citation_recall 0.792, answered_with_gold 0.917 (follow-ups alone 0.736, 0.889; before the plural
+    # reading 0.616, 0.778)
+    "conversations_plural_test.jsonl": {"citation_recall": 0.74, "answered_with_gold": 0.86},
     # measured: hit@5 1.000, mrr@10 0.988, refusal_accuracy 0.810
     "questions_fresh.jsonl": {"hit@5": 0.97, "mrr@10": 0.95, "refusal_accuracy": 0.76},
     # measured (default): hit@5 1.000, mrr@10 0.901, gold_shown 0.875 (small: 0.969, 0.805, 0.812)
@@ -35,4 +38,5 @@ CEILINGS: dict[str, dict[str, float]] = {
     "questions_fresh.jsonl": {"false_refusal_rate": 0.03},  # measured 0.000
     "questions_blind.jsonl": {"false_refusal_rate": 0.07},  # measured 0.062 (2/32; small profile 1/32)
     "questions_across_test.jsonl": {"false_refusal_rate": 0.09},  # measured 0.042 (1/24)
+    "conversations_plural_test.jsonl": {"false_refusal_rate": 0.09},  # measured 0.056 (2 of 36 turns)
 }

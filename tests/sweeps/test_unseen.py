@@ -99,10 +99,18 @@ def test_the_test_half_holds_its_measured_figures(pipeline, tmp_path):
     assert named["false_refusal_rate"] <= ceilings["named_false_refusal_rate"], named["false_refusal_rate"]
 
 
-@pytest.mark.parametrize("name", ["questions_fresh.jsonl", "questions_blind.jsonl", "questions_across_test.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "questions_fresh.jsonl",
+        "questions_blind.jsonl",
+        "questions_across_test.jsonl",
+        "conversations_plural_test.jsonl",
+    ],
+)
 def test_the_fresh_and_blind_sets_hold_their_measured_figures(pipeline, tmp_path, name):
-    """Regression guard on the sets written after the last fit (nothing was fitted on them), and the across
-    questions' test half."""
+    """Regression guard on the sets written after the last fit (nothing was fitted on them), and the test halves
+    of the across questions and the plural follow-ups."""
     from rag.evaluate import run
 
     summary = run(ROOT / "eval" / name, tmp_path, pipeline=pipeline, progress=False)["summary"]
