@@ -206,3 +206,21 @@ def test_a_follow_up_choosing_several_of_a_set_asks_the_llm_for_one_item_each(pi
     prompt = handler.requests[-1]["body"]["messages"][-1]["content"]
     assert f"Give one item for each of the {len(chosen)} papers above" in prompt
     assert prompt.count("<source n=") == len(chosen)
+
+
+def test_a_question_across_papers_gives_the_llm_each_chosen_paper_and_its_own_form(pipeline):
+    """ "What limitations ... according to the papers here?" is chosen as a set over its topic: the prompt holds
+    the chosen papers alone and asks one item per paper, and the question itself still asks for limitations."""
+    question = "What are the limitations of sparse autoencoders according to the papers here?"
+    offline = pipeline.ask(question, mode="extractive")
+    chosen = [s for s in offline.sources if s.n in offline.used_sources]
+    assert len(chosen) >= 3, offline.text
+    reply = "\n".join(f"- {s.paper.title[:30]} [{s.n}]: It names a limitation [{s.n}]." for s in chosen)
+    with scripted_server(reply) as (url, handler):
+        answer = scripted(pipeline, url, "chat").ask(question, mode="llm")
+    assert answer.mode == "llm", answer.notice
+    prompt = handler.requests[0]["body"]["messages"][-1]["content"]
+    given = prompt.count("<source n=")  # the plan's papers: the extractive answer skips one with no weakness stated
+    assert given >= len(chosen) and f"Give one item for each of the {given} papers above" in prompt
+    assert all(f'<source n="{s.n}">' in prompt for s in chosen) and "limitations of sparse autoencoders" in prompt
+    assert_only_retrieved_sources_cited(answer)
