@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.models import Answer, HistoryTurn
+from rag.question.names import contains_token, title_names
 from rag.question.text import LIST_REFERENCE
 
 # "it", "they", "this paper", "the authors", "that benchmark": the message leans on earlier turns
@@ -531,6 +532,9 @@ def resolve(
     listed = last.cited()[:MAX_SHOWN]
     # "what limitations do these papers mention?" after a list: every paper it cited is under discussion
     plural = len(listed) >= 2 and found[1] == 0 and bool(PLURAL_REFERENCE.search(question))
+    if plural:  # "what dataset did they use in the Monet paper?" is about the one it names
+        asked = question.lower()
+        plural = not any(contains_token(asked, name) for name in title_names(dict(listed)))
     if search is not None and found[0] in WORDING_RULES and not _OPENS_CONTINUING.search(question):
         pid, subject = cited[0]
         text = next((a for p, _, a in papers if p == pid and a), "") or (text_of(pid) if text_of else "")

@@ -312,3 +312,5 @@ def test_a_plural_reference_to_one_paper_or_a_choice_among_them_is_not_about_the
     assert resolve("What datasets do they use?", one).read_as == "pronoun"  # one paper cited: its authors
     assert resolve("Which of them is about stock prediction?", LIST).read_as == "among"
     assert resolve("Which of these papers evaluate on images?", LIST).read_as == "among"
+    named = Turn(question="q", cited_paper_ids=["a", "b"], cited_titles=["Monet: Mixture of Experts", "MIGA: Stocks"])
+    assert resolve("What dataset did they use in the Monet paper?", [named]).read_as != "plural"  # names one
