@@ -9,17 +9,21 @@ question forms asked for, quotes no gold title, and the two halves are the fixed
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_papers, normalize_title
+from tests.unit.eval_data import (
+    ROOT,
+    assert_checked_with_finds,
+    assert_counted_once,
+    quoted_run,
+    read,
+    split_script,
+    words,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 TUNE = ROOT / "eval" / "questions_across_tune.jsonl"
 TEST = ROOT / "eval" / "questions_across_test.jsonl"
 FIELDS = {
@@ -37,14 +41,6 @@ ASPECTS = ("limitation", "how", "result", "data")
 SET_FORM = re.compile(r"^\s*(which (papers|work)|list (the |every |all )?(papers|work)|any (work|papers))\b", re.I)
 
 
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def words(text: str) -> str:
-    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
-
-
 @pytest.fixture(scope="module")
 def halves() -> dict[str, list[dict]]:
     return {"xa": read(TUNE), "xb": read(TEST)}
@@ -53,11 +49,6 @@ def halves() -> dict[str, list[dict]]:
 @pytest.fixture(scope="module")
 def questions(halves) -> list[dict]:
     return halves["xa"] + halves["xb"]
-
-
-@pytest.fixture(scope="module")
-def papers() -> dict[str, str]:
-    return {normalize_title(p.title): f"{p.title} {p.abstract}" for p in load_papers(ROOT / "seeds")}
 
 
 def test_ids_and_fields_are_as_specified(halves):
@@ -73,20 +64,14 @@ def test_ids_and_fields_are_as_specified(halves):
                 re.compile(pattern)  # the searches that checked the gold list, kept runnable
 
 
-def test_every_title_is_a_paper_of_the_collection_and_counted_once(questions, papers):
+def test_every_title_is_a_paper_of_the_collection_and_counted_once(questions):
     for q in questions:
-        listed = [normalize_title(t) for t in q["gold_titles"]]
-        out = [normalize_title(t) for t in q["considered_not_gold"]]
-        assert len(set(listed)) == len(listed) and len(set(out)) == len(out), q["id"]
-        assert not set(listed) & set(out), q["id"]  # each hit read was counted in or out, not both
-        assert set(listed) | set(out) <= set(papers), (q["id"], (set(listed) | set(out)) - set(papers))
+        assert_counted_once(q["id"], q["gold_titles"], q["considered_not_gold"])
 
 
-def test_checked_with_finds_every_gold_paper(questions, papers):
+def test_checked_with_finds_every_gold_paper(questions):
     for q in questions:
-        for title in q["gold_titles"]:
-            text = papers[normalize_title(title)]
-            assert any(re.search(p, text, re.IGNORECASE) for p in q["checked_with"]), (q["id"], title)
+        assert_checked_with_finds(q["id"], q["gold_titles"], q["checked_with"])
 
 
 def test_questions_are_across_paper_not_set_questions(questions):
@@ -100,13 +85,9 @@ def test_no_question_quotes_a_gold_title(questions):
     # a topic phrase may share words with a title ("generalized category discovery"); a title, the name
     # before its colon, or five running words of it may not appear
     for q in questions:
-        question = words(q["question"])
-        for title in q["gold_titles"]:
-            assert words(title) not in question and words(title.split(":")[0]) not in question, q["id"]
-            tw = words(title).split()
-            for k in range(len(tw) - 4):
-                run = " ".join(tw[k : k + 5])
-                assert f" {run} " not in question, (q["id"], run)
+        heads = [t.split(":")[0] for t in q["gold_titles"]]
+        assert not quoted_run(q["question"], q["gold_titles"], 5), q["id"]
+        assert not any(quoted_run(q["question"], [h], len(words(h))) for h in heads if len(words(h)) < 5), q["id"]
 
 
 def test_aspects_are_balanced(halves, questions):
@@ -117,10 +98,7 @@ def test_aspects_are_balanced(halves, questions):
 
 
 def test_the_halves_are_the_fixed_seed_split_of_the_written_list(halves):
-    spec = importlib.util.spec_from_file_location("split_across", ROOT / "scripts" / "split_across.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = split_script("split_across")
     assert module.SEED == 20261208
     tune, test = module.split(module.read(module.SOURCE))
     assert tune == halves["xa"] and test == halves["xb"]

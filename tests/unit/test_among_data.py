@@ -12,36 +12,29 @@ has two or more papers and fewer than turn 1's, and its topics keep away from th
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
-from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_papers, normalize_title
+from rag.corpus import normalize_title
+from tests.unit.eval_data import (
+    FOLLOW_UP_TURN,
+    ROOT,
+    SET_TURN,
+    assert_checked_with_finds,
+    assert_counted_once,
+    gold,
+    quoted_run,
+    read,
+    split_script,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 TUNE = ROOT / "eval" / "conversations_among_tune.jsonl"
 TEST = ROOT / "eval" / "conversations_among_test.jsonl"
 PLURAL = ROOT / "eval" / "conversations_among_plural_tune.jsonl"
 PLURAL_COUNT = 24
 # the set questions whose topics and gold lists these conversations keep away from
 SET_FILES = ("questions_forms_test.jsonl", "questions_forms_tune.jsonl", "questions_sets_tune.jsonl")
-FIRST = {"question", "gold_titles", "type", "form", "reference_answer", "checked_with", "considered_not_gold"}
-SECOND = {"question", "gold_titles", "type", "reference_answer"}
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def gold(turn: dict) -> frozenset[str]:
-    return frozenset(normalize_title(t) for t in turn["gold_titles"])
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +47,13 @@ def conversations(halves) -> list[dict]:
     return halves["ma"] + halves["mb"]
 
 
-@pytest.fixture(scope="module")
-def titles() -> set[str]:
-    return {normalize_title(p.title) for p in load_papers(ROOT / "seeds")}
-
-
 def test_ids_styles_and_fields_are_as_specified(halves):
     for prefix, items in halves.items():
         assert [c["id"] for c in items] == [f"{prefix}-{i:03d}" for i in range(1, 19)]
         for c in items:
             assert set(c) == {"id", "style", "turns"} and c["style"] == "among", c["id"]
             first, second = c["turns"]
-            assert set(first) == FIRST and set(second) == SECOND, c["id"]
+            assert set(first) == SET_TURN and set(second) == FOLLOW_UP_TURN, c["id"]
             assert first["form"] == "set" and first["type"] == "multi", c["id"]
             assert 3 <= len(first["gold_titles"]) <= 6, c["id"]
             assert second["type"] == ("single" if len(second["gold_titles"]) == 1 else "multi"), c["id"]
@@ -75,14 +63,11 @@ def test_ids_styles_and_fields_are_as_specified(halves):
                 re.compile(pattern)  # the searches that checked the gold list, kept runnable
 
 
-def test_every_title_is_a_paper_of_the_collection_and_counted_once(conversations, titles):
+def test_every_title_is_a_paper_of_the_collection_and_counted_once(conversations):
     for c in conversations:
         first, second = c["turns"]
-        listed = [normalize_title(t) for t in first["gold_titles"]]
-        out = [normalize_title(t) for t in first["considered_not_gold"]]
-        assert len(set(listed)) == len(listed), c["id"]
-        assert not set(listed) & set(out), c["id"]  # each hit read was counted in or out, not both
-        assert set(listed) | set(out) | gold(second) <= titles, (c["id"], (set(listed) | set(out)) - titles)
+        assert_counted_once(c["id"], first["gold_titles"], first["considered_not_gold"])
+        assert gold(second) <= gold(first), c["id"]
 
 
 def test_the_follow_up_chooses_among_the_papers_of_the_set_answer(conversations):
@@ -95,12 +80,7 @@ def test_the_follow_up_chooses_among_the_papers_of_the_set_answer(conversations)
 
 def test_no_follow_up_quotes_three_words_of_a_title(conversations):
     for c in conversations:
-        question = " " + " ".join(words(c["turns"][1]["question"])) + " "
-        for title in c["turns"][0]["gold_titles"]:
-            tw = words(title)
-            for k in range(len(tw) - 2):
-                run = " ".join(tw[k : k + 3])
-                assert f" {run} " not in question, (c["id"], run)
+        assert not quoted_run(c["turns"][1]["question"], c["turns"][0]["gold_titles"], 3), c["id"]
 
 
 def test_every_topic_once_and_none_shared_between_the_halves(halves, conversations):
@@ -127,10 +107,7 @@ def test_no_gold_list_of_an_existing_set_question_is_reused(conversations):
 
 
 def test_the_halves_are_the_fixed_seed_split_of_the_written_list(halves):
-    spec = importlib.util.spec_from_file_location("split_among", ROOT / "scripts" / "split_among.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = split_script("split_among")
     tune, test = module.split(module.read(module.SOURCE))
     assert tune == halves["ma"] and test == halves["mb"]
 
@@ -148,7 +125,7 @@ def test_plural_ids_styles_and_fields_are_as_specified(plural):
     for c in plural:
         assert set(c) == {"id", "style", "turns"} and c["style"] == "among", c["id"]
         first, second = c["turns"]
-        assert set(first) == FIRST and set(second) == SECOND, c["id"]
+        assert set(first) == SET_TURN and set(second) == FOLLOW_UP_TURN, c["id"]
         assert first["form"] == "set" and first["type"] == "multi" and second["type"] == "multi", c["id"]
         assert 3 <= len(first["gold_titles"]) <= 6, c["id"]
         assert first["reference_answer"].strip() and second["reference_answer"].strip(), c["id"]
@@ -157,8 +134,8 @@ def test_plural_ids_styles_and_fields_are_as_specified(plural):
             re.compile(pattern)
 
 
-def test_plural_titles_are_papers_of_the_collection_counted_once(plural, titles):
-    test_every_title_is_a_paper_of_the_collection_and_counted_once(plural, titles)
+def test_plural_titles_are_papers_of_the_collection_counted_once(plural):
+    test_every_title_is_a_paper_of_the_collection_and_counted_once(plural)
 
 
 def test_plural_follow_up_picks_several_but_not_all_of_the_set_answer(plural):
@@ -175,12 +152,8 @@ def test_plural_follow_up_quotes_no_three_words_of_a_title(plural):
 
 
 def test_plural_checked_with_finds_every_gold_paper(plural):
-    papers = {normalize_title(p.title): f"{p.title} {p.abstract}" for p in load_papers(ROOT / "seeds")}
     for c in plural:
-        first = c["turns"][0]
-        for title in first["gold_titles"]:
-            text = papers[normalize_title(title)]
-            assert any(re.search(p, text, re.IGNORECASE) for p in first["checked_with"]), (c["id"], title)
+        assert_checked_with_finds(c["id"], c["turns"][0]["gold_titles"], c["turns"][0]["checked_with"])
 
 
 def test_plural_topics_are_new(plural, conversations):

@@ -10,36 +10,28 @@ quotes a title, the aspects are balanced, and the two halves are the fixed-seed 
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_papers, normalize_title
+from tests.unit.eval_data import (
+    FOLLOW_UP_TURN,
+    ROOT,
+    SET_TURN,
+    assert_checked_with_finds,
+    assert_counted_once,
+    gold,
+    quoted_run,
+    read,
+    split_script,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 TUNE = ROOT / "eval" / "conversations_plural_tune.jsonl"
 TEST = ROOT / "eval" / "conversations_plural_test.jsonl"
-FIRST = {"question", "gold_titles", "type", "form", "reference_answer", "checked_with", "considered_not_gold"}
-SECOND = {"question", "gold_titles", "type", "reference_answer"}
 ASPECTS = ("limitation", "how", "result", "data")
 # choosing among the papers is another kind of follow-up (eval/conversations_among_*.jsonl)
 CHOOSES = re.compile(r"\bwhich (one )?of (them|these|those)\b|\bthe one\b|\bany of them\b", re.I)
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def gold(turn: dict) -> frozenset[str]:
-    return frozenset(normalize_title(t) for t in turn["gold_titles"])
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +44,6 @@ def conversations(halves) -> list[dict]:
     return halves["pa"] + halves["pb"]
 
 
-@pytest.fixture(scope="module")
-def papers() -> dict[str, str]:
-    return {normalize_title(p.title): f"{p.title} {p.abstract}" for p in load_papers(ROOT / "seeds")}
-
-
 def test_ids_styles_and_fields_are_as_specified(halves):
     for prefix, items in halves.items():
         assert [c["id"] for c in items] == [f"{prefix}-{i:03d}" for i in range(1, 19)]
@@ -64,7 +51,7 @@ def test_ids_styles_and_fields_are_as_specified(halves):
             assert set(c) == {"id", "style", "aspect", "turns"} and c["style"] == "plural", c["id"]
             assert c["aspect"] in ASPECTS, c["id"]
             first, second = c["turns"]
-            assert set(first) == FIRST and set(second) == SECOND, c["id"]
+            assert set(first) == SET_TURN and set(second) == FOLLOW_UP_TURN, c["id"]
             assert first["form"] == "set" and first["type"] == "multi" and second["type"] == "multi", c["id"]
             assert first["reference_answer"].strip() and second["reference_answer"].strip(), c["id"]
             assert len(second["reference_answer"].split()) < 60, c["id"]
@@ -73,22 +60,16 @@ def test_ids_styles_and_fields_are_as_specified(halves):
                 re.compile(pattern)  # the searches that checked the gold list, kept runnable
 
 
-def test_every_title_is_a_paper_of_the_collection_and_counted_once(conversations, papers):
+def test_every_title_is_a_paper_of_the_collection_and_counted_once(conversations):
     for c in conversations:
         first, second = c["turns"]
-        listed = [normalize_title(t) for t in first["gold_titles"]]
-        out = [normalize_title(t) for t in first["considered_not_gold"]]
-        assert len(set(listed)) == len(listed) and len(set(out)) == len(out), c["id"]
-        assert not set(listed) & set(out), c["id"]  # each hit read was counted in or out, not both
-        assert set(listed) | set(out) | gold(second) <= set(papers), c["id"]
+        assert_counted_once(c["id"], first["gold_titles"], first["considered_not_gold"])
+        assert gold(second) <= gold(first), c["id"]
 
 
-def test_checked_with_finds_every_gold_paper(conversations, papers):
+def test_checked_with_finds_every_gold_paper(conversations):
     for c in conversations:
-        first = c["turns"][0]
-        for title in first["gold_titles"]:
-            text = papers[normalize_title(title)]
-            assert any(re.search(p, text, re.IGNORECASE) for p in first["checked_with"]), (c["id"], title)
+        assert_checked_with_finds(c["id"], c["turns"][0]["gold_titles"], c["turns"][0]["checked_with"])
 
 
 def test_turn_two_asks_about_several_papers_of_the_set_answer(conversations):
@@ -106,12 +87,7 @@ def test_turn_two_does_not_choose_among_the_papers_nor_quote_a_title(conversatio
         question = c["turns"][1]["question"]
         assert not CHOOSES.search(question), c["id"]
         assert question.rstrip().endswith("?"), c["id"]
-        padded = " " + " ".join(words(question)) + " "
-        for title in c["turns"][0]["gold_titles"]:
-            tw = words(title)
-            for k in range(len(tw) - 2):
-                run = " ".join(tw[k : k + 3])
-                assert f" {run} " not in padded, (c["id"], run)
+        assert not quoted_run(question, c["turns"][0]["gold_titles"], 3), c["id"]
 
 
 def test_topics_and_questions_are_distinct(conversations):
@@ -124,10 +100,7 @@ def test_aspects_are_nine_each(conversations):
 
 
 def test_the_halves_are_the_fixed_seed_split_of_the_written_list(halves):
-    spec = importlib.util.spec_from_file_location("split_plural", ROOT / "scripts" / "split_plural.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = split_script("split_plural")
     assert module.SEED == 20261209
     tune, test = module.split(module.read(module.SOURCE))
     assert tune == halves["pa"] and test == halves["pb"]

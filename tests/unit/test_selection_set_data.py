@@ -6,16 +6,14 @@ questions of eval/questions_forms_test.jsonl (the held-out half the set model is
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_papers, normalize_title
+from rag.corpus import normalize_title
 from rag.question.topic import topic_of
+from tests.unit.eval_data import ROOT, assert_counted_once, read
 
-ROOT = Path(__file__).resolve().parents[2]
 SETS_TUNE = ROOT / "eval" / "questions_sets_tune.jsonl"
 FORMS_TEST = ROOT / "eval" / "questions_forms_test.jsonl"
 # words that name no topic by themselves ("representation learning" of radiographs is not of causal factors)
@@ -47,18 +45,9 @@ GENERIC = frozenset(
 FIELDS = {"id", "question", "type", "form", "gold_titles", "reference_answer", "checked_with", "considered_not_gold"}
 
 
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def items() -> list[dict]:
     return read(SETS_TUNE)
-
-
-@pytest.fixture(scope="module")
-def titles() -> set[str]:
-    return {normalize_title(p.title) for p in load_papers(ROOT / "seeds")}
 
 
 def test_each_line_is_a_set_question_in_the_forms_format(items):
@@ -74,13 +63,9 @@ def test_each_line_is_a_set_question_in_the_forms_format(items):
             re.compile(pattern)  # the searches that checked the gold list, kept runnable
 
 
-def test_every_title_is_a_paper_of_the_collection_and_counted_once(items, titles):
+def test_every_title_is_a_paper_of_the_collection_and_counted_once(items):
     for item in items:
-        gold = [normalize_title(t) for t in item["gold_titles"]]
-        out = [normalize_title(t) for t in item["considered_not_gold"]]
-        assert len(set(gold)) == len(gold), item["id"]
-        assert not set(gold) & set(out), item["id"]  # each hit counted in or out, not both
-        assert set(gold) | set(out) <= titles, (item["id"], (set(gold) | set(out)) - titles)
+        assert_counted_once(item["id"], item["gold_titles"], item["considered_not_gold"])
 
 
 def test_the_split_is_clean_no_gold_paper_of_a_test_set_question(items):
