@@ -60,6 +60,14 @@ PLURAL_PAPERS = re.compile(
     re.IGNORECASE,
 )
 _COUNTED = re.compile(r"\bhow many (?:papers|works|studies)\b", re.IGNORECASE)
+# a question that opens on what it asks, not on the papers: "what challenges of X do the papers raise?", "how well
+# do the X methods in the collection perform?" (not "what papers ...", "what does the collection have on ...")
+_ASPECT_FIRST = re.compile(
+    r"^\W*(?:what|which|how|according to)\b(?!\s+(?:other\s+)?(?:papers|works?|studies|articles|publications|research"
+    r"|does (?:the|this|your) (?:collection|corpus|library)|is there|do we have|have we got)\b)",
+    re.IGNORECASE,
+)
+_ASKS_FOR_PAPERS = re.compile(r"\b(?:which|what) (?:other )?(?:papers|works|studies)\b", re.IGNORECASE)
 # "which of the papers here introduces X?" asks for one of them (rag.conversation reads a follow-up's choice)
 _ONE_OF_THEM = re.compile(rf"\b(?:which|what)\s+(?:one\s+)?of\s+{LIST_REFERENCE}", re.IGNORECASE)
 
@@ -73,6 +81,18 @@ def asks_across(question: str, form: QuestionForm) -> bool:
     if form.form not in ("limitation", "how", "number", "single"):
         return False
     return bool(PLURAL_PAPERS.search(question)) and not _ONE_OF_THEM.search(question)
+
+
+def set_asked_across(plain: str, form: QuestionForm) -> bool:
+    """A set question by the form table that opens on what it asks, not on the papers ("what challenges of X do
+    the papers in the collection raise?"): its topic comes before "papers", so it is read as an across question's
+    (`across_topic`; the set lead read "raise")."""
+    return (
+        form.form == "set"
+        and bool(_ASPECT_FIRST.match(plain))
+        and not _ASKS_FOR_PAPERS.search(plain)
+        and bool(PLURAL_PAPERS.search(plain))
+    )
 
 
 def among_asks_many(question: str) -> bool:
@@ -163,11 +183,10 @@ class Planner:
         for how it is written (the sentences that state a limitation).
         """
         plain = plain_question(question)
-        if asks_across(question, form) and self.model.set_model is not None:
+        if (asks_across(question, form) or set_asked_across(plain, form)) and self.model.set_model is not None:
             scoring = replace(form, form="set")
-            if any(name in TOPIC_FEATURES for name in self.model.for_form(scoring).features):
-                return scoring, across_topic(plain)
-            return scoring, None
+            reads_topic = any(name in TOPIC_FEATURES for name in self.model.for_form(scoring).features)
+            return scoring, across_topic(plain) if reads_topic else None
         return form, self._topic_of_plain(plain, form)
 
     def candidates(self, form: QuestionForm, retrieval: Retrieval, topic: Topic | None = None) -> list[Candidate]:

@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.plan import among_asks_many, asks_across
+from rag.answer.plan import among_asks_many, asks_across, set_asked_across
 from rag.conversation import Turn, resolve
 from rag.question.form import QuestionForm
 from rag.selection import SelectionModel
@@ -239,3 +239,17 @@ def test_a_plural_follow_up_to_a_set_answer_answers_for_each_listed_paper(pipeli
     cited = set(_cited_titles(answer))
     assert len(cited) >= 3 and cited <= set(_cited_titles(listed)), answer.text  # the listed papers, one item each
     assert answer.text.count("\n- ") == len(cited), answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "across"),
+    [
+        ("what challenges of continual learning with modules do the papers in the collection raise?", True),
+        ("how do papers in the collection compose word vectors into phrase meanings?", True),
+        ("What papers in the collection are about recommender systems?", False),
+        ("what does the collection have on abstract visual reasoning?", False),
+        ("how much text fits in one vector? which papers look at that?", False),
+    ],
+)
+def test_a_set_question_that_opens_on_what_it_asks_reads_its_topic_as_an_across_question(question, across):
+    assert set_asked_across(question, QuestionForm("set")) is across
