@@ -109,7 +109,7 @@ class Item:
         gold = {normalize_title(t) for t in question["gold_titles"]}
         self.gold = gold
         self.labels = [int(normalize_title(c.source.paper.title) in gold) for c in self.candidates]
-        from rag.answer.plan import asks_across
+        from rag.question.form import asks_across
 
         self.many = asks_across(question["question"], self.form)
 

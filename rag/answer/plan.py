@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.models import Source
 from rag.question import plain_question
-from rag.question.form import QuestionForm, classify, set_predicate, set_topic
+from rag.question.form import QuestionForm, asks_across, classify, set_asked_across, set_predicate, set_topic
 from rag.question.text import LIST_REFERENCE
 from rag.question.topic import Topic, across_topic, topic_of
 from rag.selection import (
@@ -51,48 +51,6 @@ _AMONG_ALL = re.compile(
     r"|\bthe\s+ones\s+(?:on|about|that|which|with|for|using)\b",
     re.IGNORECASE,
 )
-
-
-# papers named in the plural ("the SSL papers here", "do papers on X", "the other studies"), not the verb "works"
-PLURAL_PAPERS = re.compile(
-    r"\bpapers\b|\bthe (?:works|studies)\b"
-    r"|\b(?:these|those|all|several|many|other)\s+(?:[\w-]+\s+){0,2}?(?:works|studies)\b",
-    re.IGNORECASE,
-)
-_COUNTED = re.compile(r"\bhow many (?:papers|works|studies)\b", re.IGNORECASE)
-# a question that opens on what it asks, not on the papers: "what challenges of X do the papers raise?", "how well
-# do the X methods in the collection perform?" (not "what papers ...", "what does the collection have on ...")
-_ASPECT_FIRST = re.compile(
-    r"^\W*(?:what|which|how|according to)\b(?!\s+(?:other\s+)?(?:papers|works?|studies|articles|publications|research"
-    r"|does (?:the|this|your) (?:collection|corpus|library)|is there|do we have|have we got)\b)",
-    re.IGNORECASE,
-)
-_ASKS_FOR_PAPERS = re.compile(r"\b(?:which|what) (?:other )?(?:papers|works|studies)\b", re.IGNORECASE)
-# "which of the papers here introduces X?" asks for one of them (rag.conversation reads a follow-up's choice)
-_ONE_OF_THEM = re.compile(rf"\b(?:which|what)\s+(?:one\s+)?of\s+{LIST_REFERENCE}", re.IGNORECASE)
-
-
-def asks_across(question: str, form: QuestionForm) -> bool:
-    """Whether the question asks what several papers say ("what limitations ... according to the papers here",
-    "what do the self-supervised learning papers here say about collapse?"): every paper that speaks to it may
-    be cited. A one-paper, limitation, how or number question that names papers in the plural and does not
-    choose one of them; a set, comparison or summary question has its own rule."""
-    question = _COUNTED.sub(" ", question)  # "how many papers did the survey review?" counts, in one paper
-    if form.form not in ("limitation", "how", "number", "single"):
-        return False
-    return bool(PLURAL_PAPERS.search(question)) and not _ONE_OF_THEM.search(question)
-
-
-def set_asked_across(plain: str, form: QuestionForm) -> bool:
-    """A set question by the form table that opens on what it asks, not on the papers ("what challenges of X do
-    the papers in the collection raise?"): its topic comes before "papers", so it is read as an across question's
-    (`across_topic`; the set lead read "raise")."""
-    return (
-        form.form == "set"
-        and bool(_ASPECT_FIRST.match(plain))
-        and not _ASKS_FOR_PAPERS.search(plain)
-        and bool(PLURAL_PAPERS.search(plain))
-    )
 
 
 def among_asks_many(question: str) -> bool:

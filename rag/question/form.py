@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rag.question.text import LIST_REFERENCE
+
 Form = Literal["single", "set", "comparison", "number", "summary", "how", "limitation"]
 Aspect = Literal["result", "method", "limitation", "data", "contribution", ""]
 FORMS: tuple[Form, ...] = ("single", "set", "comparison", "number", "summary", "how", "limitation")
@@ -40,6 +42,7 @@ def _rule(name: str, form: Form, pattern: str, example: str) -> FormRule:
 
 _ASKING = r"(?:how|what|which|why|who|when|where|does|do|did|is|are|can|could|should|was|were)\b"
 _PLURAL_WORKS = r"(?:papers|works|studies|articles|publications|methods|approaches|techniques|models|ways|efforts)"
+_HOW_MANY_PAPERS = r"\bhow many (?:papers|works|studies)\b"  # counts papers: a set question, or one survey's figure
 
 RULES: tuple[FormRule, ...] = (
     _rule(
@@ -72,7 +75,7 @@ RULES: tuple[FormRule, ...] = (
         r"|\bwhat does (?:the|this) (?:collection|corpus|library) (?:have|hold|contain)\b|^anything (?:on|about)\b"
         r"|[?.!]\s*(?:so )?which (?:papers|works|studies)\b"
         r"|\bis there (?:any |some )?(?:other )?(?:studies|papers)\b"
-        rf"|\bhow many (?:papers|works|studies)\b(?! (?:did|does|do) (?:the|this|that|its?)\b)"
+        rf"|{_HOW_MANY_PAPERS}(?! (?:did|does|do) (?:the|this|that|its?)\b)"
         r"|\b(?:survey|overview) of (?:the )?(?:papers|work|research)\b"
         rf"|\ball (?:the )?(?:papers|works)\b|\b{_PLURAL_WORKS} (?:in|from) (?:the|this) (?:corpus|collection)\b"
         rf"|^(?!{_ASKING})[\w\s\-/,()'.]{{3,90}}? {_PLURAL_WORKS}\b(?: that| which| for| to| in| on| specifically)"
@@ -178,6 +181,52 @@ def asks_across_papers(question: str) -> bool:
     paper" asks one paper.
     """
     return bool(ACROSS_PAPERS.search(question))
+
+
+# `asks_across_papers` reads the narrow "the papers here / according to the papers" that makes a limitation answer
+# quote only stated weaknesses; the rules below read more widely which questions are chosen as a set over their
+# topic (rag.answer.plan.Planner.scoring, the across rule table in docs/design.md).
+
+# papers named in the plural ("the SSL papers here", "do papers on X", "the other studies"), not the verb "works"
+PLURAL_PAPERS = re.compile(
+    r"\bpapers\b|\bthe (?:works|studies)\b"
+    r"|\b(?:these|those|all|several|many|other)\s+(?:[\w-]+\s+){0,2}?(?:works|studies)\b",
+    re.IGNORECASE,
+)
+_COUNTED = re.compile(_HOW_MANY_PAPERS, re.IGNORECASE)
+# a question that opens on what it asks, not on the papers: "what challenges of X do the papers raise?", "how well
+# do the X methods in the collection perform?" (not "what papers ...", "what does the collection have on ...")
+_ASPECT_FIRST = re.compile(
+    r"^\W*(?:what|which|how|according to)\b(?!\s+(?:other\s+)?(?:papers|works?|studies|articles|publications|research"
+    r"|does (?:the|this|your) (?:collection|corpus|library)|is there|do we have|have we got)\b)",
+    re.IGNORECASE,
+)
+_ASKS_FOR_PAPERS = re.compile(r"\b(?:which|what) (?:other )?(?:papers|works|studies)\b", re.IGNORECASE)
+# "which of the papers here introduces X?" asks for one of them (rag.conversation reads a follow-up's choice)
+_ONE_OF_THEM = re.compile(rf"\b(?:which|what)\s+(?:one\s+)?of\s+{LIST_REFERENCE}", re.IGNORECASE)
+
+
+def asks_across(question: str, form: QuestionForm) -> bool:
+    """Whether the question asks what several papers say ("what limitations ... according to the papers here",
+    "what do the self-supervised learning papers here say about collapse?"): every paper that speaks to it may
+    be cited. A one-paper, limitation, how or number question that names papers in the plural and does not
+    choose one of them; a set, comparison or summary question has its own rule."""
+    question = _COUNTED.sub(" ", question)  # "how many papers did the survey review?" counts, in one paper
+    if form.form not in ("limitation", "how", "number", "single"):
+        return False
+    return bool(PLURAL_PAPERS.search(question)) and not _ONE_OF_THEM.search(question)
+
+
+def set_asked_across(plain: str, form: QuestionForm) -> bool:
+    """A set question by the form table that opens on what it asks, not on the papers ("what challenges of X do
+    the papers in the collection raise?"): its topic comes before "papers", so it is read as an across question's
+    (`across_topic`; the set lead read "raise")."""
+    return (
+        form.form == "set"
+        and bool(_ASPECT_FIRST.match(plain))
+        and not _ASKS_FOR_PAPERS.search(plain)
+        and bool(PLURAL_PAPERS.search(plain))
+    )
 
 
 @dataclass(frozen=True)
@@ -291,9 +340,12 @@ __all__ = [
     "Form",
     "FormRule",
     "QuestionForm",
+    "asks_across",
+    "asks_across_papers",
     "aspect_of",
     "classify",
     "comparison_sides",
+    "set_asked_across",
     "set_predicate",
     "set_topic",
 ]

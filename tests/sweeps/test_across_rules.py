@@ -1,5 +1,6 @@
-"""The across-paper reading (`rag.answer.plan.asks_across`, `rag.question.topic.ACROSS_RULES`) over the question
-files: it takes the across questions of the tune half and no question about one paper.
+"""The across-paper reading (`rag.question.form.asks_across` and `set_asked_across`,
+`rag.question.topic.ACROSS_RULES`) over the question files: it takes the across questions of the tune half and no
+question about one paper.
 
 No index: the form table, the predicate and the topic reading are read from the text alone. The across test half is
 read too, only for the figure docs/evaluation-forms.md quotes (nothing here was fitted on it).
@@ -13,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.plan import asks_across, set_asked_across
 from rag.corpus import load_papers, normalize_title
 from rag.question import plain_question
-from rag.question.form import QuestionForm, classify
+from rag.question.form import QuestionForm, asks_across, classify, set_asked_across
 from rag.question.topic import across_topic
 
 ROOT = Path(__file__).resolve().parents[2]

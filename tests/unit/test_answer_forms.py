@@ -8,9 +8,9 @@ import pytest
 
 from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.plan import among_asks_many, asks_across, set_asked_across
+from rag.answer.plan import among_asks_many
 from rag.conversation import Turn, resolve
-from rag.question.form import QuestionForm
+from rag.question.form import QuestionForm, asks_across, set_asked_across
 from rag.selection import SelectionModel
 from rag.text import split_sentences
 
