@@ -475,6 +475,16 @@ def as_turns(history: Sequence[Any] | None) -> list[Turn]:
     return turns
 
 
+def _best_fit(
+    question: str, papers: Sequence[tuple[str, str, str]], text_of: Callable[[str], str] | None
+) -> tuple[str, str]:
+    """The (title, text) of `papers` ((id, title, text): the last answer's) that the message's own words fit best;
+    a paper the history keeps without its text is read through `text_of`."""
+    words = own_words(question)
+    texts = [(title, text or (text_of(pid) if text_of else "")) for pid, title, text in papers]
+    return max(texts, key=lambda paper: share_of(words, *paper))
+
+
 def resolve(
     question: str,
     history: Sequence[Any] | None,
@@ -510,9 +520,7 @@ def resolve(
         if search is not None and not _OPENS_CONTINUING.search(question):
             # "list the papers about hyperbolic embeddings" names its own topic: checked against the
             # shown paper its words fit best
-            words = own_words(question)
-            texts = [(title, text or (text_of(pid) if text_of else "")) for pid, title, text in last.papers()]
-            closest = max(texts[:MAX_SHOWN], key=lambda paper: share_of(words, *paper))
+            closest = _best_fit(question, last.papers()[:MAX_SHOWN], text_of)
             fresh = own_topic(question, search(question), closest, [pid for pid, _ in shown], AMONG)
             if fresh is not None:
                 return Resolution(standalone_question=question, follow_up=False, read_as=fresh)
@@ -536,12 +544,11 @@ def resolve(
         asked = question.lower()
         plural = not any(contains_token(asked, name) for name in title_names(dict(listed)))
     if search is not None and found[0] in WORDING_RULES and not _OPENS_CONTINUING.search(question):
-        pid, subject = cited[0]
-        text = next((a for p, _, a in papers if p == pid and a), "") or (text_of(pid) if text_of else "")
         if plural:  # checked against the listed paper its words fit best, as a choice among them is
-            words = own_words(question)
-            texts = [(title, text or (text_of(p) if text_of else "")) for p, title, text in papers[: len(listed)]]
-            subject, text = max(texts, key=lambda paper: share_of(words, *paper))
+            subject, text = _best_fit(question, papers[: len(listed)], text_of)
+        else:
+            pid, subject = cited[0]
+            text = next((a for p, _, a in papers if p == pid and a), "") or (text_of(pid) if text_of else "")
         fresh = own_topic(question, search(question), (subject, text), [p for p, _, _ in papers])
         if fresh is not None:
             return Resolution(standalone_question=question, follow_up=False, read_as=fresh)

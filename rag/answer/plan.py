@@ -126,9 +126,13 @@ class Planner:
         """A set question's topic when the model that scores it reads TOPIC_FEATURES, else None."""
         return self._topic_of_plain(plain_question(question), form)
 
+    def _reads_topic(self, form: QuestionForm) -> bool:
+        """Whether the model that scores this form reads TOPIC_FEATURES (only then is a topic worth embedding)."""
+        return any(name in TOPIC_FEATURES for name in self.model.for_form(form).features)
+
     def _topic_of_plain(self, plain: str, form: QuestionForm) -> Topic | None:
         """`topic_of` for a question already tidied by `plain_question`."""
-        if form.form != "set" or not any(name in TOPIC_FEATURES for name in self.model.for_form(form).features):
+        if form.form != "set" or not self._reads_topic(form):
             return None
         return topic_of(plain)
 
@@ -140,11 +144,13 @@ class Planner:
         paper on the topic may answer, not the one a single-paper model finds likeliest. It keeps its own form
         for how it is written (the sentences that state a limitation).
         """
-        plain = plain_question(question)
+        return self._scoring(question, plain_question(question), form)
+
+    def _scoring(self, question: str, plain: str, form: QuestionForm) -> tuple[QuestionForm, Topic | None]:
+        """`scoring` for a question already tidied by `plain_question` (`plain`)."""
         if (asks_across(question, form) or set_asked_across(plain, form)) and self.model.set_model is not None:
             scoring = replace(form, form="set")
-            reads_topic = any(name in TOPIC_FEATURES for name in self.model.for_form(scoring).features)
-            return scoring, across_topic(plain) if reads_topic else None
+            return scoring, across_topic(plain) if self._reads_topic(scoring) else None
         return form, self._topic_of_plain(plain, form)
 
     def candidates(self, form: QuestionForm, retrieval: Retrieval, topic: Topic | None = None) -> list[Candidate]:
@@ -216,7 +222,7 @@ class Planner:
         """Choose the cited papers among the retrieved ones and number the sources shown."""
         plain = plain_question(question)  # tidied once for the form, the topic and the lead
         form = form or classify(plain)
-        scoring, topic = self.scoring(question, form)
+        scoring, topic = self._scoring(question, plain, form)
         candidates = self.candidates(scoring, retrieval, topic)
         query = retrieval.query
         many = asks_across(question, form)
