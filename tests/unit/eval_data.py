@@ -50,9 +50,17 @@ def assert_counted_once(ident: str, gold_titles: Iterable[str], considered: Iter
     assert not unknown, (ident, unknown)
 
 
-def assert_checked_with_finds(ident: str, gold_titles: Iterable[str], patterns: Collection[str]) -> None:
-    """The searches kept in `checked_with` run, and each finds every gold paper (the list was checked with them)."""
+def assert_searches_run(ident: str, patterns: Collection[str]) -> None:
+    """The searches that checked a gold list are kept (`checked_with`), and each still compiles."""
     assert patterns, ident
+    for pattern in patterns:
+        re.compile(pattern)
+
+
+def assert_checked_with_finds(ident: str, gold_titles: Iterable[str], patterns: Collection[str]) -> None:
+    """The searches kept in `checked_with` run, and one of them finds each gold paper (the list was checked with
+    them)."""
+    assert_searches_run(ident, patterns)
     for title in gold_titles:
         text = seed_texts()[normalize_title(title)]
         assert any(re.search(p, text, re.IGNORECASE) for p in patterns), (ident, title)

@@ -55,9 +55,6 @@ def test_ids_styles_and_fields_are_as_specified(halves):
             assert first["form"] == "set" and first["type"] == "multi" and second["type"] == "multi", c["id"]
             assert first["reference_answer"].strip() and second["reference_answer"].strip(), c["id"]
             assert len(second["reference_answer"].split()) < 60, c["id"]
-            assert first["checked_with"], c["id"]
-            for pattern in first["checked_with"]:
-                re.compile(pattern)  # the searches that checked the gold list, kept runnable
 
 
 def test_every_title_is_a_paper_of_the_collection_and_counted_once(conversations):
