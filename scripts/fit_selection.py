@@ -203,20 +203,22 @@ def pool_rows(pipeline: Any, paths: list[Path]) -> list[PoolRow]:
     return out
 
 
+def cut_score(probabilities: list[float], labels: list[int], gold: int, rule: SetCut) -> tuple[float, float]:
+    """(citation precision, recall) of citing the candidates `rule` keeps, the most probable first; a refusal (no
+    candidates) cites nothing: (0, 0)."""
+    if not probabilities:
+        return 0.0, 0.0
+    kept = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[: rule.count(probabilities)]
+    hits = sum(labels[i] for i in kept)
+    return hits / len(kept), hits / gold
+
+
 def pool_score(rows: list[PoolRow], threshold: float) -> dict[str, float]:
     """Mean citation precision and recall of the follow-ups when every candidate >= threshold is cited."""
-    precision, recall = [], []
-    for probabilities, labels, gold in rows:
-        if not probabilities:  # refused: nothing cited
-            precision.append(0.0)
-            recall.append(0.0)
-            continue
-        count = SetCut(threshold=threshold).count(probabilities)
-        order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:count]
-        hits = sum(labels[i] for i in order)
-        precision.append(hits / count)
-        recall.append(hits / gold)
-    return {"precision": statistics.mean(precision), "recall": statistics.mean(recall)}
+    scores = [
+        cut_score(probabilities, labels, gold, SetCut(threshold=threshold)) for probabilities, labels, gold in rows
+    ]
+    return {"precision": statistics.mean(p for p, _ in scores), "recall": statistics.mean(r for _, r in scores)}
 
 
 def fit_pool_threshold(rows: list[PoolRow], fallback: float, grid: list[float]) -> float | None:
@@ -312,12 +314,9 @@ def fit_set_model(
     for gap_top in (0, *range(3, DEPTH + 1)):
         for t in grid:
             rule = SetCut(threshold=t, gap_top=gap_top)
-            chosen = []
-            for item, probs in zip(sets, held_out, strict=True):
-                order = sorted(range(len(probs)), key=lambda i: -probs[i])
-                picked = order[: rule.count(probs)]
-                hits = sum(item.labels[i] for i in picked)
-                chosen.append((hits / len(picked), hits / len(item.gold)))
+            chosen = [
+                cut_score(probs, item.labels, len(item.gold), rule) for item, probs in zip(sets, held_out, strict=True)
+            ]
             got = {"precision": statistics.mean(p for p, _ in chosen), "recall": statistics.mean(r for _, r in chosen)}
             if gap_top == 0 or bar_key(got) > cut[0]:
                 print(f"    {describe(rule)}: held-out precision {got['precision']:.3f} recall {got['recall']:.3f}")
