@@ -59,6 +59,13 @@ MPNET_FILES = (  # what the assembled folder must hold (a sentence-transformers 
     "1_Pooling/config.json",
 )
 MPNET_GRAPH_VERSION = "1"
+
+GEMMA_NAME = "google/embeddinggemma-300m"
+GEMMA_DIRNAME = "embeddinggemma-300m"  # the sentence-transformers folder in the model cache
+GEMMA_GRAPH_VERSION = "1"
+GEMMA_MAX_TOKENS = 512  # also the graph's RoPE tables and its no-band-mask attention (see build_gemma_onnx)
+GEMMA_QUERY_PROMPT = "task: search result | query: "  # config_sentence_transformers.json: "query"
+GEMMA_DOCUMENT_PROMPT = "title: none | text: "  # ... and "document"
 QUERY_CACHE_SIZE = 1024  # query vectors kept per embedder (768 floats: 3 MB for mpnet)
 
 BuildGraph = Callable[[Path, Path], None]
@@ -177,6 +184,10 @@ class _Graph:
 
     def mean_pool_normalize(self, hidden: str, mask_f: str) -> str:
         """Mean over real tokens, then unit length (sentence-transformers' Pooling + Normalize)."""
+        return self.node("LpNormalization", [self.mean_pool(hidden, mask_f)], "embedding", axis=-1, p=2)
+
+    def mean_pool(self, hidden: str, mask_f: str) -> str:
+        """[B,S,H] -> [B,H]: the mean over real tokens (sentence-transformers' mean Pooling)."""
         node, const = self.node, self.const
         mask3 = node("Unsqueeze", [mask_f, const("axis2", _i64([2]))], "mask3")
         summed = node(
@@ -187,8 +198,7 @@ class _Graph:
             [node("ReduceSum", [mask3, const("axis1b", _i64([1]))], "count0", keepdims=0), const("tiny", _f32(1e-9))],
             "count",
         )
-        pooled = node("Div", [summed, count], "pooled")
-        return node("LpNormalization", [pooled], "embedding", axis=-1, p=2)
+        return node("Div", [summed, count], "pooled")
 
     def save(self, graph_name: str, hidden_size: int, out_path: Path) -> None:
         import onnx
@@ -354,6 +364,240 @@ def build_mpnet_onnx(weights_dir: Path, out_path: Path) -> None:
     g.save("mpnet", hidden_size, out_path)
 
 
+def _gemma_rope_tables(base: float, head_dim: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin [length, head_dim/2] of RoPE with this base, in float32 as HF computes them.
+
+    HF's tables repeat the half twice (`cat(freqs, freqs)`); the graph rotates the two
+    halves with the one half table.
+    """
+    inv_freq = np.float32(1.0) / (
+        np.float32(base) ** (np.arange(0, head_dim, 2, dtype=np.float32) / np.float32(head_dim))
+    )
+    freqs = np.arange(length, dtype=np.float32)[:, None] * inv_freq[None, :]
+    return np.cos(freqs).astype(np.float32), np.sin(freqs).astype(np.float32)
+
+
+def _st_modules(weights_dir: Path) -> list[tuple[str, Path]]:
+    """sentence-transformers' modules.json: (type name without the package, folder), in order."""
+    modules = json.loads((weights_dir / "modules.json").read_text())
+    return [(m["type"].rsplit(".", 1)[-1], weights_dir / m["path"]) for m in sorted(modules, key=lambda m: m["idx"])]
+
+
+def build_gemma_onnx(weights_dir: Path, out_path: Path) -> None:
+    """Write EmbeddingGemma (HF `Gemma3TextModel` + sentence-transformers' head) as an ONNX graph.
+
+    The encoder, per layer: Gemma RMSNorm (x / sqrt(mean(x^2) + eps) * (1 + w), fp32),
+    fused q/k/v projection, RMSNorm of q and k over head_dim, RoPE (each layer type its
+    own base: `rope_local_base_freq` on sliding layers, `rope_theta` on full ones),
+    grouped-query attention (query head h reads key/value head h // (heads / kv_heads)),
+    scores scaled by query_pre_attn_scalar ** -0.5, o_proj, post-attention norm and
+    residual; pre-feedforward norm, gate/up projection, gelu (tanh) gate * up, down
+    projection, post-feedforward norm and residual. Then the final norm and the
+    sentence-transformers modules in modules.json: mean pooling over real tokens
+    (prompt included, as EmbeddingGemma's Pooling config says), the Dense layers
+    (identity activation) and L2 normalisation.
+
+    Attention is bidirectional (`use_bidirectional_attention`), over real tokens (the
+    padding mask). Full-attention layers see every token; sliding layers only keys with
+    |q - k| < sliding_window // 2 + 1, i.e. 256 either side for config.json's 512: HF's
+    Gemma3TextConfig halves the window of a bidirectional model ("due to fa we set
+    exclusive bounds") and its bidirectional overlay tests |q - k| < window. So texts of
+    more than 257 tokens need the band mask (without it the 440-token abstracts came
+    out at cosine 0.993 to sentence-transformers). Texts are cut at GEMMA_MAX_TOKENS
+    (512): the band and RoPE tables stop there. Positions count from 0 over the padded
+    row (HF's default position_ids), which with right padding is each text's own 0, 1, ...
+
+    The 262144 x 768 token embedding table is stored in fp16 (Gather, then Cast to fp32):
+    half the file and the RAM, vectors within ~1e-4 cosine of fp32 (scripts/check_gemma_graph.py).
+    """
+    from onnx import TensorProto
+    from safetensors.numpy import load_file
+
+    config = json.loads((weights_dir / "config.json").read_text())
+    if config.get("model_type") != "gemma3_text":
+        raise ValueError(f"{weights_dir} holds a {config.get('model_type')!r} model, not gemma3_text")
+    if not config.get("use_bidirectional_attention"):
+        raise ValueError("only the bidirectional (embedding) Gemma3 is written here; this config is causal")
+    window = int(config["sliding_window"]) // 2 + 1  # as Gemma3TextConfig sets it for a bidirectional model
+    if config.get("attn_logit_softcapping") or config.get("attention_bias") or config.get("rope_scaling"):
+        raise ValueError("attention logit soft-capping, attention biases and RoPE scaling are not written here")
+    if config.get("hidden_activation") != "gelu_pytorch_tanh":
+        raise ValueError(f"unexpected hidden_activation {config.get('hidden_activation')!r}")
+    hidden_size = int(config["hidden_size"])
+    heads, kv_heads, head_dim = (
+        int(config["num_attention_heads"]),
+        int(config["num_key_value_heads"]),
+        int(config["head_dim"]),
+    )
+    groups = heads // kv_heads
+    layer_types = list(config["layer_types"])[: int(config["num_hidden_layers"])]
+    bases = {"full_attention": float(config["rope_theta"]), "sliding_attention": float(config["rope_local_base_freq"])}
+    weights = load_file(str(weights_dir / "model.safetensors"))
+    g = _Graph(weights, float(config["rms_norm_eps"]))
+    node, const, w = g.node, g.const, g.w
+
+    def rms_norm(x: str, weight: str, out: str, scale: float = 1.0) -> str:
+        """Gemma's RMSNorm over the last axis; `scale` is folded into (1 + w)."""
+        gamma = const(out + ".g", ((1.0 + w[weight + ".weight"].astype(np.float32)) * np.float32(scale)))
+        mean_sq = node("ReduceMean", [node("Pow", [x, "two_f"], out + "_sq")], out + "_ms", axes=[-1], keepdims=1)
+        rms = node("Sqrt", [node("Add", [mean_sq, "rms_eps"], out + "_mse")], out + "_rms")
+        return node("Mul", [node("Div", [x, rms], out + "_n"), gamma], out)
+
+    def rope(x: str, kind: str, out: str) -> str:
+        """x [..., S, D] rotated: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), halves of D."""
+        x1, x2 = out + "_x1", out + "_x2"
+        g.nodes.append(_split_node(x, [x1, x2], "half_split", out + "_split"))
+        cos, sin = f"cos_{kind}", f"sin_{kind}"
+        first = node(
+            "Sub",
+            [node("Mul", [x1, cos], out + "_1c"), node("Mul", [x2, sin], out + "_2s")],
+            out + "_r1",
+        )
+        second = node(
+            "Add",
+            [node("Mul", [x2, cos], out + "_2c"), node("Mul", [x1, sin], out + "_1s")],
+            out + "_r2",
+        )
+        return node("Concat", [first, second], out, axis=-1)
+
+    const("two_f", _f32(2.0))
+    const("rms_eps", _f32(g.eps))
+    const("half_split", _i64([head_dim // 2, head_dim // 2]))
+    const("qkv_split", _i64([heads * head_dim, kv_heads * head_dim, kv_heads * head_dim]))
+    const("mlp_split", _i64([int(config["intermediate_size"])] * 2))
+    const("q_shape", _i64([0, 0, kv_heads, groups, head_dim]))
+    const("kv_shape", _i64([0, 0, kv_heads, 1, head_dim]))
+    const("merge_shape", _i64([0, 0, heads * head_dim]))
+    const("gelu_c", _f32(np.sqrt(2.0 / np.pi)))
+    const("gelu_k", _f32(0.044715))
+    const("half_f", _f32(0.5))
+    const("one_f", _f32(1.0))
+
+    # Embeddings: the fp16 table, looked up, in fp32, times sqrt(hidden_size).
+    table = const("embed_f16", w.pop("embed_tokens.weight").astype(np.float16))
+    word = node("Cast", [node("Gather", [table, "input_ids"], "word16")], "word", to=TensorProto.FLOAT)
+    hidden = node("Mul", [word, const("embed_scale", _f32(hidden_size**0.5))], "h_emb")
+
+    # RoPE tables sliced to the batch's length: [S, D/2].
+    seq_len = g.seq_len()
+    const("zero1", _i64([0]))
+    const("axis0", _i64([0]))
+    const("zeros2", _i64([0, 0]))
+    const("axes01", _i64([0, 1]))
+    for kind in sorted(set(layer_types)):
+        cos, sin = _gemma_rope_tables(bases[kind], head_dim, GEMMA_MAX_TOKENS)
+        for name, table_ in ((f"cos_{kind}", cos), (f"sin_{kind}", sin)):
+            node(
+                "Slice",
+                [const(name + "_all", table_), "zero1", seq_len, "axis0"],
+                name,
+            )
+
+    # Padding mask: 0 on real keys, -1e9 on padding; [B,1,1,1,S] against scores [B,KV,G,S,S].
+    mask_f = node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
+    mask_neg = node("Mul", [node("Sub", ["one_f", mask_f], "mask_inv"), const("neg", _f32(-1e9))], "mask_neg")
+    mask_bias = node("Unsqueeze", [mask_neg, const("axes123", _i64([1, 2, 3]))], "mask_bias")
+    # Sliding layers: also -1e9 where |q - k| >= window; [S,S] + [B,1,1,1,S] -> [B,1,1,S,S].
+    pos = np.arange(GEMMA_MAX_TOKENS)
+    const("band_all", np.where(np.abs(pos[:, None] - pos[None, :]) < window, 0.0, -1e9).astype(np.float32))
+    band = node(
+        "Slice",
+        ["band_all", "zeros2", node("Concat", [seq_len, seq_len], "band_ends", axis=0), "axes01"],
+        "band",
+    )
+    biases = {"full_attention": mask_bias, "sliding_attention": node("Add", [band, mask_bias], "sliding_bias")}
+
+    scaling = float(config["query_pre_attn_scalar"]) ** -0.5
+    for i, kind in enumerate(layer_types):
+        p, n = f"layers.{i}.", f"l{i}."
+        a = p + "self_attn."
+        x = rms_norm(hidden, p + "input_layernorm", n + "ln_in")
+        qkv_w = np.concatenate([w[a + f"{m}_proj.weight"].T for m in "qkv"], axis=1)
+        qkv = node("MatMul", [x, const(n + "qkv.w", qkv_w)], n + "qkv")
+        q, k, v = n + "q_flat", n + "k_flat", n + "v_flat"
+        g.nodes.append(_split_node(qkv, [q, k, v], "qkv_split", n + "qkv_split"))
+        # [B,S,KV,G,D] -> [B,KV,G,S,D] (keys and values: G = 1, broadcast over the group)
+        q = node("Transpose", [node("Reshape", [q, "q_shape"], n + "q_r")], n + "q_t", perm=[0, 2, 3, 1, 4])
+        k = node("Transpose", [node("Reshape", [k, "kv_shape"], n + "k_r")], n + "k_t", perm=[0, 2, 3, 1, 4])
+        v = node("Transpose", [node("Reshape", [v, "kv_shape"], n + "v_r")], n + "v_t", perm=[0, 2, 3, 1, 4])
+        q = rope(rms_norm(q, a + "q_norm", n + "q_n", scale=scaling), kind, n + "q_rope")  # RoPE is linear: scale first
+        k = rope(rms_norm(k, a + "k_norm", n + "k_n"), kind, n + "k_rope")
+        scores = node(
+            "Add",
+            [node("MatMul", [q, node("Transpose", [k], n + "k_tt", perm=[0, 1, 2, 4, 3])], n + "qk"), biases[kind]],
+            n + "scores",
+        )
+        ctx = node("MatMul", [node("Softmax", [scores], n + "probs", axis=-1), v], n + "ctx")
+        ctx = node("Reshape", [node("Transpose", [ctx], n + "ctx_t", perm=[0, 3, 1, 2, 4]), "merge_shape"], n + "ctx_r")
+        attn = node("MatMul", [ctx, const(n + "o.w", w[a + "o_proj.weight"].T)], n + "attn")
+        attn = rms_norm(attn, p + "post_attention_layernorm", n + "ln_post_attn")
+        hidden = node("Add", [hidden, attn], n + "res1")
+
+        x = rms_norm(hidden, p + "pre_feedforward_layernorm", n + "ln_pre_ff")
+        gu_w = np.concatenate([w[p + f"mlp.{m}_proj.weight"].T for m in ("gate", "up")], axis=1)
+        gu = node("MatMul", [x, const(n + "gate_up.w", gu_w)], n + "gate_up")
+        gate, up = n + "gate", n + "up"
+        g.nodes.append(_split_node(gu, [gate, up], "mlp_split", n + "mlp_split"))
+        # gelu, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = node("Mul", [node("Mul", [gate, gate], n + "g2"), gate], n + "g3")
+        inner = node(
+            "Mul", [node("Add", [gate, node("Mul", [cube, "gelu_k"], n + "g3k")], n + "gin0"), "gelu_c"], n + "gin"
+        )
+        gelu = node(
+            "Mul",
+            [
+                node("Mul", [gate, node("Add", [node("Tanh", [inner], n + "gtanh"), "one_f"], n + "g1")], n + "gx"),
+                "half_f",
+            ],
+            n + "gelu",
+        )
+        down = node(
+            "MatMul",
+            [node("Mul", [gelu, up], n + "gated"), const(n + "down.w", w[p + "mlp.down_proj.weight"].T)],
+            n + "down",
+        )
+        hidden = node("Add", [hidden, rms_norm(down, p + "post_feedforward_layernorm", n + "ln_post_ff")], n + "res2")
+        for key in [k_ for k_ in w if k_.startswith(p)]:
+            del w[key]  # the graph holds its own copies now
+
+    hidden = rms_norm(hidden, "norm", "h_final")
+
+    # The sentence-transformers modules after the encoder.
+    out = hidden
+    for kind, folder in _st_modules(weights_dir):
+        if kind == "Transformer":
+            continue
+        if kind == "Pooling":
+            pooling = json.loads((folder / "config.json").read_text())
+            modes = [k for k, on in pooling.items() if k.startswith("pooling_mode_") and on]
+            if modes != ["pooling_mode_mean_tokens"]:
+                raise ValueError(f"{folder}: pooling {modes}, only mean pooling is written here")
+            out = g.mean_pool(out, mask_f)
+        elif kind == "Dense":
+            dense = json.loads((folder / "config.json").read_text())
+            if dense.get("activation_function", "").rsplit(".", 1)[-1] != "Identity":
+                raise ValueError(f"{folder}: activation {dense.get('activation_function')!r}, only Identity")
+            dw = load_file(str(folder / "model.safetensors"))
+            tag = folder.name
+            out = node("MatMul", [out, const(tag + ".wT", dw["linear.weight"].T.astype(np.float32))], tag + "_mm")
+            if dense.get("bias", True):
+                out = node("Add", [out, const(tag + ".b", dw["linear.bias"].astype(np.float32))], tag)
+        elif kind == "Normalize":
+            out = node("LpNormalization", [out], "embedding", axis=-1, p=2)
+        else:
+            raise ValueError(f"{weights_dir}/modules.json: module {kind!r} is not written here")
+    if out != "embedding":
+        raise ValueError(f"{weights_dir}/modules.json does not end in Normalize")
+    g.save("embeddinggemma", hidden_size, out_path)
+
+
+def _split_node(x: str, outputs: list[str], split: str, name: str) -> onnx.NodeProto:
+    """Split `x` on its last axis into `outputs` of the sizes in the constant `split`."""
+    from onnx import helper
+
+    return helper.make_node("Split", [x, split], outputs, name=name, axis=-1)
+
+
 # --------------------------------------------------------------------------- model files
 
 
@@ -467,7 +711,8 @@ def cached_model(
     `keep_fp32` names MatMul nodes the int8 model leaves in fp32 (all others are
     quantised dynamically).
     """
-    digest = hashlib.sha1((weights_dir / "model.safetensors").read_bytes()[: 1 << 20]).hexdigest()[:10]
+    with (weights_dir / "model.safetensors").open("rb") as f:  # its first MB (not the whole 1.2 GB of Gemma)
+        digest = hashlib.sha1(f.read(1 << 20)).hexdigest()[:10]
     suffix = "int8" if quantize else "fp32"
     final = cache_dir / f"{prefix}-{digest}-v{version}-{suffix}.onnx"
     if final.exists():
@@ -566,6 +811,10 @@ class OnnxEmbedder:
     prefix: ClassVar[str]  # cache file names: {prefix}-{digest}-v{version}-{fp32|int8}.onnx
     version: ClassVar[str]
     default_max_tokens: ClassVar[int]
+    # Put before every query (`embed_query`) and every other text (`embed`): models trained with
+    # instructions (EmbeddingGemma) want them; none for MiniLM and mpnet.
+    query_prompt: ClassVar[str] = ""
+    document_prompt: ClassVar[str] = ""
 
     @staticmethod
     def build(weights_dir: Path, out_path: Path) -> None:
@@ -652,7 +901,11 @@ class OnnxEmbedder:
         self.cache_hits = 0
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed texts in length-sorted batches (less padding); rows keep input order."""
+        """Embed texts (as documents: after `document_prompt`); rows keep input order."""
+        return self._encode([self.document_prompt + text for text in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as given, in length-sorted batches (less padding); rows keep input order."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
@@ -684,7 +937,7 @@ class OnnxEmbedder:
                 self._query_cache.move_to_end(text)
                 self.cache_hits += 1
                 return vector
-        vector = self.embed([text])[0]
+        vector = self._encode([self.query_prompt + text])[0]
         vector.setflags(write=False)
         with self._cache_lock:
             self._query_cache[text] = vector
@@ -735,7 +988,49 @@ class MPNetEmbedder(OnnxEmbedder):
         return tuple(f"l{i}.{n}" for i in range(layers) for n in ("inter_mm", "out_mm"))
 
 
-EMBEDDERS: dict[str, type[OnnxEmbedder]] = {"minilm": MiniLMEmbedder, "mpnet": MPNetEmbedder}
+class GemmaEmbedder(OnnxEmbedder):
+    """EmbeddingGemma-300M: 768-d, 24 Gemma3 layers; texts cut at 512 tokens.
+
+    Queries and documents get EmbeddingGemma's retrieval prompts (sentence-transformers'
+    "query" and "document" prompts), and the model's tokenizer adds <bos> and <eos>
+    as sentence-transformers' does. The folder comes from `RAG_GEMMA_DIR` or
+    `{cache_dir}/embeddinggemma-300m` (a sentence-transformers folder: config.json,
+    model.safetensors, tokenizer.json, modules.json, 1_Pooling/, 2_Dense/, 3_Dense/).
+    fp32 only: int8 is not written for it yet.
+    """
+
+    name = GEMMA_NAME
+    dim = 768
+    prefix = "gemma"
+    version = GEMMA_GRAPH_VERSION
+    default_max_tokens = GEMMA_MAX_TOKENS  # not above: the graph has no sliding-window band mask
+    build = staticmethod(build_gemma_onnx)
+    query_prompt = GEMMA_QUERY_PROMPT
+    document_prompt = GEMMA_DOCUMENT_PROMPT
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        quantize: bool = False,
+        max_tokens: int | None = None,
+        batch_size: int = 16,
+        threads: int = 0,
+    ) -> None:
+        if quantize:
+            raise NotImplementedError(
+                "no int8 model is written for EmbeddingGemma (gemma); set embed_int8 off to use it in fp32"
+            )
+        if max_tokens is not None and max_tokens > GEMMA_MAX_TOKENS:
+            raise ValueError(f"EmbeddingGemma's graph takes at most {GEMMA_MAX_TOKENS} tokens, not {max_tokens}")
+        super().__init__(cache_dir, quantize, max_tokens, batch_size, threads)
+
+    @classmethod
+    def weights_dir(cls, cache_dir: Path) -> Path:
+        folder = os.environ.get("RAG_GEMMA_DIR")
+        return Path(folder) if folder else cache_dir / GEMMA_DIRNAME
+
+
+EMBEDDERS: dict[str, type[OnnxEmbedder]] = {"minilm": MiniLMEmbedder, "mpnet": MPNetEmbedder, "gemma": GemmaEmbedder}
 
 _embedders: dict[tuple[str, str, bool], OnnxEmbedder] = {}
 _embedders_lock = threading.Lock()

@@ -14,17 +14,17 @@ def minilm(model_cache) -> MiniLMEmbedder:
 
 
 class Counting:
-    """Counts the texts that reach the model (the cache sits in front of `embed`)."""
+    """Counts the texts that reach the model (the cache sits in front of `_encode`)."""
 
     def __init__(self, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
         self.texts: list[str] = []
-        inner = embedder.embed
+        inner = embedder._encode
 
-        def embed(texts: list[str]) -> np.ndarray:
+        def encode(texts: list[str]) -> np.ndarray:
             self.texts += texts
             return inner(texts)
 
-        monkeypatch.setattr(embedder, "embed", embed)
+        monkeypatch.setattr(embedder, "_encode", encode)
 
 
 def test_a_repeated_query_comes_from_the_cache_with_the_same_vector(minilm, monkeypatch):
