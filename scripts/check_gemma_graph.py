@@ -3,9 +3,10 @@
     RAG_GEMMA_DIR=/path/to/embeddinggemma-300m PYTHONPATH=$PWD .venv/bin/python scripts/check_gemma_graph.py \\
         --st-python /path/to/venv-with-sentence-transformers/bin/python [--papers papers.json]
 
-Embeds ~30 texts (10 eval questions with the query prompt, 20 paper texts with the document
-prompt, the 5 longest among them) with `rag.embeddings.GemmaEmbedder` and, in a second
-Python that has torch and sentence-transformers (`--st-python`), with
+Embeds 31 texts (10 eval questions with the query prompt, 20 paper texts with the document
+prompt, the 5 longest among them, and the two longest joined, over 512 tokens) with
+`rag.embeddings.GemmaEmbedder` and, in a second Python that has torch and
+sentence-transformers (`--st-python`), with
 `SentenceTransformer(folder)` at max_seq_length 512 and the same prompts; prints each
 cosine and the min / mean, whether the token ids agree with transformers' AutoTokenizer,
 and the graph's build time, file size, the loaded session's RAM (ru_maxrss), the p50 of
@@ -88,6 +89,7 @@ def main() -> int:
     by_length = sorted(range(len(docs_all)), key=lambda i: len(docs_all[i]), reverse=True)
     picked = by_length[:5] + [i for i in range(0, len(docs_all), max(1, len(docs_all) // 15)) if i not in by_length[:5]]
     docs = [docs_all[i] for i in picked[:20]]
+    docs.append(docs[0] + " " + docs[1])  # over 512 tokens: truncation as sentence-transformers truncates
     queries = eval_questions(10)
     e = GemmaEmbedder
     texts = [e.query_prompt + q for q in queries] + [e.document_prompt + d for d in docs]
@@ -130,11 +132,12 @@ def main() -> int:
         with embedder._lock:
             our_ids = [enc.ids for enc in embedder.tokenizer.encode_batch(texts)]
         same_ids = [a == b for a, b in zip(our_ids, ref["ids"], strict=True)]
-        print(f"\n{'kind':5} {'tokens':>6} {'ids':>4} {'cosine':>9}  text")
+        print(f"\n{'kind':5} {'tokens':>6} {'ids':>4} {'cosine':>10}  text")
         for kind, ids, same, cos, text in zip(kinds, our_ids, same_ids, cosines, texts, strict=True):
-            print(f"{kind:5} {len(ids):6d} {'ok' if same else 'DIFF':>4} {cos:9.6f}  {text[:60]!r}")
+            print(f"{kind:5} {len(ids):6d} {'ok' if same else 'DIFF':>4} {cos:10.7f}  {text[:60]!r}")
         print(
-            f"\ncosine min {cosines.min():.6f} mean {cosines.mean():.6f}; token ids equal: {sum(same_ids)}/{len(texts)}"
+            f"\ncosine min {cosines.min():.7f} mean {cosines.mean():.7f} (1 - min {1 - cosines.min():.1e}); "
+            f"token ids equal: {sum(same_ids)}/{len(texts)}"
         )
         print(f"<bos>/<eos> added: {our_ids[0][0] == 2 and our_ids[0][-1] == 1}")
         if args.write_reference:
