@@ -66,6 +66,17 @@ GEMMA_NAME = "google/embeddinggemma-300m"
 GEMMA_DIRNAME = "embeddinggemma-300m"  # the sentence-transformers folder in the model cache
 GEMMA_GRAPH_VERSION = "1"
 GEMMA_MAX_TOKENS = 512  # also the graph's RoPE tables and its no-band-mask attention (see build_gemma_onnx)
+GEMMA_FILES = (  # what its sentence-transformers folder must hold
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "modules.json",
+    "1_Pooling/config.json",
+    "2_Dense/config.json",
+    "2_Dense/model.safetensors",
+    "3_Dense/config.json",
+    "3_Dense/model.safetensors",
+)
 GEMMA_QUERY_PROMPT = "task: search result | query: "  # config_sentence_transformers.json: "query"
 GEMMA_DOCUMENT_PROMPT = "title: none | text: "  # ... and "document"
 QUERY_CACHE_SIZE = 1024  # query vectors kept per embedder (768 floats: 3 MB for mpnet)
@@ -1026,6 +1037,17 @@ class GemmaEmbedder(OnnxEmbedder):
             )
         if max_tokens is not None and max_tokens > GEMMA_MAX_TOKENS:
             raise ValueError(f"EmbeddingGemma's graph takes at most {GEMMA_MAX_TOKENS} tokens, not {max_tokens}")
+        if cache_dir is None:
+            from rag.config import get_settings
+
+            cache_dir = get_settings().model_cache_dir
+        folder = self.weights_dir(Path(cache_dir))
+        missing = [f for f in GEMMA_FILES if not (folder / f).is_file()]
+        if missing:  # else the base class would call it a damaged cached model
+            raise RuntimeError(
+                f"the EmbeddingGemma folder {folder} lacks {', '.join(missing)}; set RAG_GEMMA_DIR to a "
+                "sentence-transformers folder of google/embeddinggemma-300m"
+            )
         super().__init__(cache_dir, quantize, max_tokens, batch_size, threads)
 
     @classmethod

@@ -62,10 +62,13 @@ def test_prompts_and_special_tokens(gemma: GemmaEmbedder):
     assert cosine(gemma.embed_query("graph neural networks"), gemma.embed(["graph neural networks"])[0]) < 0.999
 
 
-def test_registered_and_fp32_only(tmp_path: Path):
+def test_registered_and_fp32_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert EMBEDDERS["gemma"] is GemmaEmbedder
     with pytest.raises(NotImplementedError, match="int8"):
         GemmaEmbedder(cache_dir=tmp_path, quantize=True)
+    monkeypatch.delenv("RAG_GEMMA_DIR", raising=False)
+    with pytest.raises(RuntimeError, match=r"lacks config\.json, model\.safetensors.*RAG_GEMMA_DIR"):
+        GemmaEmbedder(cache_dir=tmp_path)  # no folder: said so, not "a damaged cached model"
 
 
 def test_weights_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
