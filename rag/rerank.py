@@ -14,12 +14,13 @@ retriever ranks in its own top `signal_top`, and read `EXTRA_FEATURES`; the ship
 
 The model is a listwise (conditional) logistic regression: per question, P(paper i is the gold
 one) = softmax over the candidates of coef . (x_i - mean) / scale, fitted on the tune files with
-the gold papers as positives (`scripts/fit_rerank.py`; `fit_listwise` below), and shipped as
-`rag/rerank-mpnet.json` (it needs the paper-level vectors; the small profile has none and does not
-rerank). On by default (`Settings.rerank`; off in the small profile): it lifted the blind set and the
-hard paraphrases of both halves, at one test question moved from 4th to 5th (docs/evaluation.md). Refusal never sees the
-reorder: `Retriever.retrieve` decides answerability from the fusion the answerability model was
-fitted on, before this runs. `Source.score` stays the fused score, so after a reorder it need not
+the gold papers as positives (`scripts/fit_rerank.py`; `fit_listwise` below), and shipped per
+paper-level embedder as `rag/rerank-mpnet.json` and `rag/rerank-gemma.json` (it needs the paper-level
+vectors; the small profile has none and does not rerank). On by default (`Settings.rerank`; off in
+the small profile): it lifted the blind set and the hard paraphrases of both halves, at one test
+question moved from 4th to 5th (docs/evaluation.md). Refusal never sees the reorder:
+`Retriever.retrieve` decides answerability from the fusion the answerability model was fitted on,
+before this runs. `Source.score` stays the fused score, so after a reorder it need not
 fall down the list.
 """
 
@@ -38,7 +39,7 @@ from rag.models import Paper, PaperHit, Source
 from rag.question.form import QuestionForm
 from rag.selection import candidate_features, semantic_features
 
-DEFAULT_RERANK_FILE = Path(__file__).with_name("rerank-mpnet.json")
+DEFAULT_RERANK_FILE = Path(__file__).with_name("rerank-mpnet.json")  # the default profile's
 SIGNAL_NAMES = ("dense", "bm25", "paper_dense", "feedback")  # the fused retrievers whose ranks are features
 UNRANKED = 40  # the rank a retriever that did not propose a paper stands for (Settings.candidates' default)
 FEATURES = (
@@ -119,6 +120,11 @@ class RerankModel(BaseModel):
         first = [positions[i] for i in order]
         taken = set(first)
         return [hits[i] for i in first] + [h for i, h in enumerate(hits) if i not in taken]
+
+    @classmethod
+    def default_file(cls, paper_embedder: str) -> Path:
+        """The shipped model for a paper-level embedder: `rerank-<embedder>.json` (its cosines are features)."""
+        return DEFAULT_RERANK_FILE.with_name(f"rerank-{paper_embedder}.json")
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> RerankModel:

@@ -78,7 +78,7 @@ class Retriever(Ranker):
         """The rerank model when it is on and this index has what it reads (paper-level vectors)."""
         if not self.settings.rerank or self.paper_embedder is None:
             return None
-        return RerankModel.load(self.settings.rerank_model)
+        return RerankModel.load(self.settings.rerank_model or RerankModel.default_file(self.settings.paper_embedder))
 
     def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
         return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)

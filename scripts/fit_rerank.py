@@ -27,8 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.config import get_settings  # noqa: E402
 from rag.corpus import normalize_title  # noqa: E402
-from rag.rerank import DEFAULT_RERANK_FILE, EXTRA_FEATURES, FEATURES, RerankModel, fit_listwise  # noqa: E402
+from rag.rerank import EXTRA_FEATURES, FEATURES, RerankModel, fit_listwise  # noqa: E402
 from rag.selection import DEPTH  # noqa: E402
 
 EVAL = ROOT / "eval"
@@ -137,12 +138,13 @@ def main() -> int:
     parser.add_argument("--l2", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0, 100.0])
     # default: the shipped model's depth (30, chosen on eval/questions_vague_tune.jsonl: docs/evaluation.md,
     # "A deeper rerank"), so a plain --write reproduces the shipped file
-    parser.add_argument("--depth", type=int, default=RerankModel.load().depth, help="top fused papers reordered")
+    target = RerankModel.default_file(get_settings().paper_embedder)  # the profile's shipped model
+    parser.add_argument("--depth", type=int, default=RerankModel.load(target).depth, help="top fused papers reordered")
     parser.add_argument("--pool", type=int, default=DEPTH, help="papers the relative features are read over")
     parser.add_argument("--signal-top", type=int, default=0, help="each retriever's own top k also reordered")
     parser.add_argument("--extra", action="store_true", help="also the missing-retriever and sentence-rank features")
     parser.add_argument("--report", type=Path, action="append", help="question files to measure")
-    parser.add_argument("--write", action="store_true", help=f"write {DEFAULT_RERANK_FILE.name}")
+    parser.add_argument("--write", action="store_true", help=f"write {target.name}")
     parser.add_argument("--out", type=Path, help="write the model to this file instead (a variant to measure)")
     args = parser.parse_args()
 
@@ -201,8 +203,8 @@ def main() -> int:
         print("  " + line(name, items, None))
         print("  " + line("  -> reranked", items, model))
     if args.write or args.out:
-        model.save(args.out)
-        print(f"wrote {args.out or DEFAULT_RERANK_FILE.relative_to(ROOT)}")
+        model.save(args.out or target)
+        print(f"wrote {args.out or target.relative_to(ROOT)}")
     return 0
 
 

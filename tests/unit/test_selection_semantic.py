@@ -76,9 +76,10 @@ def test_a_missing_feature_reads_as_its_mean_and_adds_nothing():
 def test_each_setup_has_its_model_file_and_the_shipped_files_match_their_features():
     assert default_selection_file("none") == PACKAGE_DIR / "selection.json"
     assert default_selection_file("mpnet") == PACKAGE_DIR / "selection-mpnet.json"
+    assert default_selection_file("gemma") == PACKAGE_DIR / "selection-gemma.json"
     assert features_for("none") == FEATURES
-    assert features_for("mpnet") == FEATURES + SEMANTIC_FEATURES
-    for embedder in ("none", "mpnet"):
+    assert features_for("mpnet") == features_for("gemma") == FEATURES + SEMANTIC_FEATURES
+    for embedder in ("none", "mpnet", "gemma"):
         model = SelectionModel.load(default_selection_file(embedder))
         assert tuple(model.features) == features_for(embedder)
         assert "questions_forms_tune" in model.fitted_on and "test" not in model.fitted_on
@@ -87,6 +88,7 @@ def test_each_setup_has_its_model_file_and_the_shipped_files_match_their_feature
 def test_each_profile_reads_the_selection_model_of_its_paper_embedder(clean_env, tmp_path):
     assert Settings().selection_model is None  # the shipped file of its paper embedder
     assert default_selection_file(Settings().paper_embedder) == default_selection_file("mpnet")
+    assert default_selection_file(Settings.from_name("gemma").paper_embedder).name == "selection-gemma.json"
     assert default_selection_file(Settings.from_name("small").paper_embedder).name == "selection.json"
     with pytest.raises(ValidationError, match=r"fit_selection\.py"):
         Settings(selection_model=tmp_path / "absent.json")

@@ -1,0 +1,94 @@
+"""Paper embedders compared alone: each question's cosine to all 505 papers, no fusion, no rerank.
+
+    python bench/embedders.py [--cache-dir data/models]
+
+Why this exists: the paper-level embedder is one signal among four, so a better one can hide behind the
+fusion. This ranks every paper by the embedder's cosine alone (the seed papers' shipped vectors,
+rag/paper-vectors-<kind>.npz, and each question embedded as a query), over every eval question with gold
+papers, tune and test halves apart. Single-paper questions: hit@1 and MRR of the gold paper. Questions
+with several gold papers (sets, comparisons, follow-ups over a list): mean average precision and the
+share of gold papers in the top 10. Conversation turns after the first are left out (their text leans on
+the turn before).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, table
+
+KINDS = ("mpnet", "gemma")
+
+
+def questions(half: str) -> list[tuple[str, list[str]]]:
+    """(question, gold titles) of every first turn with gold papers in the eval files of one half."""
+    out = []
+    for path in sorted((ROOT / "eval").glob(f"*_{half}.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            first = record["turns"][0] if "turns" in record else record
+            if first.get("gold_titles"):
+                out.append((first["question"], first["gold_titles"]))
+    return out
+
+
+def ranks_of(scores: np.ndarray, gold: list[int]) -> list[int]:
+    order = np.argsort(-scores, kind="stable")
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(1, len(order) + 1)
+    return sorted(int(rank[i]) for i in gold)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "models", help="the model cache")
+    args = parser.parse_args()
+
+    from rag import paper_vectors
+    from rag.corpus import load_papers, normalize_title
+    from rag.embeddings import EMBEDDERS
+    from rag.index import paper_text
+
+    papers = load_papers(ROOT / "seeds")
+    index = {normalize_title(p.title): i for i, p in enumerate(papers)}
+    rows = []
+    for kind in KINDS:
+        embedder = EMBEDDERS[kind](cache_dir=args.cache_dir)
+        shipped = paper_vectors.shipped(kind)
+        vectors = [shipped.get(paper_text(p), embedder.digest) if shipped else None for p in papers]
+        if any(v is None for v in vectors):
+            raise SystemExit(f"rag/{paper_vectors.package_file(kind)} is not for this model: ship_paper_vectors.py")
+        matrix = np.stack(vectors)
+        for half in ("tune", "test"):
+            single, many = [], []
+            for question, titles in questions(half):
+                gold = [index[normalize_title(t)] for t in titles if normalize_title(t) in index]
+                if not gold:
+                    continue
+                ranks = ranks_of(matrix @ embedder.embed_query(question), gold)
+                if len(gold) == 1:
+                    single.append(ranks[0])
+                else:
+                    ap = sum((k + 1) / r for k, r in enumerate(ranks)) / len(ranks)
+                    many.append((ap, sum(r <= 10 for r in ranks) / len(ranks)))
+            rows.append(
+                {
+                    "embedder": kind,
+                    "half": half,
+                    "single n": len(single),
+                    "hit@1": f"{np.mean([r == 1 for r in single]):.3f}",
+                    "MRR": f"{np.mean([1 / r for r in single]):.3f}",
+                    "several n": len(many),
+                    "mean AP": f"{np.mean([m[0] for m in many]):.3f}",
+                    "gold in top 10": f"{np.mean([m[1] for m in many]):.3f}",
+                }
+            )
+    print(table(list(rows[0]), [list(r.values()) for r in rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
