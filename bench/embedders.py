@@ -8,13 +8,16 @@ rag/paper-vectors-<kind>.npz, and each question embedded as a query), over every
 papers, tune and test halves apart. Single-paper questions: hit@1 and MRR of the gold paper. Questions
 with several gold papers (sets, comparisons, follow-ups over a list): mean average precision and the
 share of gold papers in the top 10. Conversation turns after the first are left out (their text leans on
-the turn before).
+the turn before). Then the query cost: `--latency N` tune questions embedded one at a time, uncached,
+the embedders interleaved question by question (so a change of load hits both alike), wall and CPU ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,7 @@ def ranks_of(scores: np.ndarray, gold: list[int]) -> list[int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "models", help="the model cache")
+    parser.add_argument("--latency", type=int, default=60, help="tune questions timed per embedder (0: none)")
     args = parser.parse_args()
 
     from rag import paper_vectors
@@ -55,8 +59,8 @@ def main() -> int:
     papers = load_papers(ROOT / "seeds")
     index = {normalize_title(p.title): i for i, p in enumerate(papers)}
     rows = []
-    for kind in KINDS:
-        embedder = EMBEDDERS[kind](cache_dir=args.cache_dir)
+    embedders = {kind: EMBEDDERS[kind](cache_dir=args.cache_dir) for kind in KINDS}
+    for kind, embedder in embedders.items():
         shipped = paper_vectors.shipped(kind)
         vectors = [shipped.get(paper_text(p), embedder.digest) if shipped else None for p in papers]
         if any(v is None for v in vectors):
@@ -87,7 +91,32 @@ def main() -> int:
                 }
             )
     print(table(list(rows[0]), [list(r.values()) for r in rows]))
+    if args.latency:
+        print()
+        print(latency(embedders, [q for q, _ in questions("tune")][: args.latency]))
     return 0
+
+
+def latency(embedders: dict, texts: list[str]) -> str:
+    """Wall and CPU ms per uncached query embedding (the query prompt included), interleaved."""
+    wall: dict[str, list[float]] = {k: [] for k in embedders}
+    cpu: dict[str, list[float]] = {k: [] for k in embedders}
+    load = os.getloadavg()[0]
+    for i, text in enumerate(texts):
+        kinds = list(embedders)[i % 2 :] + list(embedders)[: i % 2]  # alternate who goes first
+        for kind in kinds:
+            e = embedders[kind]
+            t, c = time.perf_counter(), time.process_time()
+            e._encode([e.query_prompt + text])
+            wall[kind].append((time.perf_counter() - t) * 1000)
+            cpu[kind].append((time.process_time() - c) * 1000)
+    rows = [
+        [k, len(wall[k]), f"{np.percentile(wall[k], 50):.1f}", f"{np.percentile(wall[k], 95):.1f}",
+         f"{np.percentile(cpu[k], 50):.1f}"]
+        for k in embedders
+    ]  # fmt: skip
+    out = table(["embedder", "queries", "wall p50 ms", "wall p95 ms", "CPU p50 ms"], rows)
+    return out + f"\n\nload average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
 
 
 if __name__ == "__main__":

@@ -126,6 +126,15 @@ def test_mpnet_the_old_opt_in_name_still_selects_the_default(clean_env):
     assert Settings().profile == "default"
 
 
+def test_gemma_is_the_default_with_another_paper_embedder(clean_env):
+    gemma = Settings.from_name("gemma")
+    assert (gemma.profile, gemma.paper_embedder) == ("gemma", "gemma") and gemma == Settings(profile="Gemma")
+    assert gemma.model_dump(exclude={"profile", "paper_embedder"}) == Settings().model_dump(
+        exclude={"profile", "paper_embedder"}
+    )
+    assert default_model_file(gemma.paper_embedder) == PACKAGE_DIR / "answerability-gemma.json"
+
+
 def test_rag_profile_in_the_environment_and_explicit_settings_winning(clean_env):
     clean_env.setenv("RAG_PROFILE", "small")
     assert Settings() == Settings.from_name("small")
@@ -136,7 +145,7 @@ def test_rag_profile_in_the_environment_and_explicit_settings_winning(clean_env)
 
 
 def test_an_unknown_profile_is_an_error(clean_env):
-    with pytest.raises(ValueError, match="unknown profile 'bogus': choose one of default, small"):
+    with pytest.raises(ValueError, match="unknown profile 'bogus': choose one of default, gemma, small"):
         Settings.from_name("bogus")
     clean_env.setenv("RAG_PROFILE", "bogus")
     with pytest.raises(ValidationError, match="profile"):
