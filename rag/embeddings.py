@@ -892,6 +892,10 @@ class OnnxEmbedder:
         """MatMul nodes the int8 model leaves in fp32 (none: every weight MatMul is quantised)."""
         return ()
 
+    @classmethod
+    def check_options(cls, quantize: bool, max_tokens: int | None) -> None:
+        """Refuse options this model's graph cannot honour, before anything is assembled or built."""
+
     def __init__(
         self,
         cache_dir: Path | None = None,
@@ -903,6 +907,7 @@ class OnnxEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.check_options(quantize, max_tokens)
         if cache_dir is None:
             from rag.config import get_settings
 
@@ -1071,25 +1076,14 @@ class GemmaEmbedder(OnnxEmbedder):
     query_prompt = GEMMA_QUERY_PROMPT
     document_prompt = GEMMA_DOCUMENT_PROMPT
 
-    def __init__(
-        self,
-        cache_dir: Path | None = None,
-        quantize: bool = False,
-        max_tokens: int | None = None,
-        batch_size: int = 16,
-        threads: int = 0,
-    ) -> None:
+    @classmethod
+    def check_options(cls, quantize: bool, max_tokens: int | None) -> None:
         if quantize:
             raise NotImplementedError(
                 "no int8 model is written for EmbeddingGemma (gemma); set embed_int8 off to use it in fp32"
             )
         if max_tokens is not None and max_tokens > GEMMA_MAX_TOKENS:
             raise ValueError(f"EmbeddingGemma's graph takes at most {GEMMA_MAX_TOKENS} tokens, not {max_tokens}")
-        if cache_dir is None:
-            from rag.config import get_settings
-
-            cache_dir = get_settings().model_cache_dir
-        super().__init__(cache_dir, quantize, max_tokens, batch_size, threads)
 
     @classmethod
     def weights_dir(cls, cache_dir: Path) -> Path:
