@@ -1,4 +1,4 @@
-"""EmbeddingGemma-300M on onnxruntime: the real model against sentence-transformers' vectors.
+"""EmbeddingGemma-300M on onnxruntime, the real model against sentence-transformers' vectors, and its profile.
 
 tests/data/gemma_reference.json holds one query's and two documents' vectors computed once with
 sentence-transformers (max_seq_length 512, the model's query / document prompts;
@@ -20,8 +20,14 @@ import numpy as np
 import pytest
 
 from rag import embeddings
+from rag.config import Settings
+from rag.corpus import load_papers
 from rag.embeddings import EMBEDDERS, GemmaEmbedder
-from tests.conftest import ROOT
+from rag.index import ingest, make_client, paper_collection_name, paper_text
+from rag.refusal_model import default_model_file
+from rag.rerank import RerankModel
+from rag.selection import SelectionModel, default_selection_file
+from tests.conftest import ROOT, SEEDS, make_settings
 
 REFERENCE = ROOT / "tests" / "data" / "gemma_reference.json"
 
@@ -286,3 +292,56 @@ def test_graph_matches_a_numpy_gemma(tmp_path: Path):
     np.testing.assert_allclose(alone[0], got[1], atol=2e-5)
     # And the band mask matters here: without it the vectors differ.
     assert np.abs(numpy_gemma(w, dense, ids, mask, window=ids.shape[1]) - want).max() > 1e-3
+
+
+# ---------------------------------------------------------------- the `gemma` profile end to end
+# Here rather than in a module of its own: `make test` gives each module to one worker, and the first
+# GemmaEmbedder of a fresh machine joins 1.1 GB of wheels and builds an 830 MB graph (peak 4.2 GB);
+# two modules on two workers would do that twice at once. A real Chroma store (the seeds' chunk index
+# copied, the paper-level collection added by ingest) and the real graph.
+
+
+@pytest.fixture(scope="module")
+def gemma_index(tmp_path_factory, seeds_index, model_cache):
+    settings = make_settings(tmp_path_factory.mktemp("gemma") / "data", model_cache, profile="gemma")
+    shutil.copytree(seeds_index.chroma_path, settings.chroma_path)  # the chunks; no gemma paper vectors yet
+    report = ingest(settings=settings)
+    return settings, report
+
+
+def test_each_model_of_the_profile_was_fitted_for_its_embedder():
+    settings = Settings.from_name("gemma")
+    assert (settings.paper_embedder, settings.profile) == ("gemma", "gemma")
+    assert default_model_file("gemma").name == "answerability-gemma.json"
+    assert '"paper_embedder": "gemma"' in default_model_file("gemma").read_text(encoding="utf-8")
+    assert "paper embedder gemma" in SelectionModel.load(default_selection_file("gemma")).fitted_on
+    assert "paper embedder gemma" in RerankModel.load(RerankModel.default_file("gemma")).fitted_on
+    assert RerankModel.default_file("mpnet").name == "rerank-mpnet.json"
+
+
+@pytest.mark.slow
+def test_the_seeds_ingest_from_the_shipped_vectors_and_they_are_this_models(gemma_index):
+    from rag.embeddings import get_paper_embedder
+
+    settings, report = gemma_index
+    assert report.papers_embedded == 0  # every seed paper's EmbeddingGemma vector ships (rag/paper-vectors-gemma.npz)
+    collection = make_client(settings).get_collection(paper_collection_name(settings))
+    papers = load_papers(SEEDS)
+    assert collection.count() == len(papers) == 505
+    probe = papers[len(papers) // 3]
+    stored = collection.get(ids=[probe.id], include=["embeddings"])["embeddings"][0]
+    fresh = get_paper_embedder(settings).embed([paper_text(probe)])[0]
+    assert float(stored @ fresh) > 0.9999
+
+
+@pytest.mark.slow
+def test_the_profile_answers_a_vague_question_and_refuses_an_off_corpus_one(gemma_index):
+    from rag.pipeline import Pipeline
+
+    settings, _ = gemma_index
+    pipeline = Pipeline(settings)
+    answer = pipeline.ask("the paper where attention picks positions in the input as the output sequence")
+    assert not answer.refused
+    assert answer.sources[0].paper.title == "Pointer Networks"
+    assert answer.citations and all(c.title == "Pointer Networks" for c in answer.citations[:1])
+    assert pipeline.ask("Who wrote Pride and Prejudice and when was it published?").refused
