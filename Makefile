@@ -68,9 +68,10 @@ lint: setup
 	$(BIN)/mypy rag
 
 # Two workers, each test module on one of them (`--dist loadfile`: a module's fixtures and servers stay
-# together): 6 min 43 s of tests instead of 11 min 55 s on two cores (docs/performance.md).
+# together): 6 min 43 s of tests instead of 11 min 55 s on two cores (docs/performance.md). The 15 slowest
+# tests are listed at the end, so a run that grew slower says where.
 test: setup setup-gemma setup-browser setup-llm lint
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 test-quick: setup
 	$(BIN)/pytest -q tests/unit -m "not slow and not llm and not browser and not server"
