@@ -5,11 +5,12 @@
 Why this exists: the paper-level embedder is one signal among four, so a better one can hide behind the
 fusion. This ranks every paper by the embedder's cosine alone (the seed papers' shipped vectors,
 rag/paper-vectors-<kind>.npz, and each question embedded as a query), over every eval question with gold
-papers, tune and test halves apart. Single-paper questions: hit@1 and MRR of the gold paper. Questions
-with several gold papers (sets, comparisons, follow-ups over a list): mean average precision and the
-share of gold papers in the top 10. Conversation turns after the first are left out (their text leans on
-the turn before). Then the query cost: `--latency N` tune questions embedded one at a time, uncached,
-the embedders interleaved question by question (so a change of load hits both alike), wall and CPU ms.
+papers, tune and test halves apart, with `rag.evaluate.metrics`' definitions. Single-paper questions: hit@1
+and MRR@10 of the gold paper. Questions with several gold papers (sets, comparisons, follow-ups over a
+list): mean average precision over the whole ranking and recall@10. Conversation turns after the first
+are left out (their text leans on the turn before). Then the query cost: `--latency N` tune questions
+embedded one at a time, uncached, the embedders interleaved question by question (so a change of load
+hits both alike), wall and CPU ms.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ def questions(half: str) -> list[tuple[str, list[str]]]:
     return out
 
 
-def ranks_of(scores: np.ndarray, gold: list[int]) -> list[int]:
-    order = np.argsort(-scores, kind="stable")
-    rank = np.empty(len(order), dtype=int)
-    rank[order] = np.arange(1, len(order) + 1)
-    return sorted(int(rank[i]) for i in gold)
+def average_precision(ranked: list[str], gold: list[str]) -> float:
+    """Mean over the gold papers of the precision at each one's rank in the whole ranking."""
+    from rag.corpus import normalize_title
+
+    keys = {normalize_title(t) for t in gold}
+    ranks = [r for r, title in enumerate(ranked, start=1) if normalize_title(title) in keys]
+    return sum((k + 1) / r for k, r in enumerate(ranks)) / len(keys)
 
 
 def main() -> int:
@@ -54,10 +57,11 @@ def main() -> int:
     from rag import paper_vectors
     from rag.corpus import load_papers, normalize_title
     from rag.embeddings import EMBEDDERS
+    from rag.evaluate.metrics import hit_at, recall_at, reciprocal_rank
     from rag.index import paper_text
 
     papers = load_papers(ROOT / "seeds")
-    index = {normalize_title(p.title): i for i, p in enumerate(papers)}
+    titles_known = {normalize_title(p.title) for p in papers}
     rows = []
     embedders = {kind: EMBEDDERS[kind](cache_dir=args.cache_dir) for kind in KINDS}
     for kind, embedder in embedders.items():
@@ -67,27 +71,27 @@ def main() -> int:
             raise SystemExit(f"rag/{paper_vectors.package_file(kind)} is not for this model: ship_paper_vectors.py")
         matrix = np.stack(vectors)
         for half in ("tune", "test"):
-            single, many = [], []
+            single, many = [], []  # (hit@1, MRR@10) / (average precision, recall@10)
             for question, titles in questions(half):
-                gold = [index[normalize_title(t)] for t in titles if normalize_title(t) in index]
+                gold = [t for t in titles if normalize_title(t) in titles_known]
                 if not gold:
                     continue
-                ranks = ranks_of(matrix @ embedder.embed_query(question), gold)
+                order = np.argsort(-(matrix @ embedder.embed_query(question)), kind="stable")
+                ranked = [papers[i].title for i in order]
                 if len(gold) == 1:
-                    single.append(ranks[0])
+                    single.append((hit_at(ranked, gold, 1), reciprocal_rank(ranked, gold)))
                 else:
-                    ap = sum((k + 1) / r for k, r in enumerate(ranks)) / len(ranks)
-                    many.append((ap, sum(r <= 10 for r in ranks) / len(ranks)))
+                    many.append((average_precision(ranked, gold), recall_at(ranked, gold, 10)))
             rows.append(
                 {
                     "embedder": kind,
                     "half": half,
                     "single n": len(single),
-                    "hit@1": f"{np.mean([r == 1 for r in single]):.3f}",
-                    "MRR": f"{np.mean([1 / r for r in single]):.3f}",
+                    "hit@1": f"{np.mean([s[0] for s in single]):.3f}",
+                    "MRR@10": f"{np.mean([s[1] for s in single]):.3f}",
                     "several n": len(many),
                     "mean AP": f"{np.mean([m[0] for m in many]):.3f}",
-                    "gold in top 10": f"{np.mean([m[1] for m in many]):.3f}",
+                    "recall@10": f"{np.mean([m[1] for m in many]):.3f}",
                 }
             )
     print(table(list(rows[0]), [list(r.values()) for r in rows]))
