@@ -40,6 +40,14 @@ from rag.question.form import QuestionForm
 from rag.selection import candidate_features, semantic_features
 
 DEFAULT_RERANK_FILE = Path(__file__).with_name("rerank-mpnet.json")  # the default profile's
+
+
+def default_rerank_file(paper_embedder: str) -> Path:
+    """The shipped model for a paper-level embedder, `rerank-<embedder>.json` (its cosines are features),
+    as `rag.selection.default_selection_file` and `rag.refusal_model.default_model_file` name theirs."""
+    return DEFAULT_RERANK_FILE.with_name(f"rerank-{paper_embedder}.json")
+
+
 SIGNAL_NAMES = ("dense", "bm25", "paper_dense", "feedback")  # the fused retrievers whose ranks are features
 UNRANKED = 40  # the rank a retriever that did not propose a paper stands for (Settings.candidates' default)
 FEATURES = (
@@ -120,11 +128,6 @@ class RerankModel(BaseModel):
         first = [positions[i] for i in order]
         taken = set(first)
         return [hits[i] for i in first] + [h for i, h in enumerate(hits) if i not in taken]
-
-    @classmethod
-    def default_file(cls, paper_embedder: str) -> Path:
-        """The shipped model for a paper-level embedder: `rerank-<embedder>.json` (its cosines are features)."""
-        return DEFAULT_RERANK_FILE.with_name(f"rerank-{paper_embedder}.json")
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> RerankModel:
@@ -236,6 +239,7 @@ __all__ = [
     "EXTRA_FEATURES",
     "FEATURES",
     "RerankModel",
+    "default_rerank_file",
     "fit_listwise",
     "rerank_features",
     "signal_features",

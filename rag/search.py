@@ -23,7 +23,7 @@ from rag.models import PaperHit, QueryRewrite, Source
 from rag.question import Query, QueryAnalyzer
 from rag.refusal import Refusal, load_model, outside
 from rag.refusal_model import Verdict, default_model_file, warn_if_fitted_otherwise
-from rag.rerank import RerankModel, rerank_features
+from rag.rerank import RerankModel, default_rerank_file, rerank_features
 from rag.retrieve import Ranker
 from rag.rewrite import QueryRewriter, fuse_with_passage
 from rag.sentences import SentenceIndex
@@ -78,7 +78,7 @@ class Retriever(Ranker):
         """The rerank model when it is on and this index has what it reads (paper-level vectors)."""
         if not self.settings.rerank or self.paper_embedder is None:
             return None
-        return RerankModel.load(self.settings.rerank_model or RerankModel.default_file(self.settings.paper_embedder))
+        return RerankModel.load(self.settings.rerank_model or default_rerank_file(self.settings.paper_embedder))
 
     def analyze(self, question: str, absent: Collection[str] = frozenset()) -> Query:
         return self.analyzer.analyze(question, self.settings.strip_boilerplate, self.settings.expand_query, absent)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.config import get_settings  # noqa: E402
 from rag.corpus import normalize_title  # noqa: E402
-from rag.rerank import EXTRA_FEATURES, FEATURES, RerankModel, fit_listwise  # noqa: E402
+from rag.rerank import EXTRA_FEATURES, FEATURES, RerankModel, default_rerank_file, fit_listwise  # noqa: E402
 from rag.selection import DEPTH  # noqa: E402
 
 EVAL = ROOT / "eval"
@@ -138,7 +138,7 @@ def main() -> int:
     parser.add_argument("--l2", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0, 100.0])
     # default: the shipped model's depth (30, chosen on eval/questions_vague_tune.jsonl: docs/evaluation.md,
     # "A deeper rerank"), so a plain --write reproduces the shipped file
-    target = RerankModel.default_file(get_settings().paper_embedder)  # the profile's shipped model
+    target = default_rerank_file(get_settings().paper_embedder)  # the profile's shipped model
     parser.add_argument("--depth", type=int, default=RerankModel.load(target).depth, help="top fused papers reordered")
     parser.add_argument("--pool", type=int, default=DEPTH, help="papers the relative features are read over")
     parser.add_argument("--signal-top", type=int, default=0, help="each retriever's own top k also reordered")
