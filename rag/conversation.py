@@ -401,6 +401,15 @@ class Turn(BaseModel):
             seen.setdefault(pid, title)
         return list(seen.items())
 
+    def sources(self) -> list[tuple[str, str]]:
+        """(paper id, title) of the answer's sources in their numbered order ([1], [2], ...), as the panel shows them.
+
+        "The second one" after an answer that listed one paper points at source [2].
+        """
+        if self.answer is not None:
+            return [(s.paper.id, s.paper.title) for s in sorted(self.answer.sources, key=lambda s: s.n)]
+        return list(zip(self.shown_paper_ids, self.shown_titles, strict=False))
+
     def papers(self) -> list[tuple[str, str, str]]:
         """(paper id, title, abstract or "") of every paper shown, cited first: what a follow-up may name."""
         abstracts = {s.paper.id: s.paper.abstract for s in self.answer.sources} if self.answer is not None else {}
@@ -449,7 +458,13 @@ def as_turns(history: Sequence[Any] | None) -> list[Turn]:
             turns.append(item)
         elif isinstance(item, HistoryTurn):  # a validated request's turn (rag.models.AskRequest)
             turns.append(
-                Turn(question=item.question, cited_paper_ids=item.cited_paper_ids, cited_titles=item.cited_titles)
+                Turn(
+                    question=item.question,
+                    cited_paper_ids=item.cited_paper_ids,
+                    cited_titles=item.cited_titles,
+                    shown_paper_ids=item.shown_paper_ids,
+                    shown_titles=item.shown_titles,
+                )
             )
         elif isinstance(item, tuple | list) and len(item) == 2:
             turns.append(Turn(question=str(item[0]), answer=item[1]))
@@ -510,6 +525,8 @@ def resolve(
         listed = last.cited()
         word = ordinal.group(1).lower()
         index = len(listed) if word == "last" else ORDINALS[word]
+        if index > len(listed):  # the answer listed fewer: the source under that number in the panel
+            listed = last.sources()
         if 1 <= index <= len(listed):
             pid, title = listed[index - 1]
             return Resolution(

@@ -240,17 +240,24 @@ def _bounded_list(value: Any, what: str, limit: int) -> list[Any]:
 
 
 class HistoryTurn(_Frozen):
-    """One earlier exchange as a request carries it: the question and the papers its answer cited.
+    """One earlier exchange as a request carries it: the question, the papers its answer cited and those it showed.
 
+    The shown sources matter to a follow-up over a set ("which of them is about stock prediction?",
+    "the second one"): it chooses among every paper the answer showed, not only the quoted ones.
     Accepted forms (converted here, so every front end validates the same way): this record
-    (`{"question", "cited_paper_ids", "cited_titles"}`), an answer as the `/ask` API returns
-    it (`{"question", "citations": [{"paper_id", "title", ...}], ...}`), a `(question, Answer)`
-    pair, or any object with `question` and `cited()` / `answer`.
+    (`{"question", "cited_paper_ids", "cited_titles"}`, optionally `shown_paper_ids` / `shown_titles`),
+    an answer as the `/ask` API returns it (`{"question", "citations": [{"paper_id", "title", ...}],
+    "sources": [...], ...}`), a `(question, Answer)` pair, or any object with `question` and `cited()`
+    (and `sources()`).
     """
 
     question: str
     cited_paper_ids: list[str] = Field(default_factory=list)
     cited_titles: list[str] = Field(default_factory=list)
+    shown_paper_ids: list[str] = Field(
+        default_factory=list, description="The answer's sources in their numbered order ([1], [2], ...)."
+    )
+    shown_titles: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -262,7 +269,8 @@ class HistoryTurn(_Frozen):
                 raise PydanticCustomError("turn", "a history turn must be a (question, answer) pair or a record")
             question, answer = value
             if isinstance(answer, Answer):
-                return {"question": question, **_cited_of(answer.citations)}
+                shown = [(source.paper.id, source.paper.title) for source in sorted(answer.sources, key=lambda s: s.n)]
+                return {"question": question, **_cited_of(answer.citations), **_shown_of(shown)}
             if isinstance(answer, dict):
                 return {**answer, "question": question}
             raise PydanticCustomError("turn", "the answer of a (question, answer) turn must be an Answer or a record")
@@ -270,14 +278,23 @@ class HistoryTurn(_Frozen):
             if "citations" in value and "cited_paper_ids" not in value:  # an answer as the /ask API returns it
                 _bounded_text(value.get("text", ""), "an earlier answer", MAX_ANSWER_CHARS)
                 citations = _bounded_list(value["citations"] or [], "an earlier answer's citations", MAX_TOP_K * 4)
-                return {"question": value.get("question"), **_cited_of([_cited_record(c) for c in citations])}
+                sources = _bounded_list(value.get("sources") or [], "an earlier answer's sources", MAX_TOP_K)
+                records = sorted((_cited_record(source, "source") for source in sources), key=lambda r: r.n)
+                shown = [(record.paper_id, record.title) for record in records]
+                return {
+                    "question": value.get("question"),
+                    **_cited_of([_cited_record(c) for c in citations]),
+                    **_shown_of(shown),
+                }
             return value
         if hasattr(value, "question"):  # rag.conversation.Turn and the like
             cited = value.cited() if callable(getattr(value, "cited", None)) else []
+            shown = value.sources() if callable(getattr(value, "sources", None)) else []
             return {
                 "question": value.question,
                 "cited_paper_ids": [pid for pid, _ in cited],
                 "cited_titles": [title for _, title in cited],
+                **_shown_of(shown),
             }
         raise PydanticCustomError(
             "turn", "a history turn must be a record with a question, not {kind}", {"kind": type(value).__name__}
@@ -290,25 +307,31 @@ class HistoryTurn(_Frozen):
             raise PydanticCustomError("missing", "a history turn needs its question")
         return _bounded_text(value, "an earlier question", _max_question_chars(info) * 4)
 
-    @field_validator("cited_paper_ids", mode="before")
+    @field_validator("cited_paper_ids", "shown_paper_ids", mode="before")
     @classmethod
-    def _ids(cls, value: Any) -> list[str]:
-        items = _bounded_list(value or [], "cited_paper_ids", MAX_TOP_K)
+    def _ids(cls, value: Any, info: ValidationInfo) -> list[str]:
+        items = _bounded_list(value or [], info.field_name or "paper ids", MAX_TOP_K)
         return [_bounded_text(v, "a paper id", MAX_PAPER_ID_CHARS) for v in items]
 
-    @field_validator("cited_titles", mode="before")
+    @field_validator("cited_titles", "shown_titles", mode="before")
     @classmethod
-    def _titles(cls, value: Any) -> list[str]:
-        items = _bounded_list(value or [], "cited_titles", MAX_TOP_K)
-        return [_bounded_text(v, "a cited title", MAX_TITLE_CHARS) for v in items]
+    def _titles(cls, value: Any, info: ValidationInfo) -> list[str]:
+        items = _bounded_list(value or [], info.field_name or "titles", MAX_TOP_K)
+        what = "a cited title" if info.field_name == "cited_titles" else "a source's title"
+        return [_bounded_text(v, what, MAX_TITLE_CHARS) for v in items]
 
     @model_validator(mode="after")
     def _paired(self) -> HistoryTurn:
-        if len(self.cited_titles) != len(self.cited_paper_ids):
-            raise PydanticCustomError(
-                "unpaired", "a history turn needs one cited_paper_ids entry per cited_titles entry (got {i} and {t})",
-                {"i": len(self.cited_paper_ids), "t": len(self.cited_titles)},
-            )  # fmt: skip
+        for kind, ids, titles in (
+            ("cited", self.cited_paper_ids, self.cited_titles),
+            ("shown", self.shown_paper_ids, self.shown_titles),
+        ):
+            if len(titles) != len(ids):
+                raise PydanticCustomError(
+                    "unpaired",
+                    "a history turn needs one {kind}_paper_ids entry per {kind}_titles entry (got {i} and {t})",
+                    {"kind": kind, "i": len(ids), "t": len(titles)},
+                )
         return self
 
     def cited(self) -> list[tuple[str, str]]:
@@ -326,18 +349,28 @@ class _CitedRecord(BaseModel):
     title: str
 
 
-def _cited_record(value: Any) -> _CitedRecord:
+def _cited_record(value: Any, what: str = "citation") -> _CitedRecord:
     if not isinstance(value, dict):
-        raise PydanticCustomError("citation", "a citation must be a record with paper_id and title")
+        raise PydanticCustomError("citation", "a {what} must be a record with paper_id and title", {"what": what})
     for key in ("paper_id", "title"):
         if key not in value:
-            raise PydanticCustomError("citation", "a citation of an earlier answer has no {key}", {"key": key})
+            raise PydanticCustomError(
+                "citation", "a {what} of an earlier answer has no {key}", {"what": what, "key": key}
+            )
     _bounded_text(value.get("quote", ""), "a quote", MAX_QUOTE_CHARS)
     return _CitedRecord(
         n=value.get("n") if isinstance(value.get("n"), int) else 0,
         paper_id=_bounded_text(value["paper_id"], "a paper id", MAX_PAPER_ID_CHARS),
         title=_bounded_text(value["title"], "a cited title", MAX_TITLE_CHARS),
     )
+
+
+def _shown_of(shown: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Papers an answer showed, in their numbered order, each once."""
+    seen: dict[str, str] = {}
+    for pid, title in shown:
+        seen.setdefault(pid, title)
+    return {"shown_paper_ids": list(seen), "shown_titles": list(seen.values())}
 
 
 def _cited_of(citations: Sequence[Any]) -> dict[str, list[str]]:

@@ -171,7 +171,8 @@ def run_question(
         row["latency_ms"] = (time.perf_counter() - started) * 1e3
         row.update(cited=[], refused=False, answer=None)  # a baseline never refuses and writes no answer
         return row
-    resolution = pipeline.resolve(text, history)
+    # the history as a request carries it (rag.models.HistoryTurn), so the search ranked here is the answer's own
+    resolution = pipeline.resolve(text, pipeline.request(text, k, "auto", history).history)
     retrieval = pipeline.search_resolved(resolution, max(RANK_DEPTH, k), DEPTH)
     row["retrieved"] = [s.paper.title for s in retrieval.sources[: max(RANK_DEPTH, k)]]
     row["retrieval_ms"] = (time.perf_counter() - started) * 1e3

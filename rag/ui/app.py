@@ -163,6 +163,8 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                     )
                     cited = {c.paper_id: c.title for c in sorted(answer.citations, key=lambda c: c.n)}
                     turns[-1]["cited_paper_ids"], turns[-1]["cited_titles"] = list(cited), list(cited.values())
+                    shown = {s.paper.id: s.paper.title for s in sorted(answer.sources, key=lambda s: s.n)}
+                    turns[-1]["shown_paper_ids"], turns[-1]["shown_titles"] = list(shown), list(shown.values())
                     yield "", history, sources_panel(turns), "", turns
                     return
                 history[-1] = {"role": "assistant", "content": answer_message(text, turn, sources, notice)}

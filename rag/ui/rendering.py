@@ -284,12 +284,15 @@ def answer_footer(answer: Answer) -> str:
 
 
 def history_of(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The conversation so far as the pipeline takes it: each question and the papers its answer cited."""
+    """The conversation so far as the pipeline takes it: each question, the papers its answer cited and its sources
+    (a follow-up over a set chooses among all of them)."""
     return [
         {
             "question": t["question"],
             "cited_paper_ids": list(t.get("cited_paper_ids") or []),
             "cited_titles": list(t.get("cited_titles") or []),
+            "shown_paper_ids": list(t.get("shown_paper_ids") or []),
+            "shown_titles": list(t.get("shown_titles") or []),
         }
         for t in turns
     ]

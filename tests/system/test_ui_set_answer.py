@@ -103,3 +103,25 @@ def test_a_single_paper_answer_leaves_its_unused_sources_unmarked_and_dimmed(pag
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".src-group").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "single_answer_unused.png"))
+
+
+@pytest.mark.browser
+def test_which_of_them_in_the_chat_reaches_a_source_the_set_answer_did_not_quote(page, pipeline) -> None:
+    """The issue's web chat: "which of them ..." chooses among every source the set answer showed. The chat
+    kept only the quoted papers of a turn, so a source shown but not quoted could not be chosen."""
+    question = "Which papers here study mixture-of-experts models?"
+    expected = pipeline.ask(question)
+    quoted = {c.paper_id for c in expected.citations}
+    unquoted = next(s for s in sorted(expected.sources, key=lambda s: s.n) if s.paper.id not in quoted)
+    _ask(page, question)
+    assert unquoted.n not in _cited_in_chat(page, 1)
+    page.fill("#question textarea", "Which of them is about sentence embeddings for retrieval?")
+    page.click("#ask-button")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#chatbot .message').length >= 4"
+        " && document.querySelector('#chatbot').innerText.split('sources cited').length > 2"
+    )
+    cards = {c["n"]: c for c in page.evaluate(CARDS_JS, 2)}
+    cited = _cited_in_chat(page, 2)
+    assert len(cited) == 1, page.inner_text("#chatbot")[-800:]
+    assert unquoted.paper.title in cards[cited.pop()]["title"]  # the card's head: "[n]", the title, its badges

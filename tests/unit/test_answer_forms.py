@@ -9,7 +9,7 @@ import pytest
 from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.plan import among_asks_many
-from rag.conversation import Turn, resolve
+from rag.conversation import ORDINALS, Turn, resolve
 from rag.question.form import QuestionForm, asks_across, set_asked_across
 from rag.selection import SelectionModel
 from rag.text import split_sentences
@@ -130,6 +130,21 @@ def test_a_follow_up_over_a_set_chooses_among_every_paper_shown(pipeline):
     assert {s.paper.title for s in plural.sources} & shown and _cited_titles(plural), plural.text
 
 
+def test_a_follow_up_reaches_a_source_the_set_answer_showed_but_did_not_quote(pipeline):
+    """Through `Pipeline.ask`, whose request keeps every shown source of a history turn (it kept only the
+    quoted ones, so "which of them ..." could not reach an unquoted source)."""
+    first = pipeline.ask("Which papers here study mixture-of-experts models?")
+    quoted = {c.paper_id for c in first.citations}
+    unquoted = next(s for s in sorted(first.sources, key=lambda s: s.n) if s.paper.id not in quoted)
+    assert unquoted.paper.title.startswith("Contrastive Learning and Mixture of Experts")
+    history = [(first.question, first)]
+    described = pipeline.ask("Which of them is about sentence embeddings for retrieval?", history=history)
+    assert _cited_titles(described) == [unquoted.paper.title], described.text
+    word = next(w for w, n in ORDINALS.items() if n == unquoted.n)
+    numbered = pipeline.ask(f"what does the {word} one find?", history=history)
+    assert _cited_titles(numbered) == [unquoted.paper.title], numbered.text
+
+
 def test_ordinal_and_described_follow_ups_resolve_against_the_listed_papers():
     turn = Turn(
         question="Which papers study MoE?",
@@ -145,6 +160,21 @@ def test_ordinal_and_described_follow_ups_resolve_against_the_listed_papers():
     described = resolve("the one on stock prediction: how well does it do?", [turn])
     assert described.carried == ["a", "b", "c", "d"]  # the unquoted source d too
     assert described.standalone_question == "the one on stock prediction: how well does it do?"
+
+
+def test_an_ordinal_past_what_the_answer_listed_points_at_that_numbered_source():
+    """After a one-paper answer, "the second one" is source [2] of its panel, not a question refused."""
+    turn = Turn(
+        question="Which of them is about stock prediction?",
+        cited_paper_ids=["c"],
+        cited_titles=["C: stocks"],
+        shown_paper_ids=["c", "d", "a"],
+        shown_titles=["C: stocks", "D: fourth", "A: first"],
+    )
+    second = resolve("the second one", [turn])
+    assert second.read_as == "ordinal" and second.carried == ["d"] and "D: fourth" in second.standalone_question
+    assert resolve("the last one", [turn]).carried == ["c"]  # the last of what it listed
+    assert resolve("the fifth one", [turn]).read_as != "ordinal"  # past the panel too: no paper is made up
 
 
 def test_the_shipped_selection_model_is_fitted_on_tune_and_separates_the_asked_paper(pipeline):

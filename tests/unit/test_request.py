@@ -27,10 +27,15 @@ BAD_REQUESTS = [
         "a citation of an earlier answer has no paper_id",
     ),
     ({"history": [{"question": "q", "cited_titles": ["Pointer Networks"]}]}, "one cited_paper_ids entry per"),
+    ({"history": [{"question": "q", "shown_paper_ids": ["p", "q"], "shown_titles": ["P"]}]}, "one shown_paper_ids"),
+    (
+        {"history": [{"question": "q", "citations": [], "sources": [{"n": 1, "paper_id": "p"}]}]},
+        "a source of an earlier answer has no title",
+    ),
     ({"history": [{"cited_titles": []}]}, "history[0].question: Field required"),
 ]
 BAD_IDS = ["k-abc", "k-null", "k-2.7", "k-true", "mode-bogus", "history-str", "history-ints", "no-paper-id",
-           "unpaired", "no-question"]  # fmt: skip
+           "unpaired", "unpaired-shown", "source-no-title", "no-question"]  # fmt: skip
 
 
 @pytest.mark.parametrize(("fields", "says"), BAD_REQUESTS, ids=BAD_IDS)
@@ -49,6 +54,22 @@ def test_every_accepted_history_form_becomes_the_same_turn(pipeline):
     turns = [AskRequest.parse("what about it?", history=[form]).history[0] for form in forms]
     assert all(isinstance(t, HistoryTurn) for t in turns)
     assert {t.cited()[0] for t in turns} == {(first.paper_id, first.title)}
+
+
+def test_a_turn_keeps_every_source_its_answer_showed_in_their_numbered_order(pipeline):
+    """A follow-up over a set chooses among the papers an answer showed, not only those it quoted (issue 20):
+    every accepted form of a turn carries them, so rag.ask, the web chat and /ask read the same history."""
+    answer = pipeline.ask("Which papers here study mixture-of-experts models?")
+    shown = [(s.paper.id, s.paper.title) for s in sorted(answer.sources, key=lambda s: s.n)]
+    assert len(shown) > len({c.paper_id for c in answer.citations})  # a source it did not quote
+    record = {
+        "question": answer.question,
+        "citations": [c.model_dump() for c in answer.citations],
+        "sources": [{"n": s.n, "paper_id": s.paper.id, "title": s.paper.title} for s in reversed(answer.sources)],
+    }
+    for form in [(answer.question, answer), record]:
+        turn = AskRequest.parse("which of them is about stocks?", history=[form]).history[0]
+        assert list(zip(turn.shown_paper_ids, turn.shown_titles, strict=True)) == shown
 
 
 def test_bounds_on_history_are_checked(pipeline):
