@@ -37,7 +37,7 @@ from rag.answer.sentence_scorer import (
 )
 from rag.answer.spans import Asked, SpanChoice, choose_span, said_words
 from rag.models import Source
-from rag.question.form import asks_across_papers
+from rag.question.form import as_written, asks_across_papers
 from rag.selection import Candidate
 from rag.text import Sentence, split_sentences
 
@@ -103,7 +103,7 @@ def side_label(side: str, title: str) -> str:
     """A comparison item's label: the side, and the paper it is quoted from unless the side is its short name
     ("Monet [1]", not "Monet, in “Monet” [1]"; "mixture-of-experts layer, in “Emergent Mixture-of-Experts” [2]")."""
     name = short_name(title)
-    same = " ".join(side.lower().split()) == " ".join(name.lower().split())
+    same = " ".join(side.strip("“”").lower().split()) == " ".join(name.lower().split())  # a quoted title is its name
     return side if same else f"{side}, in “{name}”"
 
 
@@ -360,8 +360,9 @@ class ExtractiveAnswerer:
         from rag.selection import _mentions
 
         sides = plan.form.sides
+        written = {side: as_written(side, question) for side in sides}  # named as the user wrote them
         aspect = plan.form.aspect or "method"
-        yield f"Comparing {sides[0]} and {sides[1]}:"
+        yield f"Comparing {written[sides[0]]} and {written[sides[1]]}:"
         matched: set[int] = set()
         for side in sides:
             naming = [c for c in chosen if c.source.n not in matched and _mentions(c.source, side)]
@@ -380,7 +381,7 @@ class ExtractiveAnswerer:
             )
             n = owner.source.n
             quotes = self.quotes(f"{side} {question}", "comparison", aspect, picked, n, tokenize, said)
-            yield f"\n- {side_label(side, owner.source.paper.title)} [{n}]: {quotes}"
+            yield f"\n- {side_label(written[side], owner.source.paper.title)} [{n}]: {quotes}"
         for candidate in chosen:
             if candidate.source.n not in matched:
                 picked = self.best(
@@ -395,4 +396,4 @@ class ExtractiveAnswerer:
                 yield self._item(question, "comparison", aspect, candidate, picked, tokenize, said)
         missing = [side for side in sides if not any(_mentions(c.source, side) for c in chosen)]
         if missing:
-            yield f"\n\nNo paper in the collection is about {missing[0]} itself."
+            yield f"\n\nNo paper in the collection is about {written[missing[0]]} itself."

@@ -243,11 +243,35 @@ class QuestionForm:
         return self.form == "set"
 
 
+_QUOTES = "\"'“”‘’"
+
+
 def _side(text: str) -> str:
-    text = text.strip(" \"'“”‘’()")
+    """A side as named: no article or "standard" before it, no quotes around it, and a bracket only when it pairs
+    ("'RNNs are not Transformers (Yet)'" keeps "(Yet)"; "(MoTE" loses its stray "(")."""
+    text = text.strip().strip(_QUOTES).strip()
     for _ in range(3):
-        text = _LEAD_WORDS.sub("", text).strip()
+        text = _LEAD_WORDS.sub("", text).strip().strip(_QUOTES).strip()
+    if text.startswith("(") and text.count("(") > text.count(")"):
+        text = text[1:].strip()
+    if text.endswith(")") and text.count(")") > text.count("("):
+        text = text[:-1].strip()
     return text
+
+
+def as_written(side: str, question: str) -> str:
+    """`side` in the question's own letters: sides are read from the tidied question, which lower-cases title-cased
+    words ("slot mixture module"); the answer names them as the user wrote them ("Slot Mixture Module"), a quoted
+    title in quotes."""
+    words = side.split()
+    if not words:
+        return side
+    found = re.search(r"\s+".join(re.escape(w) for w in words), question, re.IGNORECASE)
+    if not found:
+        return side
+    before, after = question[found.start() - 1 : found.start()], question[found.end() : found.end() + 1]
+    quoted = bool(before) and bool(after) and before in _QUOTES and after in _QUOTES
+    return f"“{found.group(0)}”" if quoted else found.group(0)  # a title the user quoted stays quoted
 
 
 # a side that holds one of these is a clause, not a name: "formalizing how least squares vs ridge fits change
@@ -260,8 +284,8 @@ def comparison_sides(question: str) -> tuple[str, ...]:
     for pattern in _SIDES:
         match = pattern.search(question)
         if match:
-            a, b = _side(match.group("a")), _side(match.group("b"))
-            a = re.sub(r"^(?:how|what|which|where|why)\s+(?:does|do|is|are)\s+", "", a, flags=re.IGNORECASE)
+            a = re.sub(r"^\s*(?:how|what|which|where|why)\s+(?:does|do|is|are)\s+", "", match.group("a"), flags=re.I)
+            a, b = _side(a), _side(match.group("b"))
             if a and b and a.lower() != b.lower() and not (_CLAUSE_WORD.search(a) or _CLAUSE_WORD.search(b)):
                 return (a, b)
     return ()
@@ -340,6 +364,7 @@ __all__ = [
     "Form",
     "FormRule",
     "QuestionForm",
+    "as_written",
     "asks_across",
     "asks_across_papers",
     "aspect_of",

@@ -110,6 +110,16 @@ def test_a_summary_gives_problem_method_result_in_that_order(pipeline):
     assert any(intro.start <= c.start and c.end <= intro.end for c in answer.citations), answer.text
 
 
+def test_a_comparison_names_its_sides_as_the_question_wrote_them(pipeline):
+    answer = pipeline.ask("How does the Slot Mixture Module differ from Slot Attention?")
+    assert answer.form == "comparison"
+    assert answer.text.startswith("Comparing Slot Mixture Module and Slot Attention:"), answer.text
+    quoted = pipeline.ask("How do 'RNNs are not Transformers (Yet)' and 'Just read twice' differ?")
+    lines = quoted.text.splitlines()
+    assert lines[0] == "Comparing “RNNs are not Transformers (Yet)” and “Just read twice”:", quoted.text
+    assert lines[1].startswith("- “RNNs are not Transformers (Yet)” [1]: "), quoted.text  # the title is its name
+
+
 def test_a_single_paper_question_cites_one_paper(pipeline):
     answer = pipeline.ask("Which paper introduced pointer networks?")
     assert _cited_titles(answer) == ["Pointer Networks"]

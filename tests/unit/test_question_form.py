@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question.form import FORMS, RULES, asks_across_papers, classify, comparison_sides, set_predicate
+from rag.question.form import (
+    FORMS,
+    RULES,
+    as_written,
+    asks_across_papers,
+    classify,
+    comparison_sides,
+    set_predicate,
+)
+from rag.question.tidy import plain_question
 
 EXAMPLES = {
     "set": [
@@ -90,11 +99,29 @@ def test_every_form_has_examples_and_every_rule_recognises_its_own_example():
         ("What is the difference between SPLADE and SPLADE v2?", ("SPLADE", "SPLADE v2")),
         ("Compare MERU with CLIP.", ("MERU", "CLIP")),
         ("how does MERU compare to CLIP in zero-shot classification?", ("MERU", "CLIP")),
+        (  # quoted titles keep their own brackets; the quotes around them go
+            "How do 'RNNs are not Transformers (Yet)' and 'Just read twice' differ in explaining the recall gap?",
+            ("RNNs are not Transformers (Yet)", "Just read twice"),
+        ),
     ],
 )
 def test_comparison_sides(question, sides):
     assert comparison_sides(question) == sides
     assert classify(question).sides == sides
+
+
+def test_a_side_is_named_as_the_user_wrote_it():
+    """Sides are read from the tidied question, which lower-cases title-cased words; the answer's lead is not."""
+    question = "How does the Slot Mixture Module differ from Slot Attention?"
+    sides = classify(plain_question(question)).sides
+    assert sides == ("slot mixture module", "slot attention")
+    assert [as_written(side, question) for side in sides] == ["Slot Mixture Module", "Slot Attention"]
+    assert as_written("not in it", question) == "not in it"
+    quoted = "How do 'RNNs are not Transformers (Yet)' and 'Just read twice' differ?"
+    assert [as_written(side, quoted) for side in classify(plain_question(quoted)).sides] == [
+        "“RNNs are not Transformers (Yet)”",
+        "“Just read twice”",
+    ]
 
 
 def test_a_comparison_with_no_second_side_is_read_on():
