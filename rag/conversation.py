@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.models import Answer, HistoryTurn
+from rag.question.common_words import CorpusWords
 from rag.question.names import contains_token, title_names
 from rag.question.text import LIST_REFERENCE
 
@@ -247,6 +248,10 @@ OWN_PAPER_RATIO = 2.0
 # A message the corpus does not answer alone is not about the carried paper when this many words of
 # its own are all absent from that paper ("Who wrote Pride and Prejudice and when was it published?").
 MIN_FOREIGN_WORDS = 4
+# A word used by at least this share of the collection's papers is no topic of a message's own
+# (`rag.question.common_words`: "What benchmarks was it evaluated on?" asks about the paper under discussion);
+# fitted on the tune halves like the three numbers above (docs/evaluation.md, "Conversations").
+COMMON_SHARE = 0.15
 _PRONOUN = re.compile(PRONOUN, re.IGNORECASE)
 # English closed-class words FUNCTION_WORDS leaves out (it lists where a reference phrase stops):
 # prepositions, personal pronouns, negations. None of them is a topic.
@@ -274,6 +279,11 @@ def share_of(words: Sequence[str], title: str, text: str) -> float:
         return 0.0
     present = set(_words(f"{title} {text}"))
     return sum(w in present for w in words) / len(words)
+
+
+def common_in(words: CorpusWords) -> Callable[[str], bool]:
+    """Whether a word is one at least `COMMON_SHARE` of the collection's papers use (`resolve`'s `common`)."""
+    return lambda word: words.share(word) >= COMMON_SHARE
 
 
 @dataclass(frozen=True)
@@ -349,12 +359,20 @@ OWN_TOPIC_RULES: tuple[OwnTopicRule, ...] = (
 _REFERENCE = re.compile(f"{PRONOUN}|{DEFINITE}", re.IGNORECASE)
 
 
-def names_before_referring(question: str, reference: re.Pattern[str] = _REFERENCE) -> bool:
+def topic_words(question: str, common: Callable[[str], bool] | None = None) -> list[str]:
+    """`own_words` less those most of the collection's papers use (`common`, e.g. `common_in(CorpusWords)`)."""
+    words = own_words(question)
+    return [w for w in words if not common(w)] if common is not None else words
+
+
+def names_before_referring(
+    question: str, reference: re.Pattern[str] = _REFERENCE, common: Callable[[str], bool] | None = None
+) -> bool:
     """A word of its own comes before the message's first pronoun or definite reference: only then can
     that reference be the message's own topic ("what is FARM and how does it work?"). In "How does it
     compare with pointer networks?" "it" comes first and is the paper under discussion."""
     first = reference.search(question)
-    return first is None or bool(own_words(question[: first.start()]))
+    return first is None or bool(topic_words(question[: first.start()], common))
 
 
 def own_topic(
@@ -363,13 +381,15 @@ def own_topic(
     carried: tuple[str, str],
     shown: Sequence[str],
     reference: re.Pattern[str] = _REFERENCE,
+    common: Callable[[str], bool] | None = None,
 ) -> str | None:
     """The first row of `OWN_TOPIC_RULES` that finds `question` has a topic of its own, or None.
 
-    Only a message that names something before it refers (`names_before_referring`) is checked."""
-    if not names_before_referring(question, reference):
+    Only a message that names something before it refers (`names_before_referring`) is checked; with
+    `common`, words most papers use are not the message's own (`topic_words`)."""
+    if not names_before_referring(question, reference, common):
         return None
-    words, seen = own_words(question), frozenset(shown)
+    words, seen = topic_words(question, common), frozenset(shown)
     return next((rule.name for rule in OWN_TOPIC_RULES if rule.applies(words, alone, carried, seen)), None)
 
 
@@ -505,13 +525,15 @@ def resolve(
     history: Sequence[Any] | None,
     search: Callable[[str], AloneSearch] | None = None,
     text_of: Callable[[str], str] | None = None,
+    common: Callable[[str], bool] | None = None,
 ) -> Resolution:
     """A follow-up is searched with the last cited paper's title and keeps its papers in play.
 
     Offline (no `search`) the wording decides. With `search` (the message searched alone, see
     `AloneSearch`) a message a wording rule took is checked by `OWN_TOPIC_RULES` and searched
     afresh when it has a topic of its own; `text_of` gives a carried paper's abstract when the
-    history keeps only ids and titles.
+    history keeps only ids and titles; `common` tells a word most of the collection uses, which is no
+    topic of the message's own (`common_in`).
     """
     turns = as_turns(history)
     switched = NEW_TOPIC.match(question)
@@ -538,7 +560,7 @@ def resolve(
             # "list the papers about hyperbolic embeddings" names its own topic: checked against the
             # shown paper its words fit best
             closest = _best_fit(question, last.papers()[:MAX_SHOWN], text_of)
-            fresh = own_topic(question, search(question), closest, [pid for pid, _ in shown], AMONG)
+            fresh = own_topic(question, search(question), closest, [pid for pid, _ in shown], AMONG, common)
             if fresh is not None:
                 return Resolution(standalone_question=question, follow_up=False, read_as=fresh)
         return Resolution(
@@ -566,7 +588,7 @@ def resolve(
         else:
             pid, subject = cited[0]
             text = next((a for p, _, a in papers if p == pid and a), "") or (text_of(pid) if text_of else "")
-        fresh = own_topic(question, search(question), (subject, text), [p for p, _, _ in papers])
+        fresh = own_topic(question, search(question), (subject, text), [p for p, _, _ in papers], common=common)
         if fresh is not None:
             return Resolution(standalone_question=question, follow_up=False, read_as=fresh)
     if plural:  # searched with the question that listed them (their topic), as one paper's follow-up is with its title

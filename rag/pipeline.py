@@ -29,7 +29,7 @@ from rag.answer import (
     shorten,
 )
 from rag.config import Settings, get_settings
-from rag.conversation import AloneSearch, Resolution, as_turns, resolve
+from rag.conversation import AloneSearch, Resolution, as_turns, common_in, resolve
 from rag.index import PaperIndexError, corpus_version
 from rag.models import Answer, AnswerMode, AskRequest, InvalidQuestion, QueryRewrite, Source, StreamEvent, describe
 from rag.question import respell
@@ -185,7 +185,7 @@ class Pipeline:
             paper = retriever.papers.get(paper_id)
             return paper.abstract if paper is not None else ""
 
-        return resolve(question, history, search=search, text_of=text_of)
+        return resolve(question, history, search=search, text_of=text_of, common=common_in(retriever.corpus_words))
 
     def search_resolved(
         self,

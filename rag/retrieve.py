@@ -37,6 +37,7 @@ from rag.index import (
 )
 from rag.models import Paper, PaperHit
 from rag.question import CorpusNames, Query
+from rag.question.common_words import CorpusWords
 from rag.question.text import WORD
 from rag.snapshot import load_snapshot, save_snapshot, snapshot_path
 
@@ -190,6 +191,7 @@ class IndexState:
     names: CorpusNames
     paper_text: dict[str, str]
     paper_terms: dict[str, set[str]]
+    words: CorpusWords  # how many papers use each word: a follow-up's common words name no topic of its own
 
     @classmethod
     def build(cls, chunks: list[StoredChunk]) -> IndexState:
@@ -203,7 +205,8 @@ class IndexState:
             bm25.vocab_df,
             tokenize.stop_words,
         )
-        return cls(chunks, bm25, names, paper_text, {pid: set(tokenize(t)) for pid, t in paper_text.items()})
+        terms = {pid: set(tokenize(t)) for pid, t in paper_text.items()}
+        return cls(chunks, bm25, names, paper_text, terms, CorpusWords(paper_text.values()))
 
 
 class Ranker:
@@ -225,6 +228,7 @@ class Ranker:
         self.papers = {c.paper.id: c.paper for c in self.chunks}
         self.paper_text = state.paper_text
         self.paper_terms = state.paper_terms
+        self.corpus_words: CorpusWords = state.words
         self.position = {c.chunk.id: i for i, c in enumerate(self.chunks)}
         self.paper_of = [c.paper.id for c in self.chunks]
         self.paper_count = len(self.papers)

@@ -13,12 +13,15 @@ from rag.conversation import (
     AloneSearch,
     Turn,
     as_turns,
+    common_in,
     own_topic,
     own_words,
     refers_back,
     resolve,
+    topic_words,
 )
 from rag.models import Answer, Citation, Paper, Source
+from rag.question.common_words import CorpusWords, lemma
 
 MEMTREE = "From Isolated Conversations to Hierarchical Schemas: Dynamic Tree Memory Representation for LLMs"
 HISTORY = [Turn(question="Which paper organises memory as a tree?", cited_paper_ids=["p1"], cited_titles=[MEMTREE])]
@@ -178,6 +181,42 @@ FARM = AloneSearch(True, "farm", "FARM: Functional Group-Aware Representations f
 def test_a_follow_up_is_not_made_fresh_without_a_topic_of_its_own(message, alone, why):
     shown = ["pointer", "farm"] if why == "shown" else ["pointer"]
     assert own_topic(message, alone, POINTER, shown) is None, why
+
+
+BENCHMARK_PAPER = AloneSearch(
+    True, "aro", "When and why vision-language models behave like bags-of-words",
+    "We create the ARO benchmark and evaluate vision-language models on it.",
+)  # fmt: skip
+
+
+def test_words_most_papers_use_are_no_topic_of_the_messages_own():
+    """ "What benchmarks was it evaluated on?" searched alone finds a benchmark paper, answerably under some
+    profiles (gemma); its words are the collection's common stock, so it stays about the paper under discussion."""
+    texts = ["We evaluate on a benchmark."] * 4 + ["A benchmark of tasks, evaluated by people."] * 2
+    corpus = CorpusWords([*texts, "FARM.", "Molecules.", "Graphs.", "Tokens."])
+    common = common_in(corpus)
+    assert lemma("evaluated") == lemma("evaluation") == lemma("evaluate") == lemma("evaluating")
+    assert corpus.share("evaluation") == corpus.share("benchmarks") == pytest.approx(0.6)
+    assert common("benchmarks") and not common("farm") and corpus.share("unseen") == 0
+    message = "What benchmarks was it evaluated on?"
+    assert topic_words(message) == ["benchmark", "evaluated"]
+    assert topic_words(message, common) == []
+    assert own_topic(message, BENCHMARK_PAPER, POINTER, ["pointer"]) == "finds_its_own_paper"  # without the counts
+    assert own_topic(message, BENCHMARK_PAPER, POINTER, ["pointer"], common=common) is None
+    history = [Turn(question="q", cited_paper_ids=["pointer"], cited_titles=["Pointer Networks"])]
+    resolution = resolve(message, history, search=lambda _: BENCHMARK_PAPER, common=common)
+    assert resolution.follow_up and resolution.carried == ["pointer"]
+    named = "What is FARM and which benchmarks was it evaluated on?"  # a rare word of its own: still checked
+    assert topic_words(named, common) == ["farm"]
+
+
+def test_the_seeds_common_words_are_counted_with_the_index(pipeline):
+    """Counted with retrieval's derived state (saved in the snapshot), not on the first follow-up."""
+    words = pipeline.retriever.corpus_words
+    assert words.papers == len(pipeline.retriever.papers)
+    common = common_in(words)
+    assert common("benchmarks") and common("layers")  # shares 0.19 and 0.22 of the seeds
+    assert not common("molecules") and not common("ImageNet")
 
 
 def test_a_light_history_reads_the_carried_papers_abstract_through_text_of():
