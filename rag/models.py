@@ -8,7 +8,7 @@ Frozen pydantic models: they validate on the way in, serialise to JSON for
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -269,8 +269,11 @@ class HistoryTurn(_Frozen):
                 raise PydanticCustomError("turn", "a history turn must be a (question, answer) pair or a record")
             question, answer = value
             if isinstance(answer, Answer):
-                shown = [(source.paper.id, source.paper.title) for source in sorted(answer.sources, key=lambda s: s.n)]
-                return {"question": question, **_cited_of(answer.citations), **_shown_of(shown)}
+                return {
+                    "question": question,
+                    **_papers_of("cited", ((c.n, c.paper_id, c.title) for c in answer.citations)),
+                    **_papers_of("shown", ((s.n, s.paper.id, s.paper.title) for s in answer.sources)),
+                }
             if isinstance(answer, dict):
                 return {**answer, "question": question}
             raise PydanticCustomError("turn", "the answer of a (question, answer) turn must be an Answer or a record")
@@ -279,12 +282,12 @@ class HistoryTurn(_Frozen):
                 _bounded_text(value.get("text", ""), "an earlier answer", MAX_ANSWER_CHARS)
                 citations = _bounded_list(value["citations"] or [], "an earlier answer's citations", MAX_TOP_K * 4)
                 sources = _bounded_list(value.get("sources") or [], "an earlier answer's sources", MAX_TOP_K)
-                records = sorted((_cited_record(source, "source") for source in sources), key=lambda r: r.n)
-                shown = [(record.paper_id, record.title) for record in records]
+                cited = (_cited_record(c) for c in citations)
+                shown = (_cited_record(source, "source") for source in sources)
                 return {
                     "question": value.get("question"),
-                    **_cited_of([_cited_record(c) for c in citations]),
-                    **_shown_of(shown),
+                    **_papers_of("cited", ((r.n, r.paper_id, r.title) for r in cited)),
+                    **_papers_of("shown", ((r.n, r.paper_id, r.title) for r in shown)),
                 }
             return value
         if hasattr(value, "question"):  # rag.conversation.Turn and the like
@@ -292,9 +295,8 @@ class HistoryTurn(_Frozen):
             shown = value.sources() if callable(getattr(value, "sources", None)) else []
             return {
                 "question": value.question,
-                "cited_paper_ids": [pid for pid, _ in cited],
-                "cited_titles": [title for _, title in cited],
-                **_shown_of(shown),
+                **_papers_of("cited", ((n, pid, title) for n, (pid, title) in enumerate(cited))),  # in order
+                **_papers_of("shown", ((n, pid, title) for n, (pid, title) in enumerate(shown))),
             }
         raise PydanticCustomError(
             "turn", "a history turn must be a record with a question, not {kind}", {"kind": type(value).__name__}
@@ -365,20 +367,12 @@ def _cited_record(value: Any, what: str = "citation") -> _CitedRecord:
     )
 
 
-def _shown_of(shown: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-    """Papers an answer showed, in their numbered order, each once."""
+def _papers_of(kind: str, numbered: Iterable[tuple[int, str, str]]) -> dict[str, list[str]]:
+    """`{kind}_paper_ids` and `{kind}_titles` of (n, paper id, title) entries: by number [n], each paper once."""
     seen: dict[str, str] = {}
-    for pid, title in shown:
-        seen.setdefault(pid, title)
-    return {"shown_paper_ids": list(seen), "shown_titles": list(seen.values())}
-
-
-def _cited_of(citations: Sequence[Any]) -> dict[str, list[str]]:
-    """Papers cited, first cited first, each once."""
-    seen: dict[str, str] = {}
-    for citation in sorted(citations, key=lambda c: c.n):
-        seen.setdefault(citation.paper_id, citation.title)
-    return {"cited_paper_ids": list(seen), "cited_titles": list(seen.values())}
+    for _, paper_id, title in sorted(numbered, key=lambda entry: entry[0]):
+        seen.setdefault(paper_id, title)
+    return {f"{kind}_paper_ids": list(seen), f"{kind}_titles": list(seen.values())}
 
 
 class AskRequest(_Frozen):

@@ -171,8 +171,9 @@ def run_question(
         row["latency_ms"] = (time.perf_counter() - started) * 1e3
         row.update(cited=[], refused=False, answer=None)  # a baseline never refuses and writes no answer
         return row
-    # the history as a request carries it (rag.models.HistoryTurn), so the search ranked here is the answer's own
-    resolution = pipeline.resolve(text, pipeline.request(text, k, "auto", history).history)
+    # the history as a request carries it (rag.models.HistoryTurn), once: the search ranked here is the answer's own
+    turns = pipeline.request(text, k, "auto", history).history
+    resolution = pipeline.resolve(text, turns)
     retrieval = pipeline.search_resolved(resolution, max(RANK_DEPTH, k), DEPTH)
     row["retrieved"] = [s.paper.title for s in retrieval.sources[: max(RANK_DEPTH, k)]]
     row["retrieval_ms"] = (time.perf_counter() - started) * 1e3
@@ -182,7 +183,7 @@ def run_question(
         row.update(cited=[], refused=None, answer=None, latency_ms=row["retrieval_ms"])
         return row
     t0 = time.perf_counter()
-    answer = pipeline.ask(text, k=k, history=history, ranked=retrieval)  # searched once, above
+    answer = pipeline.ask(text, k=k, history=turns, ranked=retrieval)  # searched once, above
     row["standalone_question"] = answer.standalone_question
     row["latency_ms"] = row["retrieval_ms"] + (time.perf_counter() - t0) * 1e3  # what a user waits: both
     row.update(answer_fields(answer))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rag.config import MAX_TOP_K, MIN_TOP_K, Settings, get_settings
-from rag.models import MAX_HISTORY_TURNS, AskRequest, InvalidQuestion, Source
+from rag.models import MAX_HISTORY_TURNS, AskRequest, HistoryTurn, InvalidQuestion, Source
 from rag.ui.login import FailedLogins, LoginBackoff
 from rag.ui.rendering import (
     CSS,
@@ -161,10 +161,11 @@ def build_app(pipeline: Any = None, settings: Settings | None = None) -> Any:
                         used=answer.used_sources or None,  # None: fall back to the cited numbers
                         top_k=top_k,
                     )
-                    cited = {c.paper_id: c.title for c in sorted(answer.citations, key=lambda c: c.n)}
-                    turns[-1]["cited_paper_ids"], turns[-1]["cited_titles"] = list(cited), list(cited.values())
-                    shown = {s.paper.id: s.paper.title for s in sorted(answer.sources, key=lambda s: s.n)}
-                    turns[-1]["shown_paper_ids"], turns[-1]["shown_titles"] = list(shown), list(shown.values())
+                    # what a later follow-up reads of this turn: the papers cited and shown, as a request carries them
+                    record = HistoryTurn.model_validate(
+                        (question, answer), context={"max_question_chars": settings.max_question_chars}
+                    )
+                    turns[-1].update(record.model_dump(exclude={"question"}))
                     yield "", history, sources_panel(turns), "", turns
                     return
                 history[-1] = {"role": "assistant", "content": answer_message(text, turn, sources, notice)}
