@@ -301,7 +301,7 @@ class ExtractiveAnswerer:
             if aspect == "limitation":  # across papers: only those whose abstract names a weakness
                 stated = [(c, picked) for c, picked in items if any(WEAKNESS.search(p.sentence.text) for p in picked)]
                 items = stated or items[:1]
-            yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate)
+            yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate, plan.asked)
             for candidate, picked in items:
                 yield self._item(question, form, aspect, candidate, picked, tokenize, said)
             return
@@ -329,16 +329,18 @@ class ExtractiveAnswerer:
         return f"\n- {short_name(candidate.source.paper.title)} [{n}]: {quotes}"
 
     @staticmethod
-    def _set_lead(count: int, form: str, aspect: str, topic: str, predicate: str = "") -> str:
+    def _set_lead(count: int, form: str, aspect: str, topic: str, predicate: str = "", asked: str = "") -> str:
         """ "Five papers in the collection are about X:", in the question's own words where it has them
-        ("Which papers automate X?" -> "Seven papers in the collection automate X:")."""
+        ("Which papers automate X?" -> "Seven papers in the collection automate X:"; "What are the limitations
+        of X according to the papers?" -> "Six papers in the collection state limitations of X:")."""
         topic = TOPIC_LEAD.sub("", topic.strip().rstrip("?.!")).strip()
         topic = topic[:1].lower() + topic[1:] if topic[:2].istitle() else topic  # "Sparse autoencoders" mid-line
         many = count != 1
         noun = "papers" if many else "paper"
         verb = "are" if many else "is"
         if form == "limitation" or aspect == "limitation":
-            return f"{count_word(count)} {noun} in the collection {'state' if many else 'states'} limitations:"
+            state = "state" if many else "states"
+            return f"{count_word(count)} {noun} in the collection {state} {asked or 'limitations'}:"
         if predicate and len(predicate.split()) <= PREDICATE_WORDS:
             return f"{count_word(count)} {noun} in the collection {predicate if many else singular(predicate)}:"
         if topic and len(topic.split()) <= 8:

@@ -18,7 +18,15 @@ import numpy as np
 
 from rag.models import Source
 from rag.question import plain_question
-from rag.question.form import QuestionForm, asks_across, classify, set_asked_across, set_predicate, set_topic
+from rag.question.form import (
+    QuestionForm,
+    asks_across,
+    classify,
+    set_asked_across,
+    set_predicate,
+    set_topic,
+    weakness_of,
+)
 from rag.question.text import LIST_REFERENCE
 from rag.question.topic import Topic, across_topic, topic_of
 from rag.selection import (
@@ -78,6 +86,7 @@ class Plan:
     candidates: list[Candidate] = field(default_factory=list)
     topic: str = ""  # a set question's topic, for the lead line
     predicate: str = ""  # what a "which papers ..." question says of them, in its words, for the lead line
+    asked: str = ""  # what an across question asks for, in its words ("limitations of sparse autoencoders"), ditto
 
     @property
     def used(self) -> list[int]:
@@ -148,7 +157,7 @@ class Planner:
 
     def _scoring(self, question: str, plain: str, form: QuestionForm) -> tuple[QuestionForm, Topic | None]:
         """`scoring` for a question already tidied by `plain_question` (`plain`)."""
-        if (asks_across(question, form) or set_asked_across(plain, form)) and self.model.set_model is not None:
+        if across(question, plain, form) and self.model.set_model is not None:
             scoring = replace(form, form="set")
             return scoring, across_topic(plain) if self._reads_topic(scoring) else None
         return form, self._topic_of_plain(plain, form)
@@ -222,6 +231,7 @@ class Planner:
         """Choose the cited papers among the retrieved ones and number the sources shown."""
         plain = plain_question(question)  # tidied once for the form, the topic and the lead
         form = form or classify(plain)
+        asked_across = across(question, plain, form)
         scoring, topic = self._scoring(question, plain, form)
         candidates = self.candidates(scoring, retrieval, topic)
         query = retrieval.query
@@ -239,9 +249,17 @@ class Planner:
         for candidate in candidates:
             if candidate.source.n in renumbered:
                 candidate.source = renumbered[candidate.source.n]
+        if asked_across:  # its topic is read by `across_topic`; the set lead's reading of it ("raise") is not one
+            return Plan(form, shown, chosen, candidates, asked=weakness_of(plain))
         if form.form != "set":
             return Plan(form, shown, chosen, candidates)
         return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain))
+
+
+def across(question: str, plain: str, form: QuestionForm) -> bool:
+    """Whether a question asks what several papers say (`asks_across`, or a set question that opens on what it
+    asks, `set_asked_across`): its papers are chosen as a set over its topic."""
+    return asks_across(question, form) or set_asked_across(plain, form)
 
 
 class _NoHit:

@@ -229,6 +229,26 @@ def set_asked_across(plain: str, form: QuestionForm) -> bool:
     )
 
 
+# what the weakness is of, for the lead: "what challenges of continual learning with modules do the papers raise?"
+# -> "challenges of continual learning with modules"
+_WEAKNESS_OF = re.compile(
+    r"\b(?P<noun>limitations?|weakness(?:es)?|drawbacks?|shortcomings?|challenges?|problems?|downsides?|pitfalls?)"
+    r" (?P<preposition>of|with) (?P<of>[^,?;:]+?)"
+    r"(?= (?:do|does|did|according|that|which|in the|in this|here)\b|[,?;:]|$)",
+    re.IGNORECASE,
+)
+WEAKNESS_OF_WORDS = 8  # a longer object reads as a clause, not a thing: the lead says "limitations" alone
+
+
+def weakness_of(plain: str) -> str:
+    """The weaknesses a question asks for, in its own words, for an across answer's lead ("limitations of sparse
+    autoencoders"); "" when it names none or names them at clause length."""
+    match = _WEAKNESS_OF.search(" ".join(plain.split()))
+    if not match or len(match.group("of").split()) > WEAKNESS_OF_WORDS:
+        return ""
+    return f"{match.group('noun').lower()} {match.group('preposition').lower()} {match.group('of').strip()}"
+
+
 @dataclass(frozen=True)
 class QuestionForm:
     """A question's form, the rule that decided it, the aspect asked about, and a comparison's sides."""
@@ -373,4 +393,5 @@ __all__ = [
     "set_asked_across",
     "set_predicate",
     "set_topic",
+    "weakness_of",
 ]

@@ -10,7 +10,7 @@ from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.plan import among_asks_many
 from rag.conversation import ORDINALS, Turn, resolve
-from rag.question.form import QuestionForm, asks_across, set_asked_across
+from rag.question.form import QuestionForm, asks_across, set_asked_across, weakness_of
 from rag.selection import SelectionModel
 from rag.text import split_sentences
 
@@ -82,6 +82,22 @@ def test_a_limitation_question_quotes_limitations(pipeline):
     answer = pipeline.ask("What are the limitations of sparse autoencoders according to the papers here?")
     cues = re.compile(r"however|unable|insufficient|compromis|fail|limit|struggl|cannot|lack", re.I)
     assert any(cues.search(c.quote) for c in answer.citations), answer.text
+    lead = answer.text.split("\n")[0]
+    assert re.match(r"^[A-Z][a-z]+ papers in the collection state limitations of sparse autoencoders:$", lead), lead
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what challenges of continual learning with modules or per-task sub-networks do the papers in the collection "
+        "raise?",
+        "what Atari benchmarks and scores do papers in the collection report?",
+    ],
+)
+def test_an_across_answer_never_leads_with_the_set_reading_of_its_verb(pipeline, question):
+    """The set lead read these as "papers ... are about raise:" / "are about report:"."""
+    lead = pipeline.ask(question).text.split("\n")[0]
+    assert "are about" not in lead and re.match(r"^[A-Z][a-z]+ papers? in the collection \w+", lead), lead
 
 
 def test_a_question_across_papers_cites_each_paper_on_its_topic_in_its_own_form(pipeline):
@@ -217,6 +233,24 @@ def test_the_shipped_selection_model_is_fitted_on_tune_and_separates_the_asked_p
 )
 def test_a_set_lead_answers_in_the_questions_own_words(count, predicate, lead):
     assert ExtractiveAnswerer._set_lead(count, "set", "contribution", "the topic", predicate) == lead
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        (
+            "What are the limitations of sparse autoencoders according to the papers here?",
+            "limitations of sparse autoencoders",
+        ),
+        ("what problems with diffusion models do the papers point out?", "problems with diffusion models"),
+        ("what limitations do the papers here find when transformers search?", ""),  # no "of X"
+        ("what drawbacks of " + " ".join(["word"] * 9) + " do papers point out?", ""),  # a clause, not a thing
+    ],
+)
+def test_an_across_limitation_lead_names_what_the_question_asks_in_its_words(question, asked):
+    assert weakness_of(question) == asked
+    lead = ExtractiveAnswerer._set_lead(6, "limitation", "limitation", "", "", asked)
+    assert lead == f"Six papers in the collection state {asked or 'limitations'}:"
 
 
 def test_a_set_lead_with_neither_predicate_nor_topic_agrees_with_its_count():
