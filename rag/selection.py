@@ -553,7 +553,11 @@ def side_words(side: str) -> tuple[list[str], bool]:
 
 
 def _mentions(source: Source, side: str) -> int:
-    """2 if the paper's title carries the side's name, 1 if its abstract does, else 0.
+    """3 if the side is the paper's own name (its title, or the title's head before ":"), 2 if the title carries
+    the side's name, 1 if its abstract does, else 0.
+
+    "SPLADE" is the name of "SPLADE: Sparse Lexical ...", and only carried by "SPLADE v2: ...": a comparison of
+    SPLADE and ColBERT quotes the SPLADE paper, not its sequel.
 
     A name (MoTE, BT^2, LQ-LoRA) must appear whole, as a word of its own; a description ("token pooling", "lattice
     decoding") or a title-length name counts when two thirds of its words do.
@@ -561,6 +565,8 @@ def _mentions(source: Source, side: str) -> int:
     words, is_name = side_words(side)
     if not words:
         return 0
+    if _same_name(side, source.paper.title) or _same_name(side, source.paper.title.split(":", 1)[0]):
+        return 3
     # a name of TITLE_WORDS or more capitalised words is a title, typed from memory or shortened
     # ("The Linear Representation Hypothesis and the Geometry of LLMs" for "... of Large Language
     # Models"): two thirds of its words will do, like a description's
@@ -574,6 +580,15 @@ def _mentions(source: Source, side: str) -> int:
         if found >= need:
             return score
     return 0
+
+
+def _same_name(side: str, name: str) -> bool:
+    """The same name up to case, quotes, spacing and a trailing plural ("SAEs" ~ "SAE")."""
+
+    def plain(text: str) -> str:
+        return " ".join(re.sub(r"[\"'“”‘’]", "", text).lower().split()).removesuffix("s")
+
+    return bool(plain(side)) and plain(side) == plain(name)
 
 
 def assign_sides(sides: Sequence[str], candidates: Sequence[Candidate]) -> list[Candidate]:

@@ -78,6 +78,29 @@ def test_a_comparison_cites_each_side_and_never_quotes_a_link(pipeline):
     assert re.search(r"\n- [^\n,]+, in “[^”]+” \[\d+\]: ", answer.text), answer.text  # the other side names its paper
 
 
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("Compare SPLADE and ColBERT", {"SPLADE": "SPLADE: Sparse Lexical and Expansion Model for First Stage"}),
+        (
+            "How do SPLADE v2 and SPLADE differ?",
+            {
+                "SPLADE v2": "SPLADE v2: Sparse Lexical and Expansion Model for Information Retrieval",
+                "SPLADE": "SPLADE: Sparse Lexical and Expansion Model for First Stage",
+            },
+        ),
+    ],
+)
+def test_a_comparison_side_is_quoted_from_the_paper_it_names_not_a_sequel(pipeline, question, sides):
+    """ "SPLADE" was quoted from SPLADE v2, whose title also carries the name."""
+    answer = pipeline.ask(question)
+    by_n = {s.n: s.paper.title for s in answer.sources}
+    for side, title in sides.items():
+        item = re.search(rf"^- {re.escape(side)}(?:, in “[^”]+”)? \[(\d+)\]:", answer.text, re.M)
+        assert item, answer.text
+        assert by_n[int(item.group(1))].startswith(title), answer.text
+
+
 def test_a_limitation_question_quotes_limitations(pipeline):
     answer = pipeline.ask("What are the limitations of sparse autoencoders according to the papers here?")
     cues = re.compile(r"however|unable|insufficient|compromis|fail|limit|struggl|cannot|lack", re.I)
