@@ -220,8 +220,10 @@ def sentence_features(
             "title_words": sum(idf(t) for t in title_terms & words) / title_mass,
             "names_paper": float(bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None),
         }
+        unnamed = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", " ", text) if name else text
         for cue, pattern in CUES.items():
-            hit = float(bool(pattern.search(text)))
+            # asked for data, the paper's own name ("MIGA") is capitalised like a dataset and names none
+            hit = float(bool(pattern.search(unnamed if cue == "data" and ask == "data" else text)))
             row[cue] = hit
             row[f"{cue}_x_{ask}"] = hit
         row[f"position_x_{ask}"] = row["position"]

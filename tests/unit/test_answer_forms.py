@@ -134,6 +134,12 @@ def test_a_question_across_papers_cites_each_paper_on_its_topic_in_its_own_form(
     assert check_citations(answer.text, answer.sources).removed == []
 
 
+def test_asked_for_data_the_answer_quotes_the_data_not_the_papers_name(pipeline):
+    """Every MIGA sentence read as naming data ("MIGA" is capitalised like a dataset): the answer quoted its intro."""
+    answer = pipeline.ask("What datasets does MIGA evaluate on?")
+    assert any("CSI300" in c.quote for c in answer.citations), answer.text
+
+
 def test_a_summary_gives_problem_method_result_in_that_order(pipeline):
     answer = pipeline.ask("Summarize the Monet paper.")
     assert answer.form == "summary"
