@@ -298,13 +298,16 @@ class ExtractiveAnswerer:
         if len(chosen) >= 2 or form == "set":
             weak = aspect == "limitation"
             items = [(c, [self.item_sentence(question, form, aspect, c, tokenize, weak)]) for c in chosen]
+            stated = items
             if aspect == "limitation":  # across papers: only those whose abstract names a weakness
                 stated = [(c, picked) for c, picked in items if any(WEAKNESS.search(p.sentence.text) for p in picked)]
+            if stated or form == "set":
                 items = stated or items[:1]
-            yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate, plan.asked)
-            for candidate, picked in items:
-                yield self._item(question, form, aspect, candidate, picked, tokenize, said)
-            return
+                yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate, plan.asked)
+                for candidate, picked in items:
+                    yield self._item(question, form, aspect, candidate, picked, tokenize, said)
+                return
+            # no cited paper names a weakness: the first one's answer, with no lead saying it "states limitations"
         candidate = chosen[0]
         # limitations asked of the papers here, even with one cited: quote a stated weakness, as a set item does
         weak = aspect == "limitation" and asks_across_papers(question)

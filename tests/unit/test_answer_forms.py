@@ -134,6 +134,16 @@ def test_a_question_across_papers_cites_each_paper_on_its_topic_in_its_own_form(
     assert check_citations(answer.text, answer.sources).removed == []
 
 
+def test_a_lead_says_papers_state_limitations_only_when_a_quote_names_one(pipeline):
+    """Matryoshka Representation Learning's abstract names no weakness: the answer led "One paper in the collection
+    states limitations:" over a list of its gains."""
+    answer = pipeline.ask("What are the weaknesses of Matryoshka Representation Learning?")
+    cues = re.compile(r"however|unable|insufficient|compromis|fail|limit|struggl|cannot|lack|drawback", re.I)
+    if not any(cues.search(c.quote) for c in answer.citations):
+        assert "limitations:" not in answer.text, answer.text
+    assert answer.text.startswith("From “Matryoshka Representation Learning” ["), answer.text
+
+
 def test_asked_for_data_the_answer_quotes_the_data_not_the_papers_name(pipeline):
     """Every MIGA sentence read as naming data ("MIGA" is capitalised like a dataset): the answer quoted its intro."""
     answer = pipeline.ask("What datasets does MIGA evaluate on?")
