@@ -16,6 +16,7 @@ from rag.question.names import (
     CorpusNames,
     coined,
     contains_token,
+    outside_longer_names,
 )
 from rag.question.spelling import Speller, respell
 from rag.question.text import WORD
@@ -93,6 +94,7 @@ class QueryAnalyzer:
             for name in self._names_by_first_word.get(word, ())
             if contains_token(lowered, name)
         ]
+        named_as = outside_longer_names(lowered, named_as)
         named = [pid for name in named_as for pid in names.title_names[name] if pid not in absent]
         coined_here = [
             pid

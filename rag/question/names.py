@@ -10,6 +10,7 @@ corpus; it is built with the index and saved in its snapshot.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.question.acronyms import COMMON_ACRONYMS, COMMON_NAMES, mine_acronyms
@@ -42,6 +43,24 @@ def contains_token(text: str, name: str) -> bool:
     without compiling a pattern (at 10x a question is checked against ~150 names).
     """
     return name in text and whole_token(name, plural=True).search(text) is not None
+
+
+def outside_longer_names(text: str, names: Sequence[str]) -> list[str]:
+    """The names `text` holds somewhere other than inside a longer one of them: "matryoshka representation
+    learning" names that paper, not also "Representation Learning: A Review ..." whose head it contains."""
+    kept = []
+    for name in names:
+        longer = [other for other in names if len(other) > len(name) and name in other]  # substring first: cheap
+        longer = [other for other in longer if contains_token(other, name)]
+        if not longer:
+            kept.append(name)
+            continue
+        rest = text
+        for other in longer:
+            rest = whole_token(other, plural=True).sub(" ", rest)
+        if contains_token(rest, name):
+            kept.append(name)
+    return kept
 
 
 def coined(word: str) -> bool:

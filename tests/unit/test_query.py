@@ -110,6 +110,19 @@ def test_named_paper_is_spotted_case_insensitively(analyzer):
     assert analyzer.analyze("what is a hypothesis?").named == []
 
 
+def test_a_title_name_inside_a_longer_one_the_question_uses_names_nothing():
+    """ "Matryoshka representation learning" named "Representation Learning: A Review ..." too, by its head."""
+    analyzer = make_analyzer(
+        {"mrl": "We learn nested embeddings.", "rev": "We review the field."},
+        {"mrl": "Matryoshka Representation Learning", "rev": "Representation Learning: A Review and New Perspectives"},
+        {"nested": 1, "embeddings": 3, "review": 2, "field": 5},
+    )
+    assert analyzer.analyze("How does Matryoshka representation learning work?").named == ["mrl"]
+    both = analyzer.analyze("compare representation learning with matryoshka representation learning").named
+    assert sorted(both) == ["mrl", "rev"]  # named apart as well: both
+    assert analyzer.analyze("a review of representation learning").named == ["rev"]
+
+
 def test_switches_turn_stripping_and_expansion_off(analyzer):
     query = analyzer.analyze("Which paper tackles TSP?", strip=False, expand=False)
     assert query.text == "Which paper tackles TSP?"
