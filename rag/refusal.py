@@ -23,7 +23,7 @@ import numpy as np
 from rag.landmarks import Landmark
 from rag.models import Paper, PaperHit
 from rag.question import QUOTED, CorpusNames, Query, coins, contains_token, discusses, quotes_a_name
-from rag.question.names import MAX_NAME_DF
+from rag.question.names import MAX_NAME_DF, goes_by
 from rag.question.text import TOKEN
 from rag.refusal_model import AnswerabilityModel, Verdict
 
@@ -256,7 +256,11 @@ class Refusal:
 
     def discussed(self, topic: str, hits: Sequence[PaperHit]) -> bool:
         """Is one of these papers about `topic` (not just mentioning it once)?"""
-        return any(discusses(self.papers[h.paper_id].title, self.papers[h.paper_id].abstract, topic) for h in hits)
+        return any(
+            discusses(self.papers[h.paper_id].title, self.papers[h.paper_id].abstract, topic)
+            or goes_by(self.papers[h.paper_id].abstract, topic)
+            for h in hits
+        )
 
     def names_paper(self, name: str, hits: Sequence[PaperHit]) -> bool:
         """Is `name` the title (or a title word, or the coined name) of one of these papers?
@@ -271,6 +275,9 @@ class Refusal:
         return any(
             h.paper_id in owners
             or contains_token(self.papers[h.paper_id].title.lower().split(":")[0], name)  # the stem only as a name
-            or (rare and coins(self.papers[h.paper_id].abstract, name))
+            or (
+                rare
+                and (coins(self.papers[h.paper_id].abstract, name) or goes_by(self.papers[h.paper_id].abstract, name))
+            )
             for h in hits
         )

@@ -27,7 +27,7 @@ ASKS_ABOUT = re.compile(
 ASKS_ABOUT_TOPIC = re.compile(
     r"^\s*(?i:what(?:'s|\s+is|\s+are)|explain|describe|tell\s+me\s+about|how\s+(?:does|do)"
     r"|which\s+paper\s+(?:introduced|proposed))\s+(?i:the\s+|a\s+|an\s+)?"
-    r"([a-z][a-z0-9\-]+(?:\s+[A-Za-z0-9\-]+){0,3}?)(?i:\s+work)?\s*[?.!]*\s*$"
+    r"(?!(?:the|a|an)\s)([a-z][a-z0-9\-]+(?:\s+[A-Za-z0-9\-]+){0,3}?)(?i:\s+work)?\s*[?.!]*\s*$"
 )
 # Words that end a topic without naming it: "the clustering part" is about clustering.
 GENERIC_HEADS = frozenset(

@@ -107,6 +107,14 @@ def coins(abstract: str, name: str) -> bool:
     return _introduces(abstract, whole_token(name, flags=re.IGNORECASE))
 
 
+def goes_by(abstract: str, name: str) -> bool:
+    """The abstract uses `name` at least twice, alone or as the head of its own coined names ("trained on Othello
+    gameplay ... We analyze OthelloGPT"): a paper its reader would call "the Othello paper"."""
+    alone = len(whole_token(name, plural=True, flags=re.IGNORECASE).findall(abstract))
+    heading = len(re.findall(rf"(?<![\w\-])(?i:{re.escape(name)})(?=[A-Z0-9]|-[A-Za-z])", abstract))
+    return alone + heading >= 2
+
+
 def _introduces(abstract: str, pattern: re.Pattern[str]) -> bool:
     uses = len(pattern.findall(abstract))
     if uses != 1:  # twice or more: introduced; never: nothing to look for sentence by sentence

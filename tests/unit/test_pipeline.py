@@ -46,6 +46,14 @@ def test_off_corpus_question_is_refused_with_no_citations(pipeline):
     assert len(answer.closest) == 3  # the best titles still shown, cited for nothing
 
 
+def test_the_x_paper_is_the_paper_whose_abstract_goes_by_x(pipeline):
+    """ "Othello" names no paper, but one abstract trains "OthelloGPT" on "Othello gameplay": it was refused."""
+    answer = pipeline.ask("What does the Othello paper find?")
+    assert answer.citations and answer.citations[0].title == "How GPT learns layer by layer", answer.text
+    for absent in ("What is Deep Sets?", "tell me about the BERT paper"):  # still not here
+        assert pipeline.ask(absent).citations == [], absent
+
+
 def test_a_wrong_refusal_still_shows_the_right_title_among_the_closest(pipeline):
     """Test half: the one answerable question still refused (famous names as context, which its
     abstract never uses); the user still sees the paper, cited or among the closest titles."""

@@ -110,6 +110,16 @@ def test_named_paper_is_spotted_case_insensitively(analyzer):
     assert analyzer.analyze("what is a hypothesis?").named == []
 
 
+def test_a_paper_goes_by_a_rare_word_it_uses_alone_or_as_the_head_of_its_own_names():
+    from rag.question.names import goes_by
+
+    othello = "We analyze OthelloGPT, a GPT-based model trained on Othello gameplay. OthelloGPT learns layer by layer."
+    assert goes_by(othello, "othello")  # "Othello" once, heading "OthelloGPT" twice
+    assert goes_by("An Othello-playing network. Othello boards.", "othello")
+    assert not goes_by("... as well as all Capsule Network proposals.", "capsule network")  # in passing
+    assert not goes_by("We study Othellos once.", "othel")  # no head of a word that goes on in lower case
+
+
 def test_a_title_name_inside_a_longer_one_the_question_uses_names_nothing():
     """ "Matryoshka representation learning" named "Representation Learning: A Review ..." too, by its head."""
     analyzer = make_analyzer(
@@ -194,6 +204,7 @@ def test_a_lower_case_word_names_a_paper_only_when_rare(chunks_using_it, named):
         ("Which paper introduced matching networks?", "matching networks"),
         ("What is HYPO?", ""),  # a name: asked for by name instead
         ("What is the best way to cluster images without labels?", ""),  # more than a topic
+        ("Tell me about the Othello paper", ""),  # "the" is no lower-case topic (it read "the Othello paper")
     ],
 )
 def test_a_short_question_about_one_topic_names_it(analyzer, question, topic):
