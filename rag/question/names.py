@@ -102,6 +102,27 @@ def coined_words(texts: dict[str, str]) -> dict[str, list[str]]:
     return {n: sorted(p) for n, p in names.items()}
 
 
+# "these networks, dubbed sinusoidal representation networks or Sirens, ...", "a system called Nugget"
+DUBBED = re.compile(
+    r"\b(?:dubbed|called|termed|coined|named)\s+(?:as\s+)?(?:an?\s+|the\s+)?([^,.;:()]{1,60})", re.IGNORECASE
+)
+
+
+def dubbed_names(abstracts: dict[str, str]) -> dict[str, list[str]]:
+    """Names an abstract gives its work in words that do not look coined ("dubbed ... Sirens", "called Nugget"):
+    the one capitalised word of the phrase after "dubbed/called/termed", lower-cased, and its singular."""
+    names: dict[str, set[str]] = {}
+    for pid, abstract in abstracts.items():
+        for match in DUBBED.finditer(abstract):
+            capitalised = [w for w in NAME_TOKEN.findall(match.group(1)) if w[0].isupper()]
+            if len(capitalised) != 1 or len(capitalised[0]) < 3:
+                continue  # none, or a phrase of several ("called Supervised Explicit Semantic Analysis")
+            word = capitalised[0].lower()
+            for form in {word, re.sub(r"(?<=\w{3})s$", "", word)}:
+                names.setdefault(form, set()).add(pid)
+    return {n: sorted(p) for n, p in names.items()}
+
+
 def coins(abstract: str, name: str) -> bool:
     """The abstract introduces `name` (used twice, or in a "we propose ..." sentence), not just cites it."""
     return _introduces(abstract, whole_token(name, flags=re.IGNORECASE))
@@ -149,6 +170,9 @@ def abstract_names(
         owners = [pid for pid in pids if coins(abstracts[pid], name)]
         if owners:
             names[name] = owners
+    for name, pids in dubbed_names(abstracts).items():  # named in so many words: introduced, whatever it looks like
+        if len(pids) <= max_papers and name not in COMMON_NAMES:
+            names[name] = sorted({*names.get(name, []), *pids})
     return names
 
 

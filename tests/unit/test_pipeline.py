@@ -54,6 +54,13 @@ def test_the_x_paper_is_the_paper_whose_abstract_goes_by_x(pipeline):
         assert pipeline.ask(absent).citations == [], absent
 
 
+def test_a_paper_named_by_the_name_its_abstract_dubs_it_is_answered(pipeline):
+    """SIREN's abstract calls its networks "sinusoidal representation networks or Sirens": it was refused (0.64)."""
+    answer = pipeline.ask("What accuracy does the SIREN paper report?")
+    assert answer.citations, answer.text
+    assert answer.citations[0].title == "Implicit Neural Representations with Periodic Activation Functions"
+
+
 def test_a_wrong_refusal_still_shows_the_right_title_among_the_closest(pipeline):
     """Test half: the one answerable question still refused (famous names as context, which its
     abstract never uses); the user still sees the paper, cited or among the closest titles."""

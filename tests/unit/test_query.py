@@ -110,6 +110,21 @@ def test_named_paper_is_spotted_case_insensitively(analyzer):
     assert analyzer.analyze("what is a hypothesis?").named == []
 
 
+def test_a_name_an_abstract_gives_in_so_many_words_is_its_name_whatever_it_looks_like():
+    from rag.question.names import dubbed_names
+
+    names = dubbed_names(
+        {
+            "siren": "We propose periodic activations; these networks, dubbed sinusoidal representation networks or "
+            "Sirens, fit signals.",
+            "nugget": "We propose a solution called Nugget, which encodes language.",
+            "sesa": "We propose a model called Supervised Explicit Semantic Analysis (SESA).",  # several capitals
+            "slots": "Objects are bound to representations called slots.",  # no capital: a word, not a name
+        }
+    )
+    assert names == {"sirens": ["siren"], "siren": ["siren"], "nugget": ["nugget"]}
+
+
 def test_a_paper_goes_by_a_rare_word_it_uses_alone_or_as_the_head_of_its_own_names():
     from rag.question.names import goes_by
 
