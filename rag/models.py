@@ -32,6 +32,12 @@ class Paper(_Frozen):
     abstract: str
     seed_files: list[str] = Field(default_factory=list)
 
+    @property
+    def short_name(self) -> str:
+        """ "SPLADE: Sparse Lexical ..." -> "SPLADE"; a title with no short head (five words at most) stays whole."""
+        head = self.title.split(":", 1)[0].strip()
+        return head if ":" in self.title and 0 < len(head.split()) <= 5 else self.title
+
 
 class Chunk(_Frozen):
     """A slice of an abstract; `start`/`end` are character offsets into it."""

@@ -669,6 +669,8 @@ def choose(
             first = likeliest
         shown = [c for c in ranked if c.source.n <= k and c is not first]
         chosen = [first]
+        if form.form == "summary":  # a summary is of one paper: the one asked about ("Tell me about SPLADE")
+            return chosen
         if shown:
             second = shown[0]
             if (

@@ -36,7 +36,7 @@ from rag.answer.sentence_scorer import (
     shunned,
 )
 from rag.answer.spans import Asked, SpanChoice, choose_span, said_words
-from rag.models import Source
+from rag.models import Paper, Source
 from rag.question.form import as_written, asks_across_papers
 from rag.selection import Candidate
 from rag.text import Sentence, split_sentences
@@ -94,9 +94,8 @@ def singular(predicate: str) -> str:
 
 
 def short_name(title: str) -> str:
-    """ "SPLADE: Sparse Lexical ..." -> "SPLADE"; a title with no short head stays whole."""
-    head = title.split(":", 1)[0].strip()
-    return head if ":" in title and 0 < len(head.split()) <= 5 else title
+    """ "SPLADE: Sparse Lexical ..." -> "SPLADE"; a title with no short head stays whole (`Paper.short_name`)."""
+    return Paper(id="", title=title, abstract="").short_name
 
 
 def side_label(side: str, title: str) -> str:

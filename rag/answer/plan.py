@@ -231,6 +231,8 @@ class Planner:
         """Choose the cited papers among the retrieved ones and number the sources shown."""
         plain = plain_question(question)  # tidied once for the form, the topic and the lead
         form = form or classify(plain)
+        if form.form == "comparison":
+            form = replace(form, sides=named_sides(form.sides, retrieval))
         asked_across = across(question, plain, form)
         scoring, topic = self._scoring(question, plain, form)
         candidates = self.candidates(scoring, retrieval, topic)
@@ -254,6 +256,25 @@ class Planner:
         if form.form != "set":
             return Plan(form, shown, chosen, candidates)
         return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain))
+
+
+# a comparison side that only points back ("How does it compare to ColBERT?" after an answer about SPLADE v2)
+POINTING_SIDE = re.compile(
+    r"^(?:it|this|that|this one|that one|(?:this|that|the) (?:paper|work|method|model|approach|one))$", re.IGNORECASE
+)
+
+
+def named_sides(sides: tuple[str, ...], retrieval: Retrieval) -> tuple[str, ...]:
+    """A comparison's sides with one that only points back named: the short name of the paper under discussion
+    (the first the question names or the conversation carries, `Query.named`), so the answer reads "Comparing
+    SPLADE v2 and ColBERT", not "Comparing it and ColBERT ... No paper in the collection is about it itself"."""
+    if not any(POINTING_SIDE.match(side.strip()) for side in sides):
+        return sides
+    papers = {s.paper.id: s.paper for s in retrieval.sources}
+    named = [papers[pid] for pid in retrieval.query.named if pid in papers]
+    if not named:
+        return sides
+    return tuple(named[0].short_name if POINTING_SIDE.match(side.strip()) else side for side in sides)
 
 
 def across(question: str, plain: str, form: QuestionForm) -> bool:

@@ -184,6 +184,7 @@ def title_names(titles: dict[str, str]) -> dict[str, list[str]]:
     no paper's name.
     """
     names: dict[str, list[str]] = {}
+    own: dict[str, list[str]] = {}
     for pid, title in titles.items():
         head = title.split(":", 1)[0].strip() if ":" in title else ""
         candidates = set()
@@ -199,7 +200,11 @@ def title_names(titles: dict[str, str]) -> dict[str, list[str]]:
                 candidates.add(word.lower())
         for name in candidates:
             names.setdefault(name, []).append(pid)
-    return {n: pids for n, pids in names.items() if len(pids) <= 2 and n not in COMMON_NAMES}
+            if name in (head.lower(), title.lower().rstrip("?!.")):
+                own.setdefault(name, []).append(pid)
+    # a name that is one paper's own (its head or whole title) names that paper, not also a sequel carrying it as
+    # a word ("SPLADE" is "SPLADE: Sparse Lexical ...", not "SPLADE v2: ...")
+    return {n: own.get(n, pids) for n, pids in names.items() if len(pids) <= 2 and n not in COMMON_NAMES}
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,16 @@ def test_asked_for_data_the_answer_quotes_the_data_not_the_papers_name(pipeline)
     assert any("CSI300" in c.quote for c in answer.citations), answer.text
 
 
+def test_a_follow_up_comparison_names_the_paper_it_points_back_to(pipeline):
+    """ "Tell me about SPLADE" summarised SPLADE v2; then "How does it compare to ColBERT?" read "Comparing it and
+    ColBERT: ... No paper in the collection is about it itself." """
+    first = pipeline.ask("Tell me about SPLADE")
+    assert first.text.startswith("“SPLADE: Sparse Lexical and Expansion Model for First Stage Ranking” ["), first.text
+    answer = pipeline.ask("How does it compare to ColBERT?", history=[("Tell me about SPLADE", first)])
+    assert answer.text.startswith("Comparing SPLADE and ColBERT:"), answer.text
+    assert "about it itself" not in answer.text
+
+
 def test_a_summary_gives_problem_method_result_in_that_order(pipeline):
     answer = pipeline.ask("Summarize the Monet paper.")
     assert answer.form == "summary"

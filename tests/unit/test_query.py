@@ -60,6 +60,18 @@ def test_mine_acronyms_reads_long_forms_defined_in_abstracts():
     assert "csi300" not in found
 
 
+def test_a_name_that_is_one_papers_own_names_that_paper_not_a_sequel_carrying_it():
+    names = title_names(
+        {
+            "v1": "SPLADE: Sparse Lexical and Expansion Model for First Stage Ranking",
+            "v2": "SPLADE v2: Sparse Lexical and Expansion Model for Information Retrieval",
+            "x": "Beyond SPLADE-style Sparsity",  # no paper's own name: a word of both
+        }
+    )
+    assert names["splade"] == ["v1"]
+    assert names["splade v2"] == ["v2"]
+
+
 def test_title_names_keep_coined_words_and_drop_shared_ones():
     names = title_names(
         {
