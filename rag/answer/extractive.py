@@ -306,8 +306,8 @@ class ExtractiveAnswerer:
                 for candidate, picked in items:
                     yield self._item(question, form, aspect, candidate, picked, tokenize, said)
                 return
-            # no cited paper names a weakness: the first one's answer, with no lead saying it "states limitations"
-        candidate = chosen[0]
+            # no cited paper names a weakness: one paper's answer, with no lead saying it "states limitations"
+        candidate = next((c for c in chosen if c.source.paper.id in plan.named), chosen[0])  # the one it names
         # limitations asked of the papers here, even with one cited: quote a stated weakness, as a set item does
         weak = aspect == "limitation" and asks_across_papers(question)
         picked = self.best(question, form, aspect, candidate, tokenize, SINGLE_SENTENCES, weak)

@@ -87,6 +87,7 @@ class Plan:
     topic: str = ""  # a set question's topic, for the lead line
     predicate: str = ""  # what a "which papers ..." question says of them, in its words, for the lead line
     asked: str = ""  # what an across question asks for, in its words ("limitations of sparse autoencoders"), ditto
+    named: list[str] = field(default_factory=list)  # ids of the papers the question names: one of them leads
 
     @property
     def used(self) -> list[int]:
@@ -252,10 +253,10 @@ class Planner:
             if candidate.source.n in renumbered:
                 candidate.source = renumbered[candidate.source.n]
         if asked_across:  # its topic is read by `across_topic`; the set lead's reading of it ("raise") is not one
-            return Plan(form, shown, chosen, candidates, asked=weakness_of(plain))
+            return Plan(form, shown, chosen, candidates, asked=weakness_of(plain), named=named)
         if form.form != "set":
-            return Plan(form, shown, chosen, candidates)
-        return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain))
+            return Plan(form, shown, chosen, candidates, named=named)
+        return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain), named=named)
 
 
 # a comparison side that only points back ("How does it compare to ColBERT?" after an answer about SPLADE v2)

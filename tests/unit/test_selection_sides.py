@@ -36,7 +36,9 @@ def test_a_name_is_a_whole_word_not_the_start_of_another():
     assert not _mentions(derive.source, "DER")
     assert not _mentions(derive.source, "CLIP")
     der = _candidate(2, "DER: Dynamically Expandable Representation", "DERs grow.", 0.5)
-    assert _mentions(der.source, "DER") == 2
+    assert _mentions(der.source, "DER") == 3  # its own name
+    sequel = _candidate(5, "DER v2: Dynamically Expandable Again", "It grows.", 0.5)
+    assert _mentions(sequel.source, "DER") == 2  # a title that carries the name
     plural = _candidate(3, "Plain title", "We compare several CLIPs and CLIP-like models.", 0.5)
     assert _mentions(plural.source, "CLIP") == 1
     # a description's words may still run on: "decoding" counts for "decod..." prefixes
