@@ -23,8 +23,10 @@ import numpy as np
 from rag.landmarks import Landmark
 from rag.models import Paper, PaperHit
 from rag.question import QUOTED, CorpusNames, Query, coins, contains_token, discusses, quotes_a_name
+from rag.question.form import comparison_sides
 from rag.question.names import MAX_NAME_DF, goes_by
 from rag.question.text import TOKEN
+from rag.question.tidy import plain_question
 from rag.refusal_model import AnswerabilityModel, Verdict
 
 MAX_SHORT_ASK = 6  # words (boilerplate stripped) of a question that asks for one thing only
@@ -158,9 +160,18 @@ def decide(
     verdict = model.verdict(probability)
     if set(query.only_name) & {h.paper_id for h in fused[:k]}:
         verdict = "answer"
+    elif compares_a_shown_paper(query, fused[:k]):
+        verdict = "answer"  # "Compare KERPLE and ALiBi": KERPLE's side is answered, ALiBi's said to be absent
     elif evidence.get("asked_name_absent") and (query.asked_topic or len(query.text.split()) <= MAX_SHORT_ASK):
         verdict = "refuse"  # "Which paper introduced capsule networks?": no paper here is that one
     return probability, verdict
+
+
+def compares_a_shown_paper(query: Query, shown: Sequence[PaperHit]) -> bool:
+    """A comparison (two sides, `comparison_sides`) one of whose sides names a shown paper: the answer quotes
+    that side and says the other has no paper here (`ExtractiveAnswerer`), rather than hide the one it has."""
+    named = set(query.named) & {h.paper_id for h in shown}
+    return bool(named) and len(comparison_sides(plain_question(query.question))) == 2
 
 
 def outside(landmark: Landmark | None, cosine: float, evidence: dict[str, float]) -> Landmark | None:

@@ -61,6 +61,14 @@ def test_a_paper_named_by_the_name_its_abstract_dubs_it_is_answered(pipeline):
     assert answer.citations[0].title == "Implicit Neural Representations with Periodic Activation Functions"
 
 
+def test_a_comparison_with_one_side_here_answers_it_and_says_the_other_is_not(pipeline):
+    """ "Compare KERPLE and ALiBi" was refused (0.53): ALiBi has no paper here, but KERPLE does."""
+    answer = pipeline.ask("Compare KERPLE and ALiBi")
+    assert answer.citations and answer.citations[0].title.startswith("KERPLE"), answer.text
+    assert answer.text.rstrip().endswith("No paper in the collection is about ALiBi itself."), answer.text
+    assert pipeline.ask("Compare BERT and GPT-2").citations == []  # neither side here: still refused
+
+
 def test_a_wrong_refusal_still_shows_the_right_title_among_the_closest(pipeline):
     """Test half: the one answerable question still refused (famous names as context, which its
     abstract never uses); the user still sees the paper, cited or among the closest titles."""
