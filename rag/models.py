@@ -24,6 +24,12 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+def short_name(title: str) -> str:
+    """ "SPLADE: Sparse Lexical ..." -> "SPLADE"; a title with no short head (five words at most) stays whole."""
+    head = title.split(":", 1)[0].strip()
+    return head if ":" in title and 0 < len(head.split()) <= 5 else title
+
+
 class Paper(_Frozen):
     """One unique paper of the corpus; `id` derives from the normalised title."""
 
@@ -34,9 +40,8 @@ class Paper(_Frozen):
 
     @property
     def short_name(self) -> str:
-        """ "SPLADE: Sparse Lexical ..." -> "SPLADE"; a title with no short head (five words at most) stays whole."""
-        head = self.title.split(":", 1)[0].strip()
-        return head if ":" in self.title and 0 < len(head.split()) <= 5 else self.title
+        """The title's short name (`short_name`)."""
+        return short_name(self.title)
 
 
 class Chunk(_Frozen):

@@ -36,7 +36,7 @@ from rag.answer.sentence_scorer import (
     shunned,
 )
 from rag.answer.spans import Asked, SpanChoice, choose_span, said_words
-from rag.models import Paper, Source
+from rag.models import Source, short_name
 from rag.question.form import as_written, asks_across_papers
 from rag.selection import Candidate
 from rag.text import Sentence, split_sentences
@@ -91,11 +91,6 @@ def singular(predicate: str) -> str:
     else:
         verb += "s"
     return f"{verb} {rest}".strip()
-
-
-def short_name(title: str) -> str:
-    """ "SPLADE: Sparse Lexical ..." -> "SPLADE"; a title with no short head stays whole (`Paper.short_name`)."""
-    return Paper(id="", title=title, abstract="").short_name
 
 
 def side_label(side: str, title: str) -> str:

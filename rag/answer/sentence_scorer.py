@@ -200,6 +200,7 @@ def sentence_features(
     title_terms = set(tokenize(title))
     title_mass = sum(idf(t) for t in title_terms) or 1.0
     name = paper_name(title)
+    own_name = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)") if name else None
     rows = []
     for index, (text, cos, words) in enumerate(zip(texts, cosines, word_sets, strict=True)):
         row = {
@@ -218,12 +219,12 @@ def sentence_features(
             "number": float(bool(NUMBER.search(text))),
             "log_words": math.log1p(len(text.split())),
             "title_words": sum(idf(t) for t in title_terms & words) / title_mass,
-            "names_paper": float(bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None),
+            "names_paper": float(own_name is not None and own_name.search(text) is not None),
         }
-        unnamed = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", " ", text) if name else text
+        # asked for data, the paper's own name ("MIGA") is capitalised like a dataset and names none
+        data_text = own_name.sub(" ", text) if own_name is not None and ask == "data" else text
         for cue, pattern in CUES.items():
-            # asked for data, the paper's own name ("MIGA") is capitalised like a dataset and names none
-            hit = float(bool(pattern.search(unnamed if cue == "data" and ask == "data" else text)))
+            hit = float(bool(pattern.search(data_text if cue == "data" else text)))
             row[cue] = hit
             row[f"{cue}_x_{ask}"] = hit
         row[f"position_x_{ask}"] = row["position"]
