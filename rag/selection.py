@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -615,6 +615,13 @@ def assign_sides(sides: Sequence[str], candidates: Sequence[Candidate]) -> list[
     return best[1]
 
 
+class Choice(NamedTuple):
+    """The candidates the answer cites, in retrieval order, and the one of them that leads (`choice`)."""
+
+    chosen: list[Candidate]
+    lead: Candidate | None  # None only when nothing is cited
+
+
 def choose(
     form: QuestionForm,
     candidates: Sequence[Candidate],
@@ -624,16 +631,32 @@ def choose(
     named: Collection[str] = (),
     pool: bool = False,
 ) -> list[Candidate]:
-    """The candidates the answer cites, in retrieval order (see the module docstring for the rule).
+    """The candidates the answer cites, in retrieval order: `choice` without its lead."""
+    return choice(form, candidates, model, k, many, named, pool).chosen
+
+
+def choice(
+    form: QuestionForm,
+    candidates: Sequence[Candidate],
+    model: SelectionModel,
+    k: int,
+    many: bool = False,
+    named: Collection[str] = (),
+    pool: bool = False,
+) -> Choice:
+    """The candidates the answer cites, in retrieval order (see the module docstring for the rule), and
+    the one that leads: the paper a single-paper answer quotes.
 
     `many`: the question asks across papers ("limitations ... according to the papers here"), so it
     takes the set rule whatever its form; with `pool` it asks which of the last answer's papers fit
     ("which of them work on images?"), cut at the model's `pool_threshold`. `named`: ids of the papers
     the question names by a title name ("Tell me about VSA."); a single-paper answer always cites a
-    shown paper it names.
+    shown paper it names, and it leads. A set or a comparison has no lead of its own: the first cited
+    paper the question names leads, else the first cited (what a limitation answer across papers whose
+    quotes state no weakness falls back to, `ExtractiveAnswerer`).
     """
     if not candidates:
-        return []
+        return Choice([], None)
     ranked = sorted(candidates, key=lambda c: -c.probability)
     best = ranked[0]
     if form.form == "set" or many:
@@ -670,7 +693,7 @@ def choose(
         shown = [c for c in ranked if c.source.n <= k and c is not first]
         chosen = [first]
         if form.form == "summary":  # a summary is of one paper: the one asked about ("Tell me about SPLADE")
-            return chosen
+            return Choice(chosen, first)
         if shown:
             second = shown[0]
             if (
@@ -679,7 +702,9 @@ def choose(
             ):
                 chosen.append(second)
         chosen += [c for c in candidates if c.source.paper.id in named and c.source.n <= k and c not in chosen]
-    return sorted(chosen, key=lambda c: c.source.n)
+        return Choice(sorted(chosen, key=lambda c: c.source.n), first)
+    chosen = sorted(chosen, key=lambda c: c.source.n)
+    return Choice(chosen, next((c for c in chosen if c.source.paper.id in named), chosen[0] if chosen else None))
 
 
 __all__ = [
@@ -690,9 +715,11 @@ __all__ = [
     "SET_FEATURES",
     "TOPIC_FEATURES",
     "Candidate",
+    "Choice",
     "SelectionModel",
     "SetCut",
     "candidate_features",
+    "choice",
     "choose",
     "default_selection_file",
     "expansion_features",

@@ -283,8 +283,9 @@ class ExtractiveAnswerer:
         if not chosen:
             return
         form, aspect = plan.form.form, plan.form.aspect
-        if form == "summary" and len(chosen) >= 1:
-            yield from self._summary(question, chosen[0], tokenize, said)
+        lead = plan.lead if plan.lead is not None else chosen[0]  # the one a single-paper answer quotes
+        if form == "summary":
+            yield from self._summary(question, lead, tokenize, said)
             return
         if form == "comparison" and plan.form.sides:
             yield from self._comparison(question, plan, chosen, tokenize, said)
@@ -302,14 +303,13 @@ class ExtractiveAnswerer:
                     yield self._item(question, form, aspect, candidate, picked, tokenize, said)
                 return
             # no cited paper names a weakness: one paper's answer, with no lead saying it "states limitations"
-        candidate = next((c for c in chosen if c.source.paper.id in plan.named), chosen[0])  # the one it names
         # limitations asked of the papers here, even with one cited: quote a stated weakness, as a set item does
         weak = aspect == "limitation" and asks_across_papers(question)
-        picked = self.best(question, form, aspect, candidate, tokenize, SINGLE_SENTENCES, weak)
-        n = candidate.source.n
+        picked = self.best(question, form, aspect, lead, tokenize, SINGLE_SENTENCES, weak)
+        n = lead.source.n
         # the short name ("SPLADE"), not the whole title: its words count against answer_f1, the quotes carry it
         quotes = self.quotes(question, form, aspect, picked, n, tokenize, said)
-        yield f"From “{short_name(candidate.source.paper.title)}” [{n}]: {quotes}"
+        yield f"From “{short_name(lead.source.paper.title)}” [{n}]: {quotes}"
 
     def _item(
         self,

@@ -35,7 +35,7 @@ from rag.selection import (
     Candidate,
     SelectionModel,
     candidate_features,
-    choose,
+    choice,
     expansion_features,
     paper_words,
     semantic_features,
@@ -87,7 +87,7 @@ class Plan:
     topic: str = ""  # a set question's topic, for the lead line
     predicate: str = ""  # what a "which papers ..." question says of them, in its words, for the lead line
     asked: str = ""  # what an across question asks for, in its words ("limitations of sparse autoencoders"), ditto
-    named: list[str] = field(default_factory=list)  # ids of the papers the question names: one of them leads
+    lead: Candidate | None = None  # the cited paper a single-paper answer quotes (`choice`); None: the first cited
 
     @property
     def used(self) -> list[int]:
@@ -241,7 +241,7 @@ class Planner:
         many = asks_across(question, form)
         among_many = bool(query.pool) and form.form != "comparison" and among_asks_many(question)
         named = [pid for pid in query.named if pid not in query.pool]  # a pool is chosen among, not cited whole
-        chosen = choose(scoring, candidates, self.model, k, many=many or among_many, named=named, pool=among_many)
+        chosen, lead = choice(scoring, candidates, self.model, k, many=many or among_many, named=named, pool=among_many)
         shown = [c.source for c in candidates if c.source.n <= k]
         renumbered: dict[int, Source] = {}
         for candidate in chosen:
@@ -253,10 +253,10 @@ class Planner:
             if candidate.source.n in renumbered:
                 candidate.source = renumbered[candidate.source.n]
         if asked_across:  # its topic is read by `across_topic`; the set lead's reading of it ("raise") is not one
-            return Plan(form, shown, chosen, candidates, asked=weakness_of(plain), named=named)
+            return Plan(form, shown, chosen, candidates, asked=weakness_of(plain), lead=lead)
         if form.form != "set":
-            return Plan(form, shown, chosen, candidates, named=named)
-        return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain), named=named)
+            return Plan(form, shown, chosen, candidates, lead=lead)
+        return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain), lead=lead)
 
 
 # a comparison side that only points back ("How does it compare to ColBERT?" after an answer about SPLADE v2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rag.models import Paper, Source
 from rag.question.form import QuestionForm
-from rag.selection import Candidate, SelectionModel, _mentions, assign_sides, choose
+from rag.selection import Candidate, SelectionModel, _mentions, assign_sides, choice, choose
 
 MODEL = SelectionModel(features=[], mean=[], scale=[], coef=[], intercept=0.0, set_threshold=0.5, second_threshold=0.05)
 
@@ -106,3 +106,23 @@ def test_a_clearly_more_probable_shown_paper_leads_a_single_answer_but_a_named_o
     assert _titles(choose(form, [top, close], margin, k=5)) == ["Top-ranked neighbour"]
     # a paper the question names by its title name leads whatever the probabilities
     assert _titles(choose(form, [top, likely], margin, k=5, named={"p1"})) == ["Top-ranked neighbour"]
+
+
+def test_the_lead_is_chosen_with_the_papers_not_read_back_from_their_order():
+    """`choice` names the paper a single-paper answer quotes: the one it led with, even when a second cited
+    paper comes first in retrieval order; a named paper; and for a set, the first cited it names, else the first."""
+    top = _candidate(1, "Top-ranked neighbour", "...", 0.6)
+    likely = _candidate(2, "The paper that answers", "...", 0.9)
+    form = QuestionForm("limitation", "test", "limitation")
+    margin = MODEL.model_copy(update={"lead_margin": 0.1, "second_ratio": 0.5})
+    chosen, lead = choice(form, [top, likely], margin, k=5)
+    assert _titles(chosen) == ["Top-ranked neighbour", "The paper that answers"] and lead is likely
+    chosen, lead = choice(form, [top, likely], MODEL.model_copy(update={"second_ratio": 0.5}), k=5)
+    assert len(chosen) == 2 and lead is top  # lead_margin 1 (the shipped models'): the top-ranked paper
+    assert choice(form, [top, likely], margin, k=5, named={"p2"}).lead is likely
+    assert choice(form, [top, likely], margin, k=5, named={"p1"}).lead is top
+    # a set (or an across question's set rule) cites in retrieval order: a paper it names leads, else the first
+    third = _candidate(3, "Third", "...", 0.7)
+    assert choice(QuestionForm("set"), [top, likely, third], MODEL, k=5).lead is top
+    assert choice(form, [top, likely, third], MODEL, k=5, many=True, named={"p3"}).lead is third
+    assert choice(form, [], MODEL, k=5) == ([], None)

@@ -223,3 +223,22 @@ def test_a_summary_quotes_the_scorers_likeliest_sentences_under_their_roles():
     # a higher share keeps only the sentences nearly as likely as the best
     answerer.scorer = scorer.model_copy(update={"summary_share": 0.5})
     assert re.findall(r"^- (\w+):", "".join(answerer.write(question, plan, tokenize)), flags=re.M) == ["Problem"]
+
+
+def test_a_limitation_answer_with_no_stated_weakness_quotes_the_plans_lead():
+    """Two papers cited, neither quote names a weakness: the answer is one paper's, the lead's (`Plan.lead`, set by
+    `rag.selection.choice`), not the first cited; a hand-made plan without a lead quotes the first cited."""
+
+    def cited(n: int, title: str, abstract: str) -> Candidate:
+        source = Source(n=n, paper=Paper(id=f"p{n}", title=title, abstract=abstract), chunks=[], score=1.0 / n)
+        return Candidate(source, {}, {s.start: 0.5 for s in split_sentences(abstract)}, 0.9)
+
+    first = cited(1, "Gains: a sequel", "We train sparse autoencoders faster. It improves reconstruction by 12%.")
+    named = cited(2, "Fewer dead latents", "We propose a new SAE objective. It keeps latents alive.")
+    scorer = SentenceScorer(features=["cos"], coef=[1.0], second_share=1.0)
+    answerer = ExtractiveAnswerer(idf, scorer=scorer, spans=WHOLE)
+    question = "What are the weaknesses of Fewer dead latents?"
+    plan = Plan(classify(question), [first.source, named.source], chosen=[first, named], lead=named)
+    assert "".join(answerer.write(question, plan, tokenize)).startswith("From “Fewer dead latents” [2]: ")
+    plan.lead = None
+    assert "".join(answerer.write(question, plan, tokenize)).startswith("From “Gains” [1]: ")
