@@ -26,7 +26,6 @@ from rag.question import QUOTED, CorpusNames, Query, coins, contains_token, disc
 from rag.question.form import comparison_sides
 from rag.question.names import MAX_NAME_DF, goes_by
 from rag.question.text import TOKEN
-from rag.question.tidy import plain_question
 from rag.refusal_model import AnswerabilityModel, Verdict
 
 MAX_SHORT_ASK = 6  # words (boilerplate stripped) of a question that asks for one thing only
@@ -168,10 +167,11 @@ def decide(
 
 
 def compares_a_shown_paper(query: Query, shown: Sequence[PaperHit]) -> bool:
-    """A comparison (two sides, `comparison_sides`) one of whose sides names a shown paper: the answer quotes
-    that side and says the other has no paper here (`ExtractiveAnswerer`), rather than hide the one it has."""
+    """A comparison (two sides, `comparison_sides`, read from the question as the analyzer tidied it, `Query.plain`)
+    one of whose sides names a shown paper: the answer quotes that side and says the other has no paper here
+    (`ExtractiveAnswerer`), rather than hide the one it has."""
     named = set(query.named) & {h.paper_id for h in shown}
-    return bool(named) and len(comparison_sides(plain_question(query.question))) == 2
+    return bool(named) and len(comparison_sides(query.plain)) == 2
 
 
 def outside(landmark: Landmark | None, cosine: float, evidence: dict[str, float]) -> Landmark | None:

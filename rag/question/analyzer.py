@@ -29,6 +29,7 @@ class Query:
 
     question: str  # as typed (cleaned of control characters)
     text: str  # tidied and boilerplate stripped: what is embedded
+    plain: str = ""  # tidied only (`plain_question`, less the analyzer's skipped rules), before any respelling
     expansions: list[str] = field(default_factory=list)  # acronym long/short forms and typo repairs
     named: list[str] = field(default_factory=list)  # ids of papers whose name-like title word it mentions
     named_in_abstract: list[str] = field(default_factory=list)  # ids of papers whose abstract coins a name it uses
@@ -81,9 +82,10 @@ class QueryAnalyzer:
         """`absent`: ids of papers to read the question as if they were gone (deleted, not yet reloaded):
         a question naming one of them asks about something the collection does not hold."""
         names = self.names
-        typed, question = question, plain_question(question, self.skip_rules)
-        spelled = self.speller.misspelt(question)
-        question = respell(question, spelled)
+        typed = question
+        plain = plain_question(typed, self.skip_rules)
+        spelled = self.speller.misspelt(plain)
+        question = respell(plain, spelled)
         text = strip_boilerplate(question) if strip else question.strip()
         lowered = text.lower()
         words = WORD.findall(lowered)
@@ -117,6 +119,7 @@ class QueryAnalyzer:
         only_name = named_here if named_here and (len(name_words) == 1 or not rest) else []
         return Query(
             question=typed,
+            plain=plain,
             spelled=spelled,
             only_name=list(dict.fromkeys(only_name)),
             text=text,

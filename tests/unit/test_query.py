@@ -383,8 +383,18 @@ def test_an_analyzer_can_leave_a_tidy_rule_out(analyzer):
     assert "Thanks" not in analyzer.analyze("What is HYPO? Thanks!").text
     without = QueryAnalyzer(names, skip_rules=frozenset({"drop_pleasantries"}))
     assert "Thanks" in without.analyze("What is HYPO? Thanks!").text
+    assert without.analyze("What is HYPO? Thanks!").plain == "What is HYPO? Thanks!"  # `Query.plain` as read
     with pytest.raises(ValueError, match="no tidy rule"):
         QueryAnalyzer(names, skip_rules=frozenset({"drop_everything"}))
+
+
+def test_the_query_holds_the_question_as_tidied_for_the_refusal_to_read(analyzer):
+    """`Query.plain` is `plain_question` of what was typed (the refusal's comparison override reads it, not a second
+    tidying); the search text (respelt, boilerplate stripped) is `Query.text`."""
+    typed = "Hey, how does HYPO compare with Pointer Networks? Thanks!"
+    query = analyzer.analyze(typed)
+    assert query.question == typed
+    assert query.plain == plain_question(typed) == "how does HYPO compare with Pointer Networks?"
 
 
 def test_a_question_is_matched_only_against_the_names_it_contains(monkeypatch):

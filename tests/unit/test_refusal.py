@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -15,6 +16,7 @@ from rag.refusal import (
     LANDMARK_MATCH,
     Refusal,
     candidate_features,
+    compares_a_shown_paper,
     decide,
     load_model,
     outside,
@@ -60,6 +62,17 @@ def test_a_short_ask_for_what_no_candidate_is_is_refused():
     assert decide(MODEL, long, HITS, absent, k=3)[1] == "answer"  # more than one thing asked: the model's call
     # naming a retrieved paper wins over the absent-name rule
     assert decide(MODEL, _query(only_name=["p1"]), HITS, absent, k=3)[1] == "answer"
+
+
+def test_a_comparison_one_of_whose_sides_names_a_shown_paper_is_answered():
+    """`compares_a_shown_paper` reads the sides from the question as the analyzer tidied it (`Query.plain`)."""
+    low = {"fused_top": -2.0}
+    typed = "Hi, compare HYPO and CIDER please"
+    compare = _query(typed, named=["p1"], plain="compare HYPO and CIDER")
+    assert compares_a_shown_paper(compare, HITS) and decide(MODEL, compare, HITS, low, k=3)[1] == "answer"
+    assert not compares_a_shown_paper(replace(compare, named=["p9"]), HITS)  # the named paper is not shown
+    assert not compares_a_shown_paper(_query("What is HYPO?", named=["p1"], plain="What is HYPO?"), HITS)
+    assert not compares_a_shown_paper(replace(compare, plain=""), HITS)  # what it reads is the tidied question
 
 
 LANDMARK = Landmark(title="Layer Normalization", year=2016, aka=["LayerNorm"], description="We normalise.")
