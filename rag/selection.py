@@ -553,11 +553,12 @@ def side_words(side: str) -> tuple[list[str], bool]:
 
 
 def _mentions(source: Source, side: str) -> int:
-    """3 if the side is the paper's own name (its title, or the title's head before ":"), 2 if the title carries
-    the side's name, 1 if its abstract does, else 0.
+    """3 if the side is the paper's own name (its title, or its short name, `Paper.short_name`: the head before ":"
+    when that is five words at most), 2 if the title carries the side's name, 1 if its abstract does, else 0.
 
     "SPLADE" is the name of "SPLADE: Sparse Lexical ...", and only carried by "SPLADE v2: ...": a comparison of
-    SPLADE and ColBERT quotes the SPLADE paper, not its sequel.
+    SPLADE and ColBERT quotes the SPLADE paper, not its sequel. A longer head ("CBOW Is Not All You Need: ...") is no
+    short name: a side typing it is read by its words, as a title carrying it (2).
 
     A name (MoTE, BT^2, LQ-LoRA) must appear whole, as a word of its own; a description ("token pooling", "lattice
     decoding") or a title-length name counts when two thirds of its words do.
@@ -565,7 +566,7 @@ def _mentions(source: Source, side: str) -> int:
     words, is_name = side_words(side)
     if not words:
         return 0
-    if _same_name(side, source.paper.title) or _same_name(side, source.paper.title.split(":", 1)[0]):
+    if _same_name(side, source.paper.title) or _same_name(side, source.paper.short_name):
         return 3
     # a name of TITLE_WORDS or more capitalised words is a title, typed from memory or shortened
     # ("The Linear Representation Hypothesis and the Geometry of LLMs" for "... of Large Language

@@ -39,6 +39,18 @@ def test_a_name_is_a_whole_word_not_the_start_of_another():
     assert _mentions(der.source, "DER") == 3  # its own name
     sequel = _candidate(5, "DER v2: Dynamically Expandable Again", "It grows.", 0.5)
     assert _mentions(sequel.source, "DER") == 2  # a title that carries the name
+    assert _mentions(der.source, "DER: Dynamically Expandable Representation") == 3  # its whole title
+
+
+def test_a_papers_own_name_is_its_short_name():
+    """The own name `_mentions` reads is `Paper.short_name` (the head before ":" of five words at most), the one the
+    answer names a paper by; a longer head is read by its words, as a title that carries it."""
+    short = _candidate(1, "SPLADE: Sparse Lexical and Expansion Model", "We propose SPLADE.", 0.5)
+    assert short.source.paper.short_name == "SPLADE" and _mentions(short.source, "splade") == 3
+    long = _candidate(2, "CBOW Is Not All You Need: Combining CBOW with the Matrix Space Model", "We combine.", 0.5)
+    assert long.source.paper.short_name == long.source.paper.title  # six words before ":": no short name
+    assert _mentions(long.source, "CBOW Is Not All You Need") == 2
+    assert _mentions(long.source, long.source.paper.title) == 3
     plural = _candidate(3, "Plain title", "We compare several CLIPs and CLIP-like models.", 0.5)
     assert _mentions(plural.source, "CLIP") == 1
     # a description's words may still run on: "decoding" counts for "decod..." prefixes
