@@ -187,17 +187,17 @@ def title_names(titles: dict[str, str]) -> dict[str, list[str]]:
     own: dict[str, list[str]] = {}
     for pid, title in titles.items():
         head = title.split(":", 1)[0].strip() if ":" in title else ""
-        candidates = set()
+        candidates: dict[str, None] = {}  # in the title's order, not a set's: the names' order is the same every run
         if head and len(head.split()) <= 5 and len(head) >= 3:
-            candidates.add(head.lower())
-        candidates.add(title.lower().rstrip("?!."))  # the whole title, quoted or typed out
+            candidates[head.lower()] = None
+        candidates[title.lower().rstrip("?!.")] = None  # the whole title, quoted or typed out
         for match in NAME_TOKEN.finditer(title):
             word = match.group()
             letters = [c for c in word if c.isalpha()]
             if len(letters) < 2:
                 continue
             if any(coined(part) for part in word.split("-")):
-                candidates.add(word.lower())
+                candidates[word.lower()] = None
         for name in candidates:
             names.setdefault(name, []).append(pid)
             if name in (head.lower(), title.lower().rstrip("?!.")):

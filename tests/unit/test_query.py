@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from rag.question import (
@@ -70,6 +75,27 @@ def test_a_name_that_is_one_papers_own_names_that_paper_not_a_sequel_carrying_it
     )
     assert names["splade"] == ["v1"]
     assert names["splade v2"] == ["v2"]
+
+
+def test_title_names_come_out_in_the_same_order_whatever_the_hash_seed():
+    """The names' order decides the order of `Query.named`; a set's order changed with PYTHONHASHSEED."""
+    script = (
+        "import json; from rag.question import title_names; "
+        "print(json.dumps(list(title_names({'a': 'SPLADE v2: Sparse Lexical MM-Lego HYPO SoFar ResNeXt-V2', "
+        "'b': 'SoFar: Language-Grounded HYPO'}).items())))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(runs) == 1, runs
 
 
 def test_title_names_keep_coined_words_and_drop_shared_ones():
