@@ -196,9 +196,10 @@ _LEADS = [
     r"(?:is|are) there (?:any |a |an |some )?(?:paper|work|study|studies|article|research)s?"
     r"(?: (?:in here|here|in the (?:list|corpus|collection)))?(?: that| which| on| about| where| for)?",
     r"(?:any|a) (?:paper|work|study|article)s? (?:that|which|on|about|where)",
-    r"(?:which|what) (?:paper|papers|work|works|study|studies|article|articles|research)"
-    r"(?: (?:proposes?|introduces?|presents?|describes?|shows?|studies|uses?|is about|talks about|discusses|"
-    r"looks at|has|does|did|explores?|tackles?|addresses|covers?))?",
+    r"(?:which|what) (?:paper|papers|work|works|study|studies|article|articles|research)\b"
+    r"(?: (?:proposes?|proposed|introduces?|introduced|presents?|presented|describes?|described|shows?|showed|"
+    r"study|studies|studied|uses?|used|is about|talks about|discusses|discussed|looks at|has|had|does|did|explores?|"
+    r"explored|tackles?|tackled|addresses|addressed|covers?|covered)\b)?",
     r"(?:find|show) me (?:a |the |any )?(?:paper|work|study)?s?(?: that| which| on| about)?",
     r"what (?:is|are|was|were) the (?:paper|work|study) (?:that|which|about|on)",
 ]

@@ -45,6 +45,10 @@ def make_analyzer(
         ("I'm looking for a paper that compresses KV caches", "compresses KV caches"),
         ("How does MIGA-Conv do on CSI300?", "How does MIGA-Conv do on CSI300"),
         ("Which paper?", "Which paper?"),  # nothing would be left: keep the question
+        ("Which papers use BERT?", "BERT"),  # "papers" whole, not "paper" and a stray "s"
+        ("Which works cover reinforcement learning?", "reinforcement learning"),
+        ("Which paper introduced capsule networks?", "capsule networks"),  # a past tense verb, not "d ..."
+        ("What papers study model merging?", "model merging"),
     ],
 )
 def test_strip_boilerplate(question, stripped):
