@@ -312,9 +312,9 @@ def comparison_sides(question: str) -> tuple[str, ...]:
 
 
 _SET_LEAD = re.compile(
-    r"^(?:so |and )?(?:which|what|list|find|show me|name|are there|is there|any|do we have|what do we have)\b"
+    r"^(?:so |and )?(?:which|what|list|find|show me|give me|name|are there|is there|any|do we have|what do we have)\b"
     r".*?\b(?:papers|works|studies|articles|research|work)\b"
-    r"(?: (?:in|from) (?:the|this|your) (?:collection|corpus|list)| here| there)?"
+    r"(?: (?:in|from) (?:the|this|your) (?:collection|corpus|list)| here| there| (?:are|is) there)?"
     r"(?: (?:are|is|that|which|do we have))?"
     r"(?: (?:about|on|into|study|studies|deal with|address|tackle|use|look at|bring|build on|try to|propose))?\s+",
     re.IGNORECASE,

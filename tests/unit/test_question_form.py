@@ -12,6 +12,7 @@ from rag.question.form import (
     classify,
     comparison_sides,
     set_predicate,
+    set_topic,
 )
 from rag.question.tidy import plain_question
 
@@ -198,3 +199,19 @@ def test_asks_across_papers(question, across):
 )
 def test_set_predicate_keeps_the_questions_own_words(question, predicate):
     assert set_predicate(question) == predicate
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Which papers here study MoE models", "MoE models"),
+        ("Give me papers on graph neural networks for molecules", "graph neural networks for molecules"),
+        ("what papers are there on video object segmentation", "video object segmentation"),
+        ("What work is there on vector symbolic architectures", "vector symbolic architectures"),
+        ("list the papers about hyperbolic embeddings", "hyperbolic embeddings"),
+    ],
+)
+def test_set_topic_is_what_the_papers_should_be_about(question, topic):
+    """ "Give me papers on ..." had no topic (the lead read "Five papers in the collection answer this:"), and
+    "papers are there on ..." kept "there on"."""
+    assert set_topic(question) == topic
