@@ -331,7 +331,7 @@ class ExtractiveAnswerer:
         ("Which papers automate X?" -> "Seven papers in the collection automate X:"; "What are the limitations
         of X according to the papers?" -> "Six papers in the collection state limitations of X:")."""
         topic = TOPIC_LEAD.sub("", topic.strip().rstrip("?.!")).strip()
-        topic = topic[:1].lower() + topic[1:] if topic[:2].istitle() else topic  # "Sparse autoencoders" mid-line
+        # the topic follows the question's lead, so its capitals are the user's own ("Othello", not "othello")
         many = count != 1
         noun = "papers" if many else "paper"
         verb = "are" if many else "is"

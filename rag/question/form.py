@@ -48,7 +48,7 @@ RULES: tuple[FormRule, ...] = (
     _rule(
         "differ",
         "comparison",
-        r"\b(?:how|in what way|where) (?:does|do|did|is|are) .{2,80}? (?:differ|compare|contrast|stack up)\b"
+        r"\b(?:how|in what way|where) (?:does|do|did|is|are) .{2,80}? (?:differ|different|compare|contrast|stack up)\b"
         r"|\bdiffer(?:s|ence|ences)? (?:between|from)\b"
         r"|^(?:please )?compar(?:e|ing)\b|\bcompar(?:ison of|ison between)\b"
         r"|\b(?:versus|vs\.?)\s|\bcontrast .{2,60}? (?:with|and)\b|\bwhat distinguishes\b"
@@ -157,7 +157,10 @@ _SIDES = (
     ),
     re.compile(r"(?P<a>[^,?:]+?) (?:vs\.?|versus) (?P<b>[^,?:]+?)(?:[?.!:;]|,|$)", re.IGNORECASE),
     re.compile(r"^(?P<a>[^,?:]+?) and (?P<b>[^,?:]+?) (?:both|each|differ|compare)\b", re.IGNORECASE),
-    re.compile(rf"\b(?:how|in what way) do (?P<a>.+?) and (?P<b>.+?) (?:differ|compare)\w*{_END}", re.IGNORECASE),
+    re.compile(
+        rf"\b(?:how|in what way) (?:do|are) (?P<a>.+?) and (?P<b>.+?) (?:differ|compare|different)\w*{_END}",
+        re.IGNORECASE,
+    ),
     re.compile(r"\bwhat distinguishes (?P<a>.+?) from (?P<b>.+?)(?:[?.!]|,|$)", re.IGNORECASE),
 )
 _LEAD_WORDS = re.compile(

@@ -144,6 +144,20 @@ def test_a_lead_says_papers_state_limitations_only_when_a_quote_names_one(pipeli
     assert answer.text.startswith("From “Matryoshka Representation Learning” ["), answer.text
 
 
+def test_how_is_a_different_from_b_quotes_both_sides(pipeline):
+    """Read as a how question, it quoted Monet alone."""
+    answer = pipeline.ask("How is Monet different from MoTE?")
+    assert answer.form == "comparison" and answer.text.startswith("Comparing Monet and MoTE:"), answer.text
+    titles = _cited_titles(answer)
+    assert any(t.startswith("Monet:") for t in titles) and any(t.startswith("Mixture of Tunable") for t in titles)
+
+
+def test_a_set_lead_keeps_the_topics_capitals(pipeline):
+    """ "Two papers in the collection are about othello:" lowered the name."""
+    lead = pipeline.ask("Are there papers about Othello?").text.split("\n")[0]
+    assert lead.endswith(" about Othello:"), lead
+
+
 def test_asked_for_data_the_answer_quotes_the_data_not_the_papers_name(pipeline):
     """Every MIGA sentence read as naming data ("MIGA" is capitalised like a dataset): the answer quoted its intro."""
     answer = pipeline.ask("What datasets does MIGA evaluate on?")

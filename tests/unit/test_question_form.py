@@ -99,6 +99,8 @@ def test_every_form_has_examples_and_every_rule_recognises_its_own_example():
         ("How does Monet differ from a standard mixture-of-experts layer?", ("Monet", "mixture-of-experts layer")),
         ("What is the difference between SPLADE and SPLADE v2?", ("SPLADE", "SPLADE v2")),
         ("Compare MERU with CLIP.", ("MERU", "CLIP")),
+        ("How is Monet different from MoTE?", ("Monet", "MoTE")),  # was read as a how question about Monet
+        ("How are SPLADE and ColBERT different?", ("SPLADE", "ColBERT")),
         ("how does MERU compare to CLIP in zero-shot classification?", ("MERU", "CLIP")),
         (  # quoted titles keep their own brackets; the quotes around them go
             "How do 'RNNs are not Transformers (Yet)' and 'Just read twice' differ in explaining the recall gap?",
