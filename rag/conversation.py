@@ -464,6 +464,11 @@ class Resolution(BaseModel):
         """The carried papers under discussion ("how does its clustering part work?"): the answer cites them."""
         return [] if self.read_as == "among" else self.carried
 
+    beyond: list[str] = Field(
+        default_factory=list,
+        description='Paper ids the last answer cited that "Are there other papers on ...?" asks past: not cited again.',
+    )
+
     @property
     def pool(self) -> list[str]:
         """The carried papers of "which of them ...": kept in play, cited only if the question picks them."""
@@ -520,7 +525,34 @@ def _best_fit(
     return max(texts, key=lambda paper: share_of(words, *paper))
 
 
+# "Are there other papers on stock prediction?", "any more work on this?", "what else is there on it?": the
+# papers the last answer cited are known; the user asks for the rest
+ASKS_FOR_OTHERS = re.compile(
+    r"\b(?:other|another|more|additional|further)\s+(?:\w+\s+)?(?:papers?|works?|studies|articles?)\b"
+    r"|\b(?:anything|anyone|what|which papers?) else\b",
+    re.IGNORECASE,
+)
+
+
 def resolve(
+    question: str,
+    history: Sequence[Any] | None,
+    search: Callable[[str], AloneSearch] | None = None,
+    text_of: Callable[[str], str] | None = None,
+    common: Callable[[str], bool] | None = None,
+) -> Resolution:
+    """`resolve_follow_up`, and for a question asking for other papers than the last answer's, those papers
+    (`Resolution.beyond`): the answer cites the others, or says there are none."""
+    resolution = resolve_follow_up(question, history, search, text_of, common)
+    if not ASKS_FOR_OTHERS.search(question):
+        return resolution
+    last = next((t for t in reversed(as_turns(history)) if t.cited()), None)
+    if last is None:
+        return resolution
+    return resolution.model_copy(update={"beyond": [pid for pid, _ in last.cited()]})
+
+
+def resolve_follow_up(
     question: str,
     history: Sequence[Any] | None,
     search: Callable[[str], AloneSearch] | None = None,

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MIN_ANSWER_WORDS = 3  # an LLM reply that is little more than "[2]" is not an answer
 CLOSEST_SHOWN = 3  # titles a refusal still shows
+NONE_BEYOND = "No other paper in the collection answers this than those the last answer cited."
 
 ModeChoice = Literal["auto", "extractive", "llm"]
 
@@ -243,7 +244,10 @@ class Pipeline:
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1e3, **retrieval.timings}
         planner = self.planner  # the planner of the retriever above
         plan = planner.plan(text, retrieval, k) if retrieval.answerable else None
-        sources = plan.sources if plan is not None else []
+        if plan is not None and resolution.beyond:  # "Are there other papers on ...?": not those cited already
+            plan = plan.beyond(resolution.beyond)
+        none_beyond = plan is not None and not plan.chosen and bool(resolution.beyond)
+        sources = plan.sources if plan is not None and not none_beyond else []
         yield StreamEvent(kind="sources", sources=sources)
 
         confidence = retrieval.probability
@@ -253,6 +257,9 @@ class Pipeline:
         refuse = partial(
             self._refuse, text, chosen, timings, started, confidence, resolution.standalone_question, retrieval.rewrite
         )
+        if none_beyond:
+            yield from refuse(NONE_BEYOND, nearest=retrieval.sources[:k])
+            return
         if not retrieval.answerable:
             outside = retrieval.outside
             hint = f"It sounds like {outside.cite()}, a well-known paper not in this collection." if outside else ""

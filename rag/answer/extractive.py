@@ -298,7 +298,7 @@ class ExtractiveAnswerer:
                 stated = [(c, picked) for c, picked in items if any(WEAKNESS.search(p.sentence.text) for p in picked)]
             if stated or form == "set":
                 items = stated or items[:1]
-                yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate, plan.asked)
+                yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate, plan.asked, plan.others)
                 for candidate, picked in items:
                     yield self._item(question, form, aspect, candidate, picked, tokenize, said)
                 return
@@ -326,14 +326,17 @@ class ExtractiveAnswerer:
         return f"\n- {short_name(candidate.source.paper.title)} [{n}]: {quotes}"
 
     @staticmethod
-    def _set_lead(count: int, form: str, aspect: str, topic: str, predicate: str = "", asked: str = "") -> str:
+    def _set_lead(
+        count: int, form: str, aspect: str, topic: str, predicate: str = "", asked: str = "", others: bool = False
+    ) -> str:
         """ "Five papers in the collection are about X:", in the question's own words where it has them
         ("Which papers automate X?" -> "Seven papers in the collection automate X:"; "What are the limitations
-        of X according to the papers?" -> "Six papers in the collection state limitations of X:")."""
+        of X according to the papers?" -> "Six papers in the collection state limitations of X:"); `others`:
+        past those the last answer cited ("Two other papers in the collection are about X:")."""
         topic = TOPIC_LEAD.sub("", topic.strip().rstrip("?.!")).strip()
         # the topic follows the question's lead, so its capitals are the user's own ("Othello", not "othello")
         many = count != 1
-        noun = "papers" if many else "paper"
+        noun = ("other " if others else "") + ("papers" if many else "paper")
         verb = "are" if many else "is"
         if form == "limitation" or aspect == "limitation":
             state = "state" if many else "states"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -88,11 +89,19 @@ class Plan:
     predicate: str = ""  # what a "which papers ..." question says of them, in its words, for the lead line
     asked: str = ""  # what an across question asks for, in its words ("limitations of sparse autoencoders"), ditto
     lead: Candidate | None = None  # the cited paper a single-paper answer quotes (`choice`); None: the first cited
+    others: bool = False  # the papers cited past those the last answer cited (`beyond`): the lead says "other"
 
     @property
     def used(self) -> list[int]:
         """Source numbers the answer cites."""
         return [c.source.n for c in self.chosen]
+
+    def beyond(self, known: Collection[str]) -> Plan:
+        """The plan without the `known` papers ("Are there other papers on ...?" after an answer citing them): the
+        sources still show them, the answer cites only the others (none: nothing to say)."""
+        chosen = [c for c in self.chosen if c.source.paper.id not in known]
+        lead = self.lead if self.lead is not None and self.lead.source.paper.id not in known else None
+        return replace(self, chosen=chosen, lead=lead, others=True)
 
     @property
     def layout(self) -> str:

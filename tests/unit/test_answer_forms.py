@@ -10,6 +10,7 @@ from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.plan import among_asks_many
 from rag.conversation import ORDINALS, Turn, resolve
+from rag.pipeline import NONE_BEYOND
 from rag.question.form import QuestionForm, asks_across, set_asked_across, weakness_of
 from rag.selection import SelectionModel
 from rag.text import split_sentences
@@ -156,6 +157,20 @@ def test_a_set_lead_keeps_the_topics_capitals(pipeline):
     """ "Two papers in the collection are about othello:" lowered the name."""
     lead = pipeline.ask("Are there papers about Othello?").text.split("\n")[0]
     assert lead.endswith(" about Othello:"), lead
+
+
+def test_a_question_for_other_papers_cites_none_the_last_answer_cited(pipeline):
+    """ "Are there other papers on stock prediction?" after MIGA's summary answered with MIGA again."""
+    first = pipeline.ask("Which papers study mixture-of-experts models?")
+    cited = {c.title for c in first.citations}
+    more = pipeline.ask("Are there any other papers on mixture of experts?", history=[("q", first)])
+    assert not cited & {c.title for c in more.citations}, more.text
+    if more.citations:
+        assert re.match(r"^[A-Z][a-z]+ other papers? in the collection ", more.text), more.text
+    summary = pipeline.ask("Tell me about MIGA")
+    none = pipeline.ask("Are there other papers on stock prediction?", history=[("Tell me about MIGA", summary)])
+    assert none.refused and none.notice == NONE_BEYOND and none.citations == [], none.text
+    assert none.closest, "a refusal still shows where to look"
 
 
 def test_asked_for_data_the_answer_quotes_the_data_not_the_papers_name(pipeline):

@@ -353,3 +353,20 @@ def test_a_plural_reference_to_one_paper_or_a_choice_among_them_is_not_about_the
     assert resolve("Which of these papers evaluate on images?", LIST).read_as == "among"
     named = Turn(question="q", cited_paper_ids=["a", "b"], cited_titles=["Monet: Mixture of Experts", "MIGA: Stocks"])
     assert resolve("What dataset did they use in the Monet paper?", [named]).read_as != "plural"  # names one
+
+
+@pytest.mark.parametrize(
+    ("message", "beyond"),
+    [
+        ("Are there other papers on stock prediction?", ["p1", "p2"]),
+        ("any more work on this?", ["p1", "p2"]),
+        ("What else is there on tree memory?", ["p1", "p2"]),
+        ("Which other studies use a tree?", ["p1", "p2"]),
+        ("How does it store the tree?", []),  # about the papers cited, not past them
+        ("Which of them is about stock prediction?", []),  # chosen among them, not past them
+    ],
+)
+def test_a_question_asking_for_other_papers_looks_past_the_last_answers(message, beyond):
+    history = [Turn(question="Which papers use trees?", cited_paper_ids=["p1", "p2"], cited_titles=[MEMTREE, "Other"])]
+    assert resolve(message, history).beyond == beyond
+    assert resolve(message, []).beyond == []  # nothing cited before: nothing to look past
