@@ -52,7 +52,8 @@ RULES: tuple[FormRule, ...] = (
         r"|\bdiffer(?:s|ence|ences)? (?:between|from)\b"
         r"|^(?:please )?compar(?:e|ing)\b|\bcompar(?:ison of|ison between)\b"
         r"|\b(?:versus|vs\.?)\s|\bcontrast .{2,60}? (?:with|and)\b|\bwhat distinguishes\b"
-        r"|\bdifferently (?:from|than)\b|\bhow do .{2,80}? and .{2,80}? differ\b|\band .{2,60}? both\b.*\bdiffer",
+        r"|\bdifferently (?:from|than)\b|\bhow do .{2,80}? and .{2,80}? differ\b|\band .{2,60}? both\b.*\bdiffer"
+        r"|\bwhich (?:one )?(?:is|works|performs|does) (?:better|best|faster|more \w+)\b[,:]? .{2,60}? or ",
         "How does Monet differ from a standard mixture-of-experts layer?",
     ),
     _rule(
@@ -75,6 +76,7 @@ RULES: tuple[FormRule, ...] = (
         r"|\bwhat does (?:the|this) (?:collection|corpus|library) (?:have|hold|contain)\b|^anything (?:on|about)\b"
         r"|[?.!]\s*(?:so )?which (?:papers|works|studies)\b"
         r"|\bis there (?:any |some )?(?:other )?(?:studies|papers)\b"
+        r"|^(?:do|does) any (?:other )?(?:papers?|works?|studies)\b"
         rf"|{_HOW_MANY_PAPERS}(?! (?:did|does|do) (?:the|this|that|its?)\b)"
         r"|\b(?:survey|overview) of (?:the )?(?:papers|work|research)\b"
         rf"|\ball (?:the )?(?:papers|works)\b|\b{_PLURAL_WORKS} (?:in|from) (?:the|this) (?:corpus|collection)\b"
@@ -156,6 +158,11 @@ _SIDES = (
         re.IGNORECASE,
     ),
     re.compile(r"(?P<a>[^,?:]+?) (?:vs\.?|versus) (?P<b>[^,?:]+?)(?:[?.!:;]|,|$)", re.IGNORECASE),
+    re.compile(  # "Which is better, SPLADE or ColBERT?"
+        r"\bwhich (?:one )?(?:is|works|performs|does) (?:better|best|faster|more \w+)\b(?:[^,:?]{0,40}[,:])? "
+        rf"(?P<a>[^,?]+?) or (?P<b>.+?){_END}",
+        re.IGNORECASE,
+    ),
     re.compile(r"^(?P<a>[^,?:]+?) and (?P<b>[^,?:]+?) (?:both|each|differ|compare)\b", re.IGNORECASE),
     re.compile(
         rf"\b(?:how|in what way) (?:do|are) (?P<a>.+?) and (?P<b>.+?) (?:differ|compare|different)\w*{_END}",

@@ -153,6 +153,12 @@ def test_how_is_a_different_from_b_quotes_both_sides(pipeline):
     assert any(t.startswith("Monet:") for t in titles) and any(t.startswith("Mixture of Tunable") for t in titles)
 
 
+def test_which_is_better_a_or_b_is_a_comparison(pipeline):
+    """It was read as one paper's question and quoted SPLADE v2 and SPLADE, not ColBERT's side."""
+    answer = pipeline.ask("Which is better, SPLADE or ColBERT?")
+    assert answer.text.startswith("Comparing SPLADE and ColBERT:"), answer.text
+
+
 def test_a_set_lead_keeps_the_topics_capitals(pipeline):
     """ "Two papers in the collection are about othello:" lowered the name."""
     lead = pipeline.ask("Are there papers about Othello?").text.split("\n")[0]

@@ -19,6 +19,7 @@ from rag.question.tidy import plain_question
 EXAMPLES = {
     "set": [
         "Which papers in the collection are about sparse autoencoders?",
+        "Do any papers discuss the curse of dimensionality?",
         "Which papers here study mixture-of-experts models?",
         "list the papers on video object segmentation",
         "any work on probabilistic circuits?",
@@ -101,6 +102,8 @@ def test_every_form_has_examples_and_every_rule_recognises_its_own_example():
         ("Compare MERU with CLIP.", ("MERU", "CLIP")),
         ("How is Monet different from MoTE?", ("Monet", "MoTE")),  # was read as a how question about Monet
         ("How are SPLADE and ColBERT different?", ("SPLADE", "ColBERT")),
+        ("Which is better for retrieval, SPLADE or ColBERT?", ("SPLADE", "ColBERT")),  # was one paper's question
+        ("which one performs better: MoTE or Monet?", ("MoTE", "Monet")),
         ("how does MERU compare to CLIP in zero-shot classification?", ("MERU", "CLIP")),
         (  # quoted titles keep their own brackets; the quotes around them go
             "How do 'RNNs are not Transformers (Yet)' and 'Just read twice' differ in explaining the recall gap?",
