@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from rag.answer.plan import Plan
 from rag.answer.sentence_scorer import (
     ASKS_FOR_CODE,
+    AVAILABILITY,
+    LINK,
     STATED_WEAKNESS,
     WEAKNESS,
     SentenceScorer,
@@ -54,6 +56,14 @@ SET_SHORTER = 0.5  # a set item quotes the shortest sentence scoring this share 
 SINGLE_SENTENCES = 2  # quoted from a single-paper answer's paper (at most)
 SIDE_SENTENCES = 2  # quoted per side of a comparison (at most)
 SUMMARY_SENTENCES = 3  # quoted in a summary (at most)
+# "Where can I find the code for Monet?", "Is MIGA's code available?": the availability sentence answers it
+ASKS_WHERE_CODE = re.compile(
+    r"\b(?:where|how)\b.{0,30}\b(?:find|get|download|access|obtain)\b.{0,30}\b(?:code|implementation|checkpoints?|repo\w*)\b"
+    r"|\bwhere (?:is|are) (?:the |its |their )?(?:\w+ )?(?:code|implementation|checkpoints?|repo\w*)\b"
+    r"|\b(?:code|implementation|checkpoints?|weights)\b.{0,20}\b(?:available|released?|public|open[- ]sourced?)\b"
+    r"|\bgithub\b|\blink to\b",
+    re.IGNORECASE,
+)
 ROLES = ("Problem", "Method", "Result")
 # a result stated outright ("outperforms", "without degrading", "reaches 24 %"), not any digit ("seq2seq")
 RESULT_CLAIM = re.compile(
@@ -152,6 +162,7 @@ class ExtractiveAnswerer:
         )
         probabilities = self.scorer.probabilities(rows)
         wants_code = bool(ASKS_FOR_CODE.search(question))
+        asks_where = bool(ASKS_WHERE_CODE.search(question))  # not "models of source code": where to get it
         own = own_work_index(texts)
         # asked for the weaknesses the papers state: a sentence naming none does not answer while another one does
         weakness = weak_first and any(WEAKNESS.search(t) for t in texts)
@@ -161,6 +172,8 @@ class ExtractiveAnswerer:
             score = probability
             if shunned(sentence.text, index, own, wants_code):
                 score -= 2.0
+            elif asks_where and (LINK.search(sentence.text) or AVAILABILITY.search(sentence.text)):
+                score += 1.0  # "Where can I find the code for Monet?": the sentence that says where
             elif weakness and not WEAKNESS.search(sentence.text):
                 score -= 1.0
             elif stated and not STATED_WEAKNESS.search(sentence.text):

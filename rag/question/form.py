@@ -42,6 +42,9 @@ def _rule(name: str, form: Form, pattern: str, example: str) -> FormRule:
 
 _ASKING = r"(?:how|what|which|why|who|when|where|does|do|did|is|are|can|could|should|was|were)\b"
 _PLURAL_WORKS = r"(?:papers|works|studies|articles|publications|methods|approaches|techniques|models|ways|efforts)"
+_EXPLAINING = (
+    r"(?:explain|describe|summari[sz]e|tell me)\b"  # "Explain how SPLADE works in simple terms": "works", a verb
+)
 _HOW_MANY_PAPERS = r"\bhow many (?:papers|works|studies)\b"  # counts papers: a set question, or one survey's figure
 
 RULES: tuple[FormRule, ...] = (
@@ -80,8 +83,9 @@ RULES: tuple[FormRule, ...] = (
         rf"|{_HOW_MANY_PAPERS}(?! (?:did|does|do) (?:the|this|that|its?)\b)"
         r"|\b(?:survey|overview) of (?:the )?(?:papers|work|research)\b"
         rf"|\ball (?:the )?(?:papers|works)\b|\b{_PLURAL_WORKS} (?:in|from) (?:the|this) (?:corpus|collection)\b"
-        rf"|^(?!{_ASKING})[\w\s\-/,()'.]{{3,90}}? {_PLURAL_WORKS}\b(?: that| which| for| to| in| on| specifically)"
-        rf"|^(?!{_ASKING})[\w\s\-/,()'.]{{3,90}}? (?:papers|works|studies) ?\??$"
+        rf"|^(?!{_ASKING}|{_EXPLAINING})[\w\s\-/,()'.]{{3,90}}? {_PLURAL_WORKS}\b"
+        r"(?: that| which| for| to| in| on| specifically)"
+        rf"|^(?!{_ASKING}|{_EXPLAINING})[\w\s\-/,()'.]{{3,90}}? (?:papers|works|studies) ?\??$"
         rf"|^{_PLURAL_WORKS} (?:to|for|on|that|which|about|involving|using|with)\b",
         "Which papers in the collection are about sparse autoencoders?",
     ),

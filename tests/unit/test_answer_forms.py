@@ -159,6 +159,12 @@ def test_which_is_better_a_or_b_is_a_comparison(pipeline):
     assert answer.text.startswith("Comparing SPLADE and ColBERT:"), answer.text
 
 
+def test_asked_where_the_code_is_the_answer_quotes_the_link(pipeline):
+    """The availability sentence was quoted only when nothing else was left: Monet's intro came instead."""
+    answer = pipeline.ask("Where can I find the code for Monet?")
+    assert any("github.com/dmis-lab/Monet" in c.quote for c in answer.citations), answer.text
+
+
 def test_a_set_lead_keeps_the_topics_capitals(pipeline):
     """ "Two papers in the collection are about othello:" lowered the name."""
     lead = pipeline.ask("Are there papers about Othello?").text.split("\n")[0]

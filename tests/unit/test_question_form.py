@@ -220,3 +220,12 @@ def test_set_topic_is_what_the_papers_should_be_about(question, topic):
     """ "Give me papers on ..." had no topic (the lead read "Five papers in the collection answer this:"), and
     "papers are there on ..." kept "there on"."""
     assert set_topic(question) == topic
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Explain how SPLADE works in simple terms", "Describe how Monet works?", "tell me how MoTE works in detail"],
+)
+def test_works_as_a_verb_is_no_set_question(question):
+    """ "... SPLADE works in ..." read "works in" as "papers in": a set answer led "One paper ... answers this"."""
+    assert classify(question).form != "set"
