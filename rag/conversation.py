@@ -66,6 +66,8 @@ AMONG = re.compile(
     r"|\bthe (?:one|paper|work)s? (?:on|about|that|which|with|for|using|from)\b|\bamong (?:them|these|those)\b",
     re.IGNORECASE,
 )
+# "which one is used for video?" after a list: a choice among the papers it cited (after one paper, a new question)
+WHICH_ONE = re.compile(r"^\s*(?:and |so |ok,? |then,? )?(?:which|what) one\b", re.IGNORECASE)
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
             "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}  # fmt: skip
 ORDINAL = re.compile(
@@ -586,7 +588,8 @@ def resolve_follow_up(
             return Resolution(
                 standalone_question=f"{question.rstrip()} ({title})", follow_up=True, carried=[pid], read_as="ordinal"
             )
-    if AMONG.search(question):  # "which of them is about stock prediction": every paper shown stays in play
+    among = AMONG.search(question) or (WHICH_ONE.search(question) and len(last.cited()) >= 2)
+    if among:  # "which of them is about stock prediction": every paper shown stays in play
         shown = last.shown()[:MAX_SHOWN]
         if search is not None and not _OPENS_CONTINUING.search(question):
             # "list the papers about hyperbolic embeddings" names its own topic: checked against the

@@ -187,7 +187,8 @@ def plain_question(question: str, skip: Collection[str] = ()) -> str:
 
 # Leading phrasings that say "find me a paper", not what the paper is about.
 _LEADS = [
-    r"(?:hi|hey|hello)\b[,!.]*",
+    r"(?:hi|hey|hello|thanks|thank you|ok|okay|great|cool)\b[,!.]*",
+    r"(?:and |so )?(?:what|how) about\b",  # "thanks! what about GNNs distilled into MLPs?"
     r"(?:can|could) you (?:please )?",
     r"please ",
     r"(?:tell me|teach me|explain|describe|summari[sz]e|give me (?:an? )?(?:overview|summary) of)(?: more)?(?: about)?",

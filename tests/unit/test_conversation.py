@@ -370,3 +370,13 @@ def test_a_question_asking_for_other_papers_looks_past_the_last_answers(message,
     history = [Turn(question="Which papers use trees?", cited_paper_ids=["p1", "p2"], cited_titles=[MEMTREE, "Other"])]
     assert resolve(message, history).beyond == beyond
     assert resolve(message, []).beyond == []  # nothing cited before: nothing to look past
+
+
+def test_which_one_after_a_list_chooses_among_it_and_after_one_paper_asks_afresh():
+    """ "Which one is used for video?" after five distillation papers searched afresh and cited a sixth."""
+    listed = [
+        Turn(question="Which papers are about distillation?", cited_paper_ids=["a", "b"], cited_titles=["A", "B"])
+    ]
+    assert resolve("Which one is used for video?", listed).read_as == "among"
+    one = [Turn(question="Tell me about MIGA", cited_paper_ids=["m"], cited_titles=["MIGA"])]
+    assert resolve("Which one is used for video?", one).read_as != "among"

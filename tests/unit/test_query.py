@@ -46,6 +46,7 @@ def make_analyzer(
         ("How does MIGA-Conv do on CSI300?", "How does MIGA-Conv do on CSI300"),
         ("Which paper?", "Which paper?"),  # nothing would be left: keep the question
         ("Which papers use BERT?", "BERT"),  # "papers" whole, not "paper" and a stray "s"
+        ("thanks! what about graph neural networks distilled into MLPs?", "graph neural networks distilled into MLPs"),
         ("Which works cover reinforcement learning?", "reinforcement learning"),
         ("Which paper introduced capsule networks?", "capsule networks"),  # a past tense verb, not "d ..."
         ("What papers study model merging?", "model merging"),
