@@ -311,7 +311,12 @@ class ExtractiveAnswerer:
                 stated = [(c, picked) for c, picked in items if any(WEAKNESS.search(p.sentence.text) for p in picked)]
             if stated or form == "set":
                 items = stated or items[:1]
-                yield self._set_lead(len(items), form, aspect, plan.topic, plan.predicate, plan.asked, plan.others)
+                lead_line = self._set_lead(
+                    len(items), form, aspect, plan.topic, plan.predicate, plan.asked, plan.others
+                )
+                if plan.found > len(items):  # "List three papers ...": say how many there were to choose from
+                    lead_line = f"{lead_line[:-1]} (of {count_word(plan.found).lower()} found):"
+                yield lead_line
                 for candidate, picked in items:
                     yield self._item(question, form, aspect, candidate, picked, tokenize, said)
                 return

@@ -90,6 +90,7 @@ class Plan:
     asked: str = ""  # what an across question asks for, in its words ("limitations of sparse autoencoders"), ditto
     lead: Candidate | None = None  # the cited paper a single-paper answer quotes (`choice`); None: the first cited
     others: bool = False  # the papers cited past those the last answer cited (`beyond`): the lead says "other"
+    found: int = 0  # papers chosen before a count the question asked for cut them ("List three papers ...")
 
     @property
     def used(self) -> list[int]:
@@ -251,6 +252,10 @@ class Planner:
         among_many = bool(query.pool) and form.form != "comparison" and among_asks_many(question)
         named = [pid for pid in query.named if pid not in query.pool]  # a pool is chosen among, not cited whole
         chosen, lead = choice(scoring, candidates, self.model, k, many=many or among_many, named=named, pool=among_many)
+        found, wanted = len(chosen), asked_count(plain)
+        if wanted and found > wanted:  # "List three papers about attention heads": the three likeliest
+            kept = {id(c) for c in sorted(chosen, key=lambda c: -c.probability)[:wanted]}
+            chosen = [c for c in chosen if id(c) in kept]
         shown = [c.source for c in candidates if c.source.n <= k]
         renumbered: dict[int, Source] = {}
         for candidate in chosen:
@@ -265,7 +270,24 @@ class Planner:
             return Plan(form, shown, chosen, candidates, asked=weakness_of(plain), lead=lead)
         if form.form != "set":
             return Plan(form, shown, chosen, candidates, lead=lead)
-        return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain), lead=lead)
+        return Plan(form, shown, chosen, candidates, set_topic(plain), set_predicate(plain), lead=lead, found=found)
+
+
+COUNT_ASKED = re.compile(
+    r"\b(?:list|show|give|find|name|recommend|suggest)(?: me)? (?:only |just )?(\d+|two|three|four|five|six|seven)"
+    r" (?:\w+ )?(?:papers|works|studies|articles)\b",
+    re.IGNORECASE,
+)
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+
+
+def asked_count(question: str) -> int:
+    """How many papers the question asks for ("List three papers about attention heads" -> 3); 0: no number."""
+    match = COUNT_ASKED.search(question)
+    if not match:
+        return 0
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else NUMBER_WORDS[word]
 
 
 # a comparison side that only points back ("How does it compare to ColBERT?" after an answer about SPLADE v2)

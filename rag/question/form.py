@@ -73,7 +73,8 @@ RULES: tuple[FormRule, ...] = (
         "set",
         r"^(?:so |and |ok,? )?(?:which|what) (?:other )?(?:papers|works|studies|articles|publications)\b"
         r"|^(?:so |and |ok,? )?which (?:other )?(?:methods|approaches|techniques|models)\b"
-        rf"|\b(?:list|find|show|name|give)(?: me)?(?: all| every| the| some| any)* (?:{_PLURAL_WORKS}|paper|work)\b"
+        rf"|\b(?:list|find|show|name|give)(?: me)?(?: all| every| the| some| any| a few| \d+| two| three| four| five)*"
+        rf" (?:{_PLURAL_WORKS}|paper|work)\b"
         rf"|\bany (?:other )?(?:work|papers|research|studies)\b (?:on|about|that|in|into|for|using|which|\w+ing)\b"
         r"|\b(?:are there|do we have|what do we have|what is there)\b"
         r"|\bwhat does (?:the|this) (?:collection|corpus|library) (?:have|hold|contain)\b|^anything (?:on|about)\b"
@@ -326,10 +327,11 @@ def comparison_sides(question: str) -> tuple[str, ...]:
 
 
 _SET_LEAD = re.compile(
-    r"^(?:so |and )?(?:which|what|list|find|show me|give me|name|are there|is there|any|do we have|what do we have)\b"
+    r"^(?:so |and )?(?:which|what|list|find|show me|give me|name|are there|is there|any|do (?:we|you) have"
+    r"|what do (?:we|you) have)\b"
     r".*?\b(?:papers|works|studies|articles|research|work)\b"
     r"(?: (?:in|from) (?:the|this|your) (?:collection|corpus|list)| here| there| (?:are|is) there)?"
-    r"(?: (?:are|is|that|which|do we have))?"
+    r"(?: (?:are|is|that|which|do (?:we|you) have))?"
     r"(?: (?:about|on|into|study|studies|deal with|address|tackle|use|look at|bring|build on|try to|propose))?\s+",
     re.IGNORECASE,
 )

@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer import check_citations
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.plan import among_asks_many
+from rag.answer.plan import among_asks_many, asked_count
 from rag.conversation import ORDINALS, Turn, resolve
 from rag.pipeline import NONE_BEYOND
 from rag.question.form import QuestionForm, asks_across, set_asked_across, weakness_of
@@ -163,6 +163,19 @@ def test_asked_where_the_code_is_the_answer_quotes_the_link(pipeline):
     """The availability sentence was quoted only when nothing else was left: Monet's intro came instead."""
     answer = pipeline.ask("Where can I find the code for Monet?")
     assert any("github.com/dmis-lab/Monet" in c.quote for c in answer.citations), answer.text
+
+
+@pytest.mark.parametrize(("question", "wanted"), [("List three papers about attention heads", 3), ("x", 0)])
+def test_asked_count(question, wanted):
+    assert asked_count(question) == wanted
+
+
+def test_a_set_question_asking_for_n_papers_cites_n_and_says_how_many_were_found(pipeline):
+    """It read as one paper's question and listed six."""
+    answer = pipeline.ask("List three papers about attention heads")
+    assert answer.form == "set" and len(_cited_titles(answer)) == 3, answer.text
+    lead = answer.text.split("\n")[0]
+    assert re.match(r"^Three papers in the collection .* \(of [a-z]+ found\):$", lead), answer.text
 
 
 def test_a_set_lead_keeps_the_topics_capitals(pipeline):

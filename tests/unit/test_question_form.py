@@ -20,6 +20,7 @@ EXAMPLES = {
     "set": [
         "Which papers in the collection are about sparse autoencoders?",
         "Do any papers discuss the curse of dimensionality?",
+        "List three papers about attention heads",
         "Which papers here study mixture-of-experts models?",
         "list the papers on video object segmentation",
         "any work on probabilistic circuits?",
@@ -214,6 +215,7 @@ def test_set_predicate_keeps_the_questions_own_words(question, predicate):
         ("what papers are there on video object segmentation", "video object segmentation"),
         ("What work is there on vector symbolic architectures", "vector symbolic architectures"),
         ("list the papers about hyperbolic embeddings", "hyperbolic embeddings"),
+        ("which papers do you have on speech", "speech"),  # was "do you have on speech"
     ],
 )
 def test_set_topic_is_what_the_papers_should_be_about(question, topic):
