@@ -527,12 +527,10 @@ def _best_fit(
     return max(texts, key=lambda paper: share_of(words, *paper))
 
 
-# "Are there other papers on stock prediction?", "any more work on this?", "what else is there on it?": the
-# papers the last answer cited are known; the user asks for the rest
+# "Are there other papers on stock prediction?", "any more work on this?": the papers the last answer cited are
+# known; the user asks for the rest ("what else does it show?" asks more of the same paper: not this)
 ASKS_FOR_OTHERS = re.compile(
-    r"\b(?:other|another|more|additional|further)\s+(?:\w+\s+)?(?:papers?|works?|studies|articles?)\b"
-    r"|\b(?:anything|anyone|what|which papers?) else\b",
-    re.IGNORECASE,
+    r"\b(?:other|another|more|additional|further)\s+(?:\w+\s+)?(?:papers?|works?|studies|articles?)\b", re.IGNORECASE
 )
 
 

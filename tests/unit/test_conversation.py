@@ -360,7 +360,8 @@ def test_a_plural_reference_to_one_paper_or_a_choice_among_them_is_not_about_the
     [
         ("Are there other papers on stock prediction?", ["p1", "p2"]),
         ("any more work on this?", ["p1", "p2"]),
-        ("What else is there on tree memory?", ["p1", "p2"]),
+        ("What else does it show?", []),  # more of the same paper
+        ("Anything else about the tree memory?", []),
         ("Which other studies use a tree?", ["p1", "p2"]),
         ("How does it store the tree?", []),  # about the papers cited, not past them
         ("Which of them is about stock prediction?", []),  # chosen among them, not past them
