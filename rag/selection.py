@@ -623,19 +623,6 @@ class Choice(NamedTuple):
     lead: Candidate | None  # None only when nothing is cited
 
 
-def choose(
-    form: QuestionForm,
-    candidates: Sequence[Candidate],
-    model: SelectionModel,
-    k: int,
-    many: bool = False,
-    named: Collection[str] = (),
-    pool: bool = False,
-) -> list[Candidate]:
-    """The candidates the answer cites, in retrieval order: `choice` without its lead."""
-    return choice(form, candidates, model, k, many, named, pool).chosen
-
-
 def choice(
     form: QuestionForm,
     candidates: Sequence[Candidate],
@@ -721,7 +708,6 @@ __all__ = [
     "SetCut",
     "candidate_features",
     "choice",
-    "choose",
     "default_selection_file",
     "expansion_features",
     "features_for",

@@ -63,7 +63,7 @@ from rag.selection import (  # noqa: E402
     TOPIC_FEATURES,
     SelectionModel,
     SetCut,
-    choose,
+    choice,
     default_selection_file,
     expansion_features,
     features_for,
@@ -118,7 +118,7 @@ class Item:
         scorer = model.for_form(self.scoring)
         for candidate, probability in zip(self.candidates, self.probabilities(scorer), strict=True):
             candidate.probability = probability
-        chosen = choose(self.scoring, self.candidates, model, k, many=self.many)
+        chosen = choice(self.scoring, self.candidates, model, k, many=self.many).chosen
         cited = {normalize_title(c.source.paper.title) for c in chosen}
         if not cited:
             return 0.0, 0.0

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rag.question.form import QuestionForm
-from rag.selection import SelectionModel, SetCut, choose, default_selection_file
+from rag.selection import SelectionModel, SetCut, choice, default_selection_file
 from tests.unit.selection_fixtures import candidates_with, flat_model
 
 
@@ -60,13 +60,13 @@ def test_choose_cites_the_cut_past_the_top_k_in_retrieval_order():
     candidates = _candidates([0.05, 0.45, 0.04, 0.03, 0.02, 0.42, 0.4, 0.01])
     set_model = _model(set_threshold=0.5, set_cut=SetCut(threshold=0.5, gap_top=8))
     joint = _model(set_threshold=0.9, set_model=set_model)
-    chosen = choose(QuestionForm("set"), candidates, joint, k=5)
+    chosen = choice(QuestionForm("set"), candidates, joint, k=5).chosen
     assert [c.source.n for c in chosen] == [2, 6, 7]
     # the joint model (no cut) still decides a question asked across papers that is not a set question
-    assert [c.source.n for c in choose(QuestionForm("limitation"), candidates, joint, k=5, many=True)] == [2]
+    assert [c.source.n for c in choice(QuestionForm("limitation"), candidates, joint, k=5, many=True).chosen] == [2]
     # the same set model without its cut: the old rule
     plain = _model(set_threshold=0.9, set_model=set_model.model_copy(update={"set_cut": None}))
-    assert [c.source.n for c in choose(QuestionForm("set"), candidates, plain, k=5)] == [2]
+    assert [c.source.n for c in choice(QuestionForm("set"), candidates, plain, k=5).chosen] == [2]
 
 
 def test_the_cut_round_trips_through_the_model_file_and_an_old_file_has_none(tmp_path):
@@ -92,10 +92,10 @@ def test_a_follow_up_over_a_pool_is_cut_at_the_pool_threshold():
     candidates = _candidates([0.5, 0.3, 0.22, 0.1])
     model = _model(set_threshold=0.4, pool_threshold=0.2)
     single = QuestionForm("single")
-    assert [c.source.n for c in choose(single, candidates, model, k=5, many=True, pool=True)] == [1, 2, 3]
-    assert [c.source.n for c in choose(single, candidates, model, k=5, many=True)] == [1]
+    assert [c.source.n for c in choice(single, candidates, model, k=5, many=True, pool=True).chosen] == [1, 2, 3]
+    assert [c.source.n for c in choice(single, candidates, model, k=5, many=True).chosen] == [1]
     unset = _model(set_threshold=0.4)
-    assert [c.source.n for c in choose(single, candidates, unset, k=5, many=True, pool=True)] == [1]
+    assert [c.source.n for c in choice(single, candidates, unset, k=5, many=True, pool=True).chosen] == [1]
 
 
 def test_the_shipped_model_cuts_a_pool_lower_than_a_set():

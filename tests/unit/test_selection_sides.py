@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rag.models import Paper, Source
 from rag.question.form import QuestionForm
-from rag.selection import Candidate, SelectionModel, _mentions, assign_sides, choice, choose
+from rag.selection import Candidate, SelectionModel, _mentions, assign_sides, choice
 
 MODEL = SelectionModel(features=[], mean=[], scale=[], coef=[], intercept=0.0, set_threshold=0.5, second_threshold=0.05)
 
@@ -26,7 +26,7 @@ def test_a_paper_that_cites_the_other_side_as_its_baseline_does_not_take_that_si
     a_paper = _candidate(2, "Cheap late interaction", "We introduce Bar, a compressed index.", 0.6)
     neighbour = _candidate(3, "A survey of indexes", "Surveys Foo-like systems and more.", 0.3)
     form = QuestionForm("comparison", "test", "", ("Bar", "Foo"))
-    chosen = choose(form, [b_paper, a_paper, neighbour], MODEL, k=5)
+    chosen = choice(form, [b_paper, a_paper, neighbour], MODEL, k=5).chosen
     assert _titles(chosen) == ["Foo: fast retrieval", "Cheap late interaction"]
     assert assign_sides(("Bar", "Foo"), [b_paper, a_paper, neighbour]) == [a_paper, b_paper]
 
@@ -63,17 +63,17 @@ def test_a_side_no_paper_names_gets_the_most_probable_shown_paper_if_likely_enou
     likely = _candidate(2, "Efficient Estimation of Word Representations", "Two architectures ...", 0.3)
     unlikely = _candidate(3, "Something else", "Unrelated.", 0.01)
     form = QuestionForm("comparison", "test", "", ("word2vec", "fastText"))
-    assert _titles(choose(form, [named, likely, unlikely], MODEL, k=5)) == [
+    assert _titles(choice(form, [named, likely, unlikely], MODEL, k=5).chosen) == [
         "fastText: subword vectors",
         "Efficient Estimation of Word Representations",
     ]
     # below the second paper's threshold the comparison keeps its one named paper
     faint = _candidate(2, "Efficient Estimation of Word Representations", "Two architectures ...", 0.01)
-    assert _titles(choose(form, [named, faint, unlikely], MODEL, k=5)) == ["fastText: subword vectors"]
+    assert _titles(choice(form, [named, faint, unlikely], MODEL, k=5).chosen) == ["fastText: subword vectors"]
     # past the top k a fallback paper is not taken (nothing names it)
     far = _candidate(3, "Efficient Estimation of Word Representations", "Two architectures ...", 0.3)
     near_faint = _candidate(2, "Something else", "Unrelated.", 0.01)
-    assert _titles(choose(form, [named, near_faint, far], MODEL, k=2)) == ["fastText: subword vectors"]
+    assert _titles(choice(form, [named, near_faint, far], MODEL, k=2).chosen) == ["fastText: subword vectors"]
 
 
 def test_a_side_named_by_a_shortened_title_finds_its_paper():
@@ -89,7 +89,7 @@ def test_a_side_named_by_a_shortened_title_finds_its_paper():
     assert _mentions(lrh.source, sides[1]) == 2
     assert not _mentions(lrh.source, sides[0])  # one word of four is not its title
     form = QuestionForm("comparison", "test", "", sides)
-    assert _titles(choose(form, [origins, neighbour, lrh], MODEL, k=5)) == [
+    assert _titles(choice(form, [origins, neighbour, lrh], MODEL, k=5).chosen) == [
         origins.source.paper.title,
         lrh.source.paper.title,
     ]
@@ -97,7 +97,7 @@ def test_a_side_named_by_a_shortened_title_finds_its_paper():
     lowered = ("'on the origins of linear representations", "linear representation hypothesis and the geometry of LLMs")
     assert _mentions(lrh.source, lowered[1]) == 2 and not _mentions(neighbour.source, lowered[1])
     form = QuestionForm("comparison", "test", "", lowered)
-    assert _titles(choose(form, [origins, neighbour, lrh], MODEL, k=5)) == [
+    assert _titles(choice(form, [origins, neighbour, lrh], MODEL, k=5).chosen) == [
         origins.source.paper.title,
         lrh.source.paper.title,
     ]
@@ -110,14 +110,14 @@ def test_a_clearly_more_probable_shown_paper_leads_a_single_answer_but_a_named_o
     likely = _candidate(2, "The paper that answers", "...", 0.9)
     form = QuestionForm("single", "test", "")
     never = MODEL.model_copy(update={"second_threshold": 0.95})
-    assert _titles(choose(form, [top, likely], never, k=5)) == ["Top-ranked neighbour"]  # lead_margin 1: never
+    assert _titles(choice(form, [top, likely], never, k=5).chosen) == ["Top-ranked neighbour"]  # lead_margin 1: never
     margin = never.model_copy(update={"lead_margin": 0.1})
-    assert _titles(choose(form, [top, likely], margin, k=5)) == ["The paper that answers"]
+    assert _titles(choice(form, [top, likely], margin, k=5).chosen) == ["The paper that answers"]
     # within the margin the top-ranked paper keeps the lead
     close = _candidate(2, "Almost as likely", "...", 0.25)
-    assert _titles(choose(form, [top, close], margin, k=5)) == ["Top-ranked neighbour"]
+    assert _titles(choice(form, [top, close], margin, k=5).chosen) == ["Top-ranked neighbour"]
     # a paper the question names by its title name leads whatever the probabilities
-    assert _titles(choose(form, [top, likely], margin, k=5, named={"p1"})) == ["Top-ranked neighbour"]
+    assert _titles(choice(form, [top, likely], margin, k=5, named={"p1"}).chosen) == ["Top-ranked neighbour"]
 
 
 def test_the_lead_is_chosen_with_the_papers_not_read_back_from_their_order():

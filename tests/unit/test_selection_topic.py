@@ -15,7 +15,7 @@ from rag.selection import (
     TOPIC_FEATURES,
     Candidate,
     SelectionModel,
-    choose,
+    choice,
     default_selection_file,
     fold,
     folded,
@@ -104,9 +104,9 @@ def test_a_set_question_takes_the_set_model_and_its_threshold_other_forms_the_jo
         Candidate(_source(n, f"p{n}"), {}, probability=set_model.probability({"topic_cover": x}))
         for n, x in ((1, 1.0), (2, 0.5), (3, 0.0))
     ]
-    assert [c.source.n for c in choose(QuestionForm("set"), candidates, joint, k=5)] == [1]  # 0.9 cuts, not 0.1
+    assert [c.source.n for c in choice(QuestionForm("set"), candidates, joint, k=5).chosen] == [1]  # 0.9 cuts, not 0.1
     # a question asked across papers keeps the joint model's threshold
-    chosen = choose(QuestionForm("limitation"), candidates, joint, k=5, many=True)
+    chosen = choice(QuestionForm("limitation"), candidates, joint, k=5, many=True).chosen
     assert [c.source.n for c in chosen] == [1, 2, 3]
 
 
