@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from rag.answer.plan import Plan
 from rag.answer.sentence_scorer import (
     ASKS_FOR_CODE,
-    AVAILABILITY,
-    LINK,
+    ASKS_WHERE_CODE,
     STATED_WEAKNESS,
     WEAKNESS,
     SentenceScorer,
     own_work_index,
+    says_where,
     sentence_features,
     shunned,
 )
@@ -56,14 +56,6 @@ SET_SHORTER = 0.5  # a set item quotes the shortest sentence scoring this share 
 SINGLE_SENTENCES = 2  # quoted from a single-paper answer's paper (at most)
 SIDE_SENTENCES = 2  # quoted per side of a comparison (at most)
 SUMMARY_SENTENCES = 3  # quoted in a summary (at most)
-# "Where can I find the code for Monet?", "Is MIGA's code available?": the availability sentence answers it
-ASKS_WHERE_CODE = re.compile(
-    r"\b(?:where|how)\b.{0,30}\b(?:find|get|download|access|obtain)\b.{0,30}\b(?:code|implementation|checkpoints?|repo\w*)\b"
-    r"|\bwhere (?:is|are) (?:the |its |their )?(?:\w+ )?(?:code|implementation|checkpoints?|repo\w*)\b"
-    r"|\b(?:code|implementation|checkpoints?|weights)\b.{0,20}\b(?:available|released?|public|open[- ]sourced?)\b"
-    r"|\bgithub\b|\blink to\b",
-    re.IGNORECASE,
-)
 ROLES = ("Problem", "Method", "Result")
 # a result stated outright ("outperforms", "without degrading", "reaches 24 %"), not any digit ("seq2seq")
 RESULT_CLAIM = re.compile(
@@ -172,7 +164,7 @@ class ExtractiveAnswerer:
             score = probability
             if shunned(sentence.text, index, own, wants_code):
                 score -= 2.0
-            elif asks_where and (LINK.search(sentence.text) or AVAILABILITY.search(sentence.text)):
+            elif asks_where and says_where(sentence.text):
                 score += 1.0  # "Where can I find the code for Monet?": the sentence that says where
             elif weakness and not WEAKNESS.search(sentence.text):
                 score -= 1.0
@@ -311,12 +303,9 @@ class ExtractiveAnswerer:
                 stated = [(c, picked) for c, picked in items if any(WEAKNESS.search(p.sentence.text) for p in picked)]
             if stated or form == "set":
                 items = stated or items[:1]
-                lead_line = self._set_lead(
-                    len(items), form, aspect, plan.topic, plan.predicate, plan.asked, plan.others
+                yield self._set_lead(
+                    len(items), form, aspect, plan.topic, plan.predicate, plan.asked, plan.others, plan.found
                 )
-                if plan.found > len(items):  # "List three papers ...": say how many there were to choose from
-                    lead_line = f"{lead_line[:-1]} (of {count_word(plan.found).lower()} found):"
-                yield lead_line
                 for candidate, picked in items:
                     yield self._item(question, form, aspect, candidate, picked, tokenize, said)
                 return
@@ -345,25 +334,34 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _set_lead(
-        count: int, form: str, aspect: str, topic: str, predicate: str = "", asked: str = "", others: bool = False
+        count: int,
+        form: str,
+        aspect: str,
+        topic: str,
+        predicate: str = "",
+        asked: str = "",
+        others: bool = False,
+        found: int = 0,
     ) -> str:
         """ "Five papers in the collection are about X:", in the question's own words where it has them
         ("Which papers automate X?" -> "Seven papers in the collection automate X:"; "What are the limitations
         of X according to the papers?" -> "Six papers in the collection state limitations of X:"); `others`:
-        past those the last answer cited ("Two other papers in the collection are about X:")."""
-        topic = TOPIC_LEAD.sub("", topic.strip().rstrip("?.!")).strip()
+        past those the last answer cited ("Two other papers in the collection are about X:"); `found`: how many
+        there were to choose from when the question asked for fewer ("... about X (of seven found):")."""
         # the topic follows the question's lead, so its capitals are the user's own ("Othello", not "othello")
+        topic = TOPIC_LEAD.sub("", topic.strip().rstrip("?.!")).strip()
         many = count != 1
         noun = ("other " if others else "") + ("papers" if many else "paper")
         verb = "are" if many else "is"
+        end = f" (of {count_word(found).lower()} found):" if found > count else ":"
         if form == "limitation" or aspect == "limitation":
             state = "state" if many else "states"
-            return f"{count_word(count)} {noun} in the collection {state} {asked or 'limitations'}:"
+            return f"{count_word(count)} {noun} in the collection {state} {asked or 'limitations'}{end}"
         if predicate and len(predicate.split()) <= PREDICATE_WORDS:
-            return f"{count_word(count)} {noun} in the collection {predicate if many else singular(predicate)}:"
+            return f"{count_word(count)} {noun} in the collection {predicate if many else singular(predicate)}{end}"
         if topic and len(topic.split()) <= 8:
-            return f"{count_word(count)} {noun} in the collection {verb} about {topic}:"
-        return f"{count_word(count)} {noun} in the collection {'answer' if many else 'answers'} this:"
+            return f"{count_word(count)} {noun} in the collection {verb} about {topic}{end}"
+        return f"{count_word(count)} {noun} in the collection {'answer' if many else 'answers'} this{end}"
 
     def _summary(self, question: str, candidate: Candidate, tokenize, said: Counter[str]) -> Iterator[str]:
         n = candidate.source.n

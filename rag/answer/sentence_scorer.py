@@ -89,6 +89,14 @@ BOILERPLATE = re.compile(
 )
 OWN_WORK = re.compile(r"\b(?:we|our|us|this (?:paper|work|study|article)|here)\b", re.IGNORECASE)
 ASKS_FOR_CODE = re.compile(r"\b(?:code|github|available|release[sd]?|open[- ]source|link|url|download)\b", re.I)
+# narrower: asks where to get it ("Where can I find the code for Monet?"), not about models of source code
+ASKS_WHERE_CODE = re.compile(
+    r"\b(?:where|how)\b.{0,30}\b(?:find|get|download|access|obtain)\b.{0,30}\b(?:code|implementation|checkpoints?|repo\w*)\b"
+    r"|\bwhere (?:is|are) (?:the |its |their )?(?:\w+ )?(?:code|implementation|checkpoints?|repo\w*)\b"
+    r"|\b(?:code|implementation|checkpoints?|weights)\b.{0,20}\b(?:available|released?|public|open[- ]sourced?)\b"
+    r"|\bgithub\b|\blink to\b",
+    re.IGNORECASE,
+)
 # the words that say what form a question has, not what it is about ("how well does X do" -> "X")
 FORM_WORDS = frozenset(
     re.findall(
@@ -151,6 +159,11 @@ def paper_name(title: str) -> str:
     return head if ":" in title and 0 < len(head.split()) <= 3 else ""
 
 
+def says_where(text: str) -> bool:
+    """A link, or a code/data availability statement: where to get the work, not what it found."""
+    return bool(LINK.search(text) or AVAILABILITY.search(text))
+
+
 def shunned(text: str, index: int, own: int, wants_code: bool) -> bool:
     """Never quoted unless asked: a link, a code/data availability statement, a fragment, or opening boilerplate.
 
@@ -159,7 +172,7 @@ def shunned(text: str, index: int, own: int, wants_code: bool) -> bool:
     """
     if CITATION.search(text):
         return True
-    if not wants_code and (LINK.search(text) or AVAILABILITY.search(text)):
+    if not wants_code and says_where(text):
         return True
     if len(re.findall(r"\w\w+", text)) < MIN_WORDS:
         return True
@@ -300,11 +313,13 @@ class Ranked:
 
 __all__ = [
     "ASKS_FOR_CODE",
+    "ASKS_WHERE_CODE",
     "FEATURES",
     "Ranked",
     "SentenceScorer",
     "asks",
     "own_work_index",
+    "says_where",
     "sentence_features",
     "shunned",
 ]
