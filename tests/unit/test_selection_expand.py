@@ -18,7 +18,7 @@ from rag.selection import (
     RARE_IDF,
     Candidate,
     SelectionModel,
-    choose,
+    choice,
     default_selection_file,
     expansion_features,
 )
@@ -104,9 +104,9 @@ def test_choose_cuts_a_set_with_the_second_pass_threshold():
     first = _model(["rank"], [0.0], set_threshold=0.8, second_pass=second)
     joint = _model(["rank"], [0.0], set_threshold=0.95, set_model=first)
     assert first.final is second and second.final is second
-    assert [c.source.n for c in choose(QuestionForm("set"), candidates, joint, k=5)] == [1, 2, 3]
+    assert [c.source.n for c in choice(QuestionForm("set"), candidates, joint, k=5).chosen] == [1, 2, 3]
     one_pass = joint.model_copy(update={"set_model": first.model_copy(update={"second_pass": None})})
-    assert [c.source.n for c in choose(QuestionForm("set"), candidates, one_pass, k=5)] == [1]
+    assert [c.source.n for c in choice(QuestionForm("set"), candidates, one_pass, k=5).chosen] == [1]
 
 
 class _Collection:
